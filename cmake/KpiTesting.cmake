@@ -1,0 +1,10 @@
+# kpi_add_test(name source lib...): a GoogleTest executable next to its code, registered with
+# ctest under the label `unit` (the sanitizer build runs exactly this label).
+function(kpi_add_test name source)
+  if(NOT KPI_BUILD_TESTS)
+    return()
+  endif()
+  add_executable(${name} ${source})
+  target_link_libraries(${name} PRIVATE ${ARGN} GTest::gtest GTest::gtest_main)
+  gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+endfunction()

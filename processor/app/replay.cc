@@ -1,0 +1,159 @@
+#include "processor/app/replay.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "processor/app/json_out.h"
+#include "processor/engine.h"
+#include "state/memory_store.h"
+
+namespace kpi::app {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
+std::expected<void, std::string> Commit(Engine& engine, state::StateStore& store) {
+  auto rows = engine.PrepareCommit();
+  if (!rows) return std::unexpected("state error: " + rows.error().message);
+  auto written = store.Write(engine.TakeBatch());
+  if (!written) return std::unexpected("state error: " + written.error().message);
+  return {};
+}
+
+}  // namespace
+
+std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  ReplaySummary summary;
+  const Calendar calendar(options.closures);
+  state::MemoryStore store;
+  EngineOptions engine_options;
+  engine_options.as_of = options.as_of;
+  engine_options.assessment_limit = options.assessment_limit;
+  engine_options.icpc_limit = options.icpc_limit;
+  auto opened = Engine::Open(store, calendar, engine_options);
+  if (!opened) return std::unexpected("state error: " + opened.error().message);
+  Engine& engine = **opened;
+
+  std::ofstream dlq;
+  if (!options.dlq.empty()) {
+    dlq.open(options.dlq, std::ios::binary | std::ios::trunc);
+    if (!dlq) return std::unexpected("cannot write dead-letter file " + options.dlq);
+  }
+  std::string dlq_line;
+  std::string line;
+  std::vector<char> buffer(1 << 20);
+  uint64_t since_commit = 0;
+  for (const std::string& path : options.inputs) {
+    std::ifstream in;
+    in.rdbuf()->pubsetbuf(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    in.open(path, std::ios::binary);
+    if (!in) return std::unexpected("cannot read input " + path);
+    uint64_t line_number = 0;
+    while (std::getline(in, line)) {
+      ++line_number;
+      const std::string_view text = Trim(line);
+      if (text.empty()) continue;
+      ++summary.read;
+      auto event = DecodeJson(text);
+      std::expected<ValidEvent, DeadLetterReason> valid =
+          event ? Validate(*event, options.as_of) : std::unexpected(event.error());
+      if (!valid) {
+        ++summary.dead_lettered[static_cast<size_t>(valid.error())];
+        if (dlq.is_open()) {
+          dlq_line.assign("{\"reason\":");
+          AppendJsonString(dlq_line, ReasonCode(valid.error()));
+          dlq_line.append(",\"line\":");
+          AppendJsonString(dlq_line, text);
+          dlq_line.append(",\"source\":");
+          AppendJsonString(dlq_line, path + ":" + std::to_string(line_number));
+          dlq_line.append("}\n");
+          dlq.write(dlq_line.data(), static_cast<std::streamsize>(dlq_line.size()));
+        }
+        continue;
+      }
+      auto applied = engine.Apply(*valid);
+      if (!applied) return std::unexpected("state error: " + applied.error().message);
+      if (++since_commit >= options.commit_every) {
+        if (auto c = Commit(engine, store); !c) return std::unexpected(c.error());
+        since_commit = 0;
+      }
+    }
+    if (in.bad()) return std::unexpected("read error on input " + path);
+  }
+  if (auto c = Commit(engine, store); !c) return std::unexpected(c.error());
+  summary.applied = engine.stats().applied;
+  summary.stale = engine.stats().stale;
+  summary.live_missing_marks = engine.stats().live_missing_marks;
+
+  std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
+  if (!out) return std::unexpected("cannot write output " + options.output);
+  for (const Row& row : engine.Table()) {
+    const std::string line = RowToJson(row);
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+    ++summary.rows;
+  }
+  out.flush();
+  if (!out) return std::unexpected("write error on output " + options.output);
+  if (dlq.is_open()) {
+    dlq.flush();
+    if (!dlq) return std::unexpected("write error on dead-letter file " + options.dlq);
+  }
+  summary.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return summary;
+}
+
+std::string RowToJson(const Row& row) {
+  std::string line = "{\"kpi\":\"";
+  line.append(KpiName(row.kpi));
+  line.append("\",\"week_start\":\"");
+  line.append(row.week.ToString());
+  line.append("\",\"dimension\":");
+  AppendJsonString(line, row.dimension);
+  line.append(",\"count\":");
+  line.append(std::to_string(row.count));
+  line.append(",\"base\":");
+  line.append(std::to_string(row.base));
+  line.append("}\n");
+  return line;
+}
+
+std::string FormatSummary(const ReplaySummary& s) {
+  std::string out;
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "events read     %llu\napplied         %llu\nstale           %llu\n",
+                static_cast<unsigned long long>(s.read), static_cast<unsigned long long>(s.applied),
+                static_cast<unsigned long long>(s.stale));
+  out += buf;
+  uint64_t dead = 0;
+  for (const uint64_t n : s.dead_lettered) dead += n;
+  std::snprintf(buf, sizeof buf, "dead-lettered   %llu\n", static_cast<unsigned long long>(dead));
+  out += buf;
+  for (int r = 0; r < kDeadLetterReasonCount; ++r) {
+    if (s.dead_lettered[r] == 0) continue;
+    std::snprintf(buf, sizeof buf, "  %-17s %llu\n",
+                  std::string(ReasonCode(static_cast<DeadLetterReason>(r))).c_str(),
+                  static_cast<unsigned long long>(s.dead_lettered[r]));
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "missing marks   %lld (live marks with code '-' or empty)\nrows written    "
+                "%llu\nelapsed         %.3f s\nthroughput      %.0f events/s\n",
+                static_cast<long long>(s.live_missing_marks),
+                static_cast<unsigned long long>(s.rows), s.seconds,
+                s.seconds > 0 ? static_cast<double>(s.read) / s.seconds : 0.0);
+  out += buf;
+  return out;
+}
+
+}  // namespace kpi::app

@@ -1,0 +1,46 @@
+// The `replay` command: NDJSON event files in, the final KPI table out (KPIS.md), with bad
+// records to a dead-letter file. Streams its inputs; memory is the state, not the files.
+// Thread-safety: one call at a time.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "processor/date.h"
+#include "processor/engine.h"
+#include "processor/validate.h"
+
+namespace kpi::app {
+
+struct ReplayOptions {
+  std::vector<std::string> inputs;
+  Date as_of;
+  std::string output;
+  std::string dlq;  // empty: dead letters are counted, not written
+  std::vector<Date> closures;
+  int assessment_limit = 45;
+  int icpc_limit = 15;
+  uint64_t commit_every = 100000;  // events per state commit
+};
+
+struct ReplaySummary {
+  uint64_t read = 0;
+  uint64_t applied = 0;
+  uint64_t stale = 0;
+  std::array<uint64_t, kDeadLetterReasonCount> dead_lettered{};
+  uint64_t rows = 0;
+  int64_t live_missing_marks = 0;
+  double seconds = 0;
+};
+
+// Errors are messages for the operator (file names, never record content).
+std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options);
+std::string FormatSummary(const ReplaySummary& summary);
+// One output row as an NDJSON line (with the newline): {"kpi","week_start","dimension","count",
+// "base"}.
+std::string RowToJson(const Row& row);
+
+}  // namespace kpi::app

@@ -1,0 +1,254 @@
+#include "processor/json_fast.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "processor/date.h"
+
+namespace kpi {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+class Scanner {
+ public:
+  explicit Scanner(std::string_view in) : in_(in) {}
+
+  void SkipSpace() {
+    while (pos_ < in_.size() &&
+           (in_[pos_] == ' ' || in_[pos_] == '\t' || in_[pos_] == '\n' || in_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool Consume(char c) {
+    SkipSpace();
+    if (pos_ < in_.size() && in_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  char Peek() {
+    SkipSpace();
+    return pos_ < in_.size() ? in_[pos_] : '\0';
+  }
+  // A string of printable ASCII without escapes.
+  bool PlainString(std::string_view& out) {
+    if (!Consume('"')) return false;
+    const size_t start = pos_;
+    while (pos_ < in_.size()) {
+      const auto c = static_cast<unsigned char>(in_[pos_]);
+      if (c == '"') {
+        out = in_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x7f) return false;
+      ++pos_;
+    }
+    return false;
+  }
+  bool Literal(std::string_view word) {
+    SkipSpace();
+    if (in_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+  // A non-negative integer without sign, fraction or exponent, that fits in 32 bits.
+  bool Uint32(uint32_t& out) {
+    SkipSpace();
+    const size_t start = pos_;
+    uint64_t v = 0;
+    while (pos_ < in_.size() && in_[pos_] >= '0' && in_[pos_] <= '9') {
+      v = v * 10 + static_cast<uint64_t>(in_[pos_] - '0');
+      if (v > UINT32_MAX) return false;
+      ++pos_;
+    }
+    if (pos_ == start || (pos_ - start > 1 && in_[start] == '0')) return false;
+    if (pos_ < in_.size() && (in_[pos_] == '.' || in_[pos_] == 'e' || in_[pos_] == 'E')) {
+      return false;
+    }
+    out = static_cast<uint32_t>(v);
+    return true;
+  }
+  bool AtEnd() {
+    SkipSpace();
+    return pos_ == in_.size();
+  }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+// "YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]Z" only.
+bool ParseTimestamp(std::string_view s, int64_t& seconds, int32_t& nanos) {
+  if (s.size() < 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z') {
+    return false;
+  }
+  const std::optional<Date> date = Date::Parse(s.substr(0, 10));
+  if (!date) return false;
+  const auto two = [&](size_t at, int max, int& v) {
+    if (s[at] < '0' || s[at] > '9' || s[at + 1] < '0' || s[at + 1] > '9') return false;
+    v = (s[at] - '0') * 10 + (s[at + 1] - '0');
+    return v <= max;
+  };
+  int hh = 0;
+  int mm = 0;
+  int ss = 0;
+  if (!two(11, 23, hh) || !two(14, 59, mm) || !two(17, 59, ss)) return false;
+  nanos = 0;
+  const std::string_view frac = s.substr(19, s.size() - 20);
+  if (!frac.empty()) {
+    if (frac[0] != '.' || (frac.size() != 4 && frac.size() != 7 && frac.size() != 10)) {
+      return false;
+    }
+    for (size_t i = 1; i < frac.size(); ++i) {
+      if (frac[i] < '0' || frac[i] > '9') return false;
+      nanos = nanos * 10 + (frac[i] - '0');
+    }
+    for (size_t i = frac.size(); i < 10; ++i) nanos *= 10;
+  }
+  if (date->ToYmd().year < 1) return false;
+  seconds = static_cast<int64_t>(date->days()) * 86400 + hh * 3600 + mm * 60 + ss;
+  return true;
+}
+
+// Field lookup tables built once from the descriptors: json name and proto name per field.
+struct FieldTable {
+  std::vector<const FieldDescriptor*> fields;
+  const FieldDescriptor* Find(std::string_view key) const {
+    for (const FieldDescriptor* f : fields) {
+      if (f->json_name() == key || f->name() == key) return f;
+    }
+    return nullptr;
+  }
+};
+
+FieldTable TableOf(const Descriptor* d) {
+  FieldTable t;
+  for (int i = 0; i < d->field_count(); ++i) t.fields.push_back(d->field(i));
+  return t;
+}
+
+const FieldTable& EventTable() {
+  static const FieldTable t = TableOf(events::Event::descriptor());
+  return t;
+}
+
+const FieldTable& BodyTable(const Descriptor* d) {
+  static const auto* tables = [] {
+    auto* m = new std::vector<std::pair<const Descriptor*, FieldTable>>();
+    const Descriptor* ev = events::Event::descriptor();
+    for (int i = 0; i < ev->field_count(); ++i) {
+      const FieldDescriptor* f = ev->field(i);
+      if (f->containing_oneof() != nullptr)
+        m->emplace_back(f->message_type(), TableOf(f->message_type()));
+    }
+    return m;
+  }();
+  for (const auto& [desc, table] : *tables) {
+    if (desc == d) return table;
+  }
+  static const FieldTable empty;
+  return empty;
+}
+
+// Reads one scalar value into `field` of `msg`. false: not sure.
+bool ReadScalar(Scanner& in, Message& msg, const FieldDescriptor* field) {
+  const auto* refl = msg.GetReflection();
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string_view s;
+      if (!in.PlainString(s)) return false;
+      refl->SetString(&msg, field, std::string(s));
+      return true;
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      if (in.Literal("true")) {
+        refl->SetBool(&msg, field, true);
+        return true;
+      }
+      if (in.Literal("false")) {
+        refl->SetBool(&msg, field, false);
+        return true;
+      }
+      return false;
+    case FieldDescriptor::CPPTYPE_UINT32: {
+      uint32_t v = 0;
+      if (!in.Uint32(v)) return false;
+      refl->SetUInt32(&msg, field, v);
+      return true;
+    }
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      std::string_view s;
+      if (!in.PlainString(s)) return false;
+      const auto* value = field->enum_type()->FindValueByName(std::string(s));
+      if (value == nullptr) return false;
+      refl->SetEnumValue(&msg, field, value->number());
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+// Reads a JSON object into `msg` (a body message). Every key at most once.
+bool ReadBody(Scanner& in, Message& msg) {
+  if (!in.Consume('{')) return false;
+  const FieldTable& table = BodyTable(msg.GetDescriptor());
+  uint64_t seen = 0;
+  if (in.Consume('}')) return true;
+  do {
+    std::string_view key;
+    if (!in.PlainString(key) || !in.Consume(':')) return false;
+    const FieldDescriptor* f = table.Find(key);
+    if (f == nullptr || f->index() >= 64 || (seen & (1ull << f->index()))) return false;
+    seen |= 1ull << f->index();
+    if (!ReadScalar(in, msg, f)) return false;
+  } while (in.Consume(','));
+  return in.Consume('}');
+}
+
+}  // namespace
+
+bool FastDecodeJson(std::string_view text, events::Event& out) {
+  out.Clear();
+  Scanner in(text);
+  if (!in.Consume('{')) return false;
+  const FieldTable& table = EventTable();
+  const auto* refl = out.GetReflection();
+  uint64_t seen = 0;
+  bool body = false;
+  if (in.Consume('}')) return in.AtEnd();
+  do {
+    std::string_view key;
+    if (!in.PlainString(key) || !in.Consume(':')) return false;
+    const FieldDescriptor* f = table.Find(key);
+    if (f == nullptr || f->index() >= 64 || (seen & (1ull << f->index()))) return false;
+    seen |= 1ull << f->index();
+    if (f->containing_oneof() != nullptr) {
+      if (body) return false;  // two bodies
+      body = true;
+      if (!ReadBody(in, *refl->MutableMessage(&out, f))) return false;
+    } else if (f->number() == events::Event::kRecordedAtFieldNumber) {
+      std::string_view ts;
+      int64_t seconds = 0;
+      int32_t nanos = 0;
+      if (!in.PlainString(ts) || !ParseTimestamp(ts, seconds, nanos)) return false;
+      out.mutable_recorded_at()->set_seconds(seconds);
+      out.mutable_recorded_at()->set_nanos(nanos);
+    } else if (!ReadScalar(in, out, f)) {
+      return false;
+    }
+  } while (in.Consume(','));
+  return in.Consume('}') && in.AtEnd();
+}
+
+}  // namespace kpi

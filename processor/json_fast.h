@@ -1,0 +1,19 @@
+// A fast path for decoding the JSON form of an Event. It understands a strict subset of
+// protobuf's canonical JSON mapping (plain ASCII strings without escapes, known field names in
+// lowerCamelCase or snake_case, enum names, non-negative integers, true/false, RFC 3339 UTC
+// timestamps) and, for anything else, answers "not sure" so that the caller falls back to
+// protobuf's own parser. Whenever it does answer, the message equals what protobuf's parser
+// produces (json_fast_test checks this differentially). Thread-safety: pure function.
+#pragma once
+
+#include <string_view>
+
+#include "events.pb.h"
+
+namespace kpi {
+
+// true: `out` holds the decoded event. false: not sure (malformed or unusual); `out` is
+// unspecified and the caller must use protobuf's parser.
+bool FastDecodeJson(std::string_view text, events::Event& out);
+
+}  // namespace kpi

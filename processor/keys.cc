@@ -1,0 +1,187 @@
+#include "processor/keys.h"
+
+namespace kpi::keys {
+namespace {
+
+void AppendU16(std::string& out, uint16_t v) {
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v & 0xff));
+}
+
+void AppendU32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+class Cursor {
+ public:
+  explicit Cursor(std::string_view in) : in_(in) {}
+  bool Byte(uint8_t& b) {
+    if (in_.empty()) return false;
+    b = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool Skip(size_t n) {
+    if (in_.size() < n) return false;
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool U32(uint32_t& v) {
+    if (in_.size() < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(in_[i]);
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool LengthPrefixed(std::string& s) {
+    uint64_t n = 0;
+    int shift = 0;
+    uint8_t b = 0;
+    do {
+      if (!Byte(b) || shift > 28) return false;
+      n |= static_cast<uint64_t>(b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80);
+    if (in_.size() < n) return false;
+    s.assign(in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  std::string_view rest() const { return in_; }
+
+ private:
+  std::string_view in_;
+};
+
+Date DecodeDate(uint32_t v) { return Date(static_cast<int32_t>(v ^ 0x80000000u)); }
+
+}  // namespace
+
+std::string TablePrefix(uint16_t task, char table) {
+  std::string out;
+  AppendU16(out, task);
+  out.push_back(table);
+  return out;
+}
+
+void AppendLengthPrefixed(std::string& out, std::string_view s) {
+  uint64_t n = s.size();
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+  out.append(s);
+}
+
+void AppendDate(std::string& out, Date d) {
+  AppendU32(out, static_cast<uint32_t>(d.days()) ^ 0x80000000u);
+}
+
+std::string ChildPrefix(uint16_t task, char table, std::string_view child) {
+  std::string out = TablePrefix(task, table);
+  AppendLengthPrefixed(out, child);
+  return out;
+}
+
+std::string RecordKindPrefix(uint16_t task, std::string_view child, Kind kind) {
+  std::string out = ChildPrefix(task, kRecord, child);
+  out.push_back(static_cast<char>(kind));
+  return out;
+}
+
+std::string RecordKey(uint16_t task, std::string_view child, Kind kind, std::string_view event_id) {
+  std::string out = RecordKindPrefix(task, child, kind);
+  out.append(event_id);
+  return out;
+}
+
+std::string ProfileKey(uint16_t task, std::string_view child, Date effective) {
+  std::string out = RecordKindPrefix(task, child, Kind::kProfile);
+  AppendDate(out, effective);
+  return out;
+}
+
+std::string MarkUrnPrefix(uint16_t task, std::string_view child, std::string_view urn) {
+  std::string out = ChildPrefix(task, kMark, child);
+  AppendLengthPrefixed(out, urn);
+  return out;
+}
+
+std::string MarkKey(uint16_t task, std::string_view child, std::string_view urn, Date date,
+                    uint8_t session) {
+  std::string out = MarkUrnPrefix(task, child, urn);
+  AppendDate(out, date);
+  out.push_back(static_cast<char>(session));
+  return out;
+}
+
+std::string DistinctKey(uint16_t task, std::string_view child, Kpi kpi, Date week,
+                        std::string_view dim) {
+  std::string out = ChildPrefix(task, kDistinct, child);
+  out.push_back(static_cast<char>(kpi));
+  AppendDate(out, week);
+  AppendLengthPrefixed(out, dim);
+  return out;
+}
+
+std::string AbsenceUnitKey(uint16_t task, std::string_view child, std::string_view urn,
+                           int academic_year) {
+  std::string out = ChildPrefix(task, kAbsenceUnit, child);
+  AppendLengthPrefixed(out, urn);
+  AppendU16(out, static_cast<uint16_t>(academic_year));
+  return out;
+}
+
+std::string CellKey(uint16_t task, Kpi kpi, Date week, std::string_view dim) {
+  std::string out = TablePrefix(task, kCell);
+  out.push_back(static_cast<char>(kpi));
+  AppendDate(out, week);
+  out.append(dim);
+  return out;
+}
+
+std::string OffsetKey(uint16_t task, std::string_view topic) {
+  std::string out = TablePrefix(task, kOffset);
+  AppendLengthPrefixed(out, topic);
+  return out;
+}
+
+std::string AsOfKey(uint16_t task) { return TablePrefix(task, kAsOf); }
+
+std::optional<CellKeyParts> ParseCellKey(std::string_view key) {
+  Cursor in(key);
+  uint8_t tag = 0;
+  uint8_t kpi = 0;
+  uint32_t week = 0;
+  if (!in.Skip(2) || !in.Byte(tag) || tag != kCell || !in.Byte(kpi) || kpi < 1 || kpi > kKpiCount ||
+      !in.U32(week)) {
+    return std::nullopt;
+  }
+  return CellKeyParts{static_cast<Kpi>(kpi), DecodeDate(week), std::string(in.rest())};
+}
+
+std::optional<AbsenceUnitParts> ParseAbsenceUnitKey(std::string_view key) {
+  Cursor in(key);
+  uint8_t tag = 0;
+  AbsenceUnitParts parts;
+  uint8_t hi = 0;
+  uint8_t lo = 0;
+  if (!in.Skip(2) || !in.Byte(tag) || tag != kAbsenceUnit || !in.LengthPrefixed(parts.child) ||
+      !in.LengthPrefixed(parts.urn) || !in.Byte(hi) || !in.Byte(lo) || !in.rest().empty()) {
+    return std::nullopt;
+  }
+  parts.academic_year = (hi << 8) | lo;
+  return parts;
+}
+
+std::optional<Date> MarkKeyDate(std::string_view key, size_t urn_prefix_size) {
+  if (key.size() < urn_prefix_size + 4) return std::nullopt;
+  Cursor in(key.substr(urn_prefix_size));
+  uint32_t v = 0;
+  if (!in.U32(v)) return std::nullopt;
+  return DecodeDate(v);
+}
+
+}  // namespace kpi::keys

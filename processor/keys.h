@@ -1,0 +1,72 @@
+// The state key layout (docs/DESIGN.md, "State keys"). Every key starts with the task id (the
+// input partition number, 2 bytes big-endian) so that a task's state is one contiguous range that
+// can move between instances, then a one-byte table tag:
+//   R  record version     task R lp(child) kind natural_id        -> EncodeRecord
+//   M  attendance mark    task M lp(child) lp(urn) date session   -> EncodeRecord
+//   D  distinct reference task D lp(child) kpi week lp(dim)       -> u32 reference count
+//   E  absence unit       task E lp(child) lp(urn) u16 year       -> stored absence rows
+//   C  KPI cell           task C kpi week dim                     -> count, base, revision
+//   O  consumed offset    task O lp(topic)                        -> i64 next offset
+//   A  as_of              task A                                  -> i32 day number
+// lp(x) is a varint length then the bytes, so a prefix ending in lp(child) names one child
+// exactly. Dates are 4 bytes big-endian (sign bit flipped) so that scans run in date order.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "processor/date.h"
+#include "processor/kpis.h"
+#include "processor/record.h"
+
+namespace kpi::keys {
+
+inline constexpr char kRecord = 'R';
+inline constexpr char kMark = 'M';
+inline constexpr char kDistinct = 'D';
+inline constexpr char kAbsenceUnit = 'E';
+inline constexpr char kCell = 'C';
+inline constexpr char kOffset = 'O';
+inline constexpr char kAsOf = 'A';
+
+std::string TablePrefix(uint16_t task, char table);
+std::string ChildPrefix(uint16_t task, char table, std::string_view child);
+
+void AppendLengthPrefixed(std::string& out, std::string_view s);
+void AppendDate(std::string& out, Date d);
+
+std::string RecordKindPrefix(uint16_t task, std::string_view child, Kind kind);
+// Records with an event id (every kind but attendance and profile).
+std::string RecordKey(uint16_t task, std::string_view child, Kind kind, std::string_view event_id);
+std::string ProfileKey(uint16_t task, std::string_view child, Date effective);
+std::string MarkKey(uint16_t task, std::string_view child, std::string_view urn, Date date,
+                    uint8_t session);
+std::string MarkUrnPrefix(uint16_t task, std::string_view child, std::string_view urn);
+std::string DistinctKey(uint16_t task, std::string_view child, Kpi kpi, Date week,
+                        std::string_view dim);
+std::string AbsenceUnitKey(uint16_t task, std::string_view child, std::string_view urn,
+                           int academic_year);
+std::string CellKey(uint16_t task, Kpi kpi, Date week, std::string_view dim);
+std::string OffsetKey(uint16_t task, std::string_view topic);
+std::string AsOfKey(uint16_t task);
+
+// Parsing (for loading cells, absence units and for the operator's `state` commands).
+struct CellKeyParts {
+  Kpi kpi;
+  Date week;
+  std::string dim;
+};
+std::optional<CellKeyParts> ParseCellKey(std::string_view key);
+struct AbsenceUnitParts {
+  std::string child;
+  std::string urn;
+  int academic_year;
+};
+std::optional<AbsenceUnitParts> ParseAbsenceUnitKey(std::string_view key);
+// Date of a mark key (the 4 bytes after lp(urn)).
+std::optional<Date> MarkKeyDate(std::string_view key, size_t urn_prefix_size);
+
+}  // namespace kpi::keys

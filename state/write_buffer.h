@@ -1,0 +1,40 @@
+// WriteBuffer: an in-memory write-back layer over a StateStore. Reads see the buffered writes
+// first; TakeBatch() hands every buffered change over as one batch (each key once, however often
+// it was written), so a commit is a single atomic StateStore::Write.
+// Ownership: borrows `base`, which must outlive the buffer. Thread-safety: none; one owner thread.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "state/state_store.h"
+
+namespace kpi::state {
+
+class WriteBuffer {
+ public:
+  explicit WriteBuffer(StateStore& base) : base_(base) {}
+
+  std::expected<std::optional<std::string>, Error> Get(std::string_view key);
+  void Put(std::string_view key, std::string_view value);
+  void Delete(std::string_view key);
+  // Merged view of the buffer over the base store, ascending, [begin, end).
+  std::expected<void, Error> Scan(std::string_view begin, std::string_view end,
+                                  const ScanVisitor& visit);
+  std::expected<void, Error> ScanPrefix(std::string_view prefix, const ScanVisitor& visit) {
+    return Scan(prefix, PrefixEnd(prefix), visit);
+  }
+
+  size_t pending() const { return pending_.size(); }
+  // Moves every buffered change into a batch and empties the buffer. The caller writes it (with
+  // whatever else belongs to the same commit) to the base store.
+  WriteBatch TakeBatch();
+  StateStore& base() { return base_; }
+
+ private:
+  StateStore& base_;
+  std::map<std::string, std::optional<std::string>, std::less<>> pending_;
+};
+
+}  // namespace kpi::state

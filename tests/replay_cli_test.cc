@@ -1,0 +1,133 @@
+// The replay command end to end, through the real binary: output file, dead-letter file with the
+// original lines, summary on stderr, exit codes.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class ReplayCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kpi_replay_cli_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  static std::string Read(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  int Run(const std::string& args) {
+    const std::string cmd = std::string(KPI_PROCESSOR_BIN) + " " + args + " 2>" +
+                            (dir_ / "stderr.txt").string() + " >" + (dir_ / "stdout.txt").string();
+    const int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string Stderr() { return Read(dir_ / "stderr.txt"); }
+
+  fs::path dir_;
+};
+
+const char* kEvents =
+    R"({"eventId":"AS-1","childId":"C42","recordedAt":"2026-03-02T10:15:00Z","assessment":{"startDate":"2026-01-05"}}
+{"eventId":"AS-1","childId":"C42","recordedAt":"2026-03-09T16:00:00Z","assessment":{"startDate":"2026-01-05","completionDate":"2026-03-06","authorisationDate":"2026-03-09"}}
+{"eventId":"M1","childId":"C42","recordedAt":"2026-03-09T09:05:00Z","attendance":{"schoolUrn":"100001","date":"2026-03-09","session":"AM","code":"N"}}
+
+{"eventId":"M1b","childId":"C42","recordedAt":"2026-03-10T11:00:00Z","attendance":{"schoolUrn":"100001","date":"2026-03-09","session":"AM","code":"I"}}
+{"eventId":"BAD","childId":"C1","recordedAt":"2026-03-10T11:00:00Z","contact":{"contactDate":"2026-02-30"}}
+not json at all
+{"eventId":"AS-1","childId":"C42","recordedAt":"2026-03-01T10:15:00Z","assessment":{"startDate":"2026-01-06"}}
+)";
+
+TEST_F(ReplayCliTest, WritesTheSortedTableAndDeadLetters) {
+  const std::string in = Write("in.ndjson", kEvents);
+  const fs::path out = dir_ / "out.ndjson";
+  const fs::path dlq = dir_ / "dlq.ndjson";
+  ASSERT_EQ(Run("replay --input " + in + " --as-of 2026-03-15 --output " + out.string() +
+                " --dlq " + dlq.string()),
+            0)
+      << Stderr();
+  const std::string table = Read(out);
+  // 5 Jan + 45 working days = 6 Mar; authorised 9 Mar (46): not in timescale.
+  EXPECT_NE(
+      table.find(
+          R"({"kpi":"assessments_in_timescale","week_start":"2026-03-09","dimension":"all","count":0,"base":1})"),
+      std::string::npos)
+      << table;
+  EXPECT_NE(
+      table.find(
+          R"({"kpi":"absence_rate","week_start":"2026-03-09","dimension":"school=100001","count":1,"base":1})"),
+      std::string::npos);
+  EXPECT_NE(
+      table.find(
+          R"({"kpi":"unauthorised_absence_rate","week_start":"2026-03-09","dimension":"all","count":0,"base":1})"),
+      std::string::npos);
+  EXPECT_EQ(table.find(R"("count":0,"base":0)"), std::string::npos);
+  EXPECT_LT(table.find("absence_rate"), table.find("assessments_authorised"));  // sorted by kpi
+  const std::string dead = Read(dlq);
+  EXPECT_NE(dead.find(R"({"reason":"bad_date","line":"{\"eventId\":\"BAD\")"), std::string::npos)
+      << dead;
+  EXPECT_NE(dead.find(R"({"reason":"undecodable","line":"not json at all")"), std::string::npos);
+  const std::string summary = Stderr();
+  EXPECT_NE(summary.find("events read     7"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("applied         4"), std::string::npos);
+  EXPECT_NE(summary.find("stale           1"), std::string::npos);
+  EXPECT_NE(summary.find("dead-lettered   2"), std::string::npos);
+  EXPECT_NE(summary.find("events/s"), std::string::npos);
+  // The summary and any message never carry record content.
+  EXPECT_EQ(summary.find("C42"), std::string::npos);
+}
+
+TEST_F(ReplayCliTest, SeveralInputsAreReadInOrder) {
+  const std::string a = Write(
+      "a.ndjson",
+      R"({"eventId":"CT","childId":"C1","recordedAt":"2026-03-02T10:00:00Z","contact":{"contactDate":"2026-03-02"}})"
+      "\n");
+  const std::string b = Write(
+      "b.ndjson",
+      R"({"eventId":"CT","childId":"C1","recordedAt":"2026-03-03T10:00:00Z","deleted":true,"contact":{}})"
+      "\n");
+  const fs::path out = dir_ / "out.ndjson";
+  ASSERT_EQ(
+      Run("replay --input " + a + " --input " + b + " --as-of 2026-03-15 --output " + out.string()),
+      0);
+  EXPECT_EQ(Read(out), "");
+}
+
+TEST_F(ReplayCliTest, BadArgumentsFailWithAClearMessage) {
+  EXPECT_NE(Run("replay --input x --as-of 15/03/2026 --output y"), 0);
+  EXPECT_NE(Stderr().find("--as-of must be YYYY-MM-DD"), std::string::npos) << Stderr();
+  EXPECT_EQ(Run("replay --input " + (dir_ / "missing.ndjson").string() +
+                " --as-of 2026-03-15 --output " + (dir_ / "o").string()),
+            1);
+  EXPECT_NE(Stderr().find("cannot read input"), std::string::npos) << Stderr();
+  EXPECT_NE(Run(""), 0);
+}
+
+TEST_F(ReplayCliTest, HelpDocumentsTheCommand) {
+  EXPECT_EQ(Run("replay --help"), 0);
+  const std::string help = Read(dir_ / "stdout.txt");
+  for (const char* word : {"--input", "--as-of", "--output", "--dlq", "--closure"}) {
+    EXPECT_NE(help.find(word), std::string::npos) << word;
+  }
+}
+
+}  // namespace
