@@ -61,19 +61,17 @@ Engine::Engine(state::StateStore& store, const Calendar& calendar, const EngineO
 std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateStore& store,
                                                                   const Calendar& calendar,
                                                                   const EngineOptions& options) {
-  std::unique_ptr<Engine> engine(new Engine(store, calendar, options));
+  // A committed store keeps the as_of it was built for; options.as_of seeds a new one.
+  EngineOptions effective = options;
   auto stored_as_of = store.Get(keys::AsOfKey(options.task));
   if (!stored_as_of) return std::unexpected(stored_as_of.error());
   if (*stored_as_of) {
     int32_t days = 0;
     if ((*stored_as_of)->size() != 4) return std::unexpected(state::Corruption("bad as_of value"));
     std::memcpy(&days, (*stored_as_of)->data(), 4);
-    if (days != options.as_of.days()) {
-      return std::unexpected(state::Error{state::ErrorCode::kInvalidArgument,
-                                          "state was built for as_of " + Date(days).ToString() +
-                                              ", not " + options.as_of.ToString()});
-    }
+    effective.as_of = Date(days);
   }
+  std::unique_ptr<Engine> engine(new Engine(store, calendar, effective));
   const std::string prefix = keys::TablePrefix(options.task, keys::kCell);
   std::optional<state::Error> bad;
   auto scanned = store.Scan(prefix, state::PrefixEnd(prefix),
@@ -516,6 +514,72 @@ std::expected<ApplyOutcome, state::Error> Engine::Apply(const ValidEvent& event)
   if (failed_) return std::unexpected(*failed_);
   ++stats_.applied;
   return ApplyOutcome::kApplied;
+}
+
+std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
+  if (failed_) return std::unexpected(*failed_);
+  if (as_of < options_.as_of) {
+    return std::unexpected(
+        state::Error{state::ErrorCode::kInvalidArgument, "as_of cannot move backwards"});
+  }
+  if (as_of == options_.as_of) return {};
+  // Snapshot contributions depend on as_of: retract them all under the old date, then add them
+  // under the new one. Flow contributions do not (later weeks are only hidden from the table).
+  struct SnapshotUnit {
+    std::string child;
+    std::string id;
+    Record record;
+  };
+  std::vector<SnapshotUnit> units;
+  Scan(keys::TablePrefix(options_.task, keys::kRecord), [&](std::string_view key,
+                                                            std::string_view value) {
+    std::optional<Record> r = DecodeRecord(value);
+    if (!r) {
+      if (!failed_) failed_ = state::Corruption("undecodable record version");
+      return false;
+    }
+    const bool snapshot = r->kind == Kind::kAssessment || r->kind == Kind::kS47 ||
+                          r->kind == Kind::kCinPlan || r->kind == Kind::kCpPlan ||
+                          r->kind == Kind::kLookedAfter;
+    if (!snapshot || r->deleted) return true;
+    const std::optional<keys::ChildKeyParts> parts = keys::SplitChildKey(key);
+    if (!parts || parts->rest.empty()) {
+      if (!failed_) failed_ = state::Corruption("bad record key");
+      return false;
+    }
+    // rest: kind byte, then the event id
+    units.push_back({std::string(parts->child), std::string(parts->rest.substr(1)), std::move(*r)});
+    return true;
+  });
+  if (failed_) return std::unexpected(*failed_);
+  const auto contribute_all = [&](int sign) {
+    for (const SnapshotUnit& unit : units) {
+      ChildContext ctx(unit.child);
+      Contribute(ctx, unit.id, unit.record, sign);
+    }
+  };
+  contribute_all(-1);
+  options_.as_of = as_of;
+  as_of_week_ = as_of.WeekStart();
+  contribute_all(+1);
+  // Absence rows: every unit with marks may gain the new week or a new S(W).
+  Scan(keys::TablePrefix(options_.task, keys::kMark),
+       [&](std::string_view key, std::string_view value) {
+         const std::optional<Record> r = DecodeRecord(value);
+         if (!r) {
+           if (!failed_) failed_ = state::Corruption("undecodable mark version");
+           return false;
+         }
+         const std::optional<keys::ChildKeyParts> parts = keys::SplitChildKey(key);
+         if (!parts) {
+           if (!failed_) failed_ = state::Corruption("bad mark key");
+           return false;
+         }
+         MarkAbsenceDirty(parts->child, r->urn, *r->a);
+         return true;
+       });
+  if (failed_) return std::unexpected(*failed_);
+  return {};
 }
 
 // ---- persistent and severe absence --------------------------------------------------------

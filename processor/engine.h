@@ -33,7 +33,7 @@
 namespace kpi {
 
 struct EngineOptions {
-  Date as_of;                 // reporting date; snapshots at min(Sunday, as_of)
+  Date as_of;                 // reporting date of a new store; snapshots at min(Sunday, as_of)
   int assessment_limit = 45;  // working days
   int icpc_limit = 15;        // working days
   uint16_t task = 0;          // input partition: the key prefix of this engine's state
@@ -58,13 +58,20 @@ struct EngineStats {
 
 class Engine {
  public:
-  // Loads the KPI cells of `options.task` from `store`. Fails if the store cannot be read, or if
-  // it was built for another as_of (moving as_of is the runtime's job, not a restart's).
+  // Loads the KPI cells of `options.task` from `store`. A store that was already committed keeps
+  // the as_of it was built for (options.as_of only seeds a new store); AdvanceAsOf moves it.
+  // Fails if the store cannot be read or is corrupt.
   static std::expected<std::unique_ptr<Engine>, state::Error> Open(state::StateStore& store,
                                                                    const Calendar& calendar,
                                                                    const EngineOptions& options);
 
   std::expected<ApplyOutcome, state::Error> Apply(const ValidEvent& event);
+
+  // Moves the reporting date forward (live: at midnight Europe/London). Snapshot rows are
+  // restated at the new S(W) and the new week's rows appear; afterwards the cells equal those of
+  // a replay of the same records at `as_of`. Cost: one pass over the task's plans, assessments
+  // and S47s, and over its marks. A date before the current as_of is refused (InvalidArgument).
+  std::expected<void, state::Error> AdvanceAsOf(Date as_of);
 
   // Brings the derived state up to date (persistent and severe absence) and returns the rows
   // changed since the previous call, each with its new revision, zero rows included. Their state
@@ -78,6 +85,7 @@ class Engine {
 
   const EngineStats& stats() const { return stats_; }
   const EngineOptions& options() const { return options_; }
+  Date as_of() const { return options_.as_of; }
 
  private:
   Engine(state::StateStore& store, const Calendar& calendar, const EngineOptions& options);

@@ -512,6 +512,20 @@ TEST_F(AbsenceTest, AsOfOnThirtyFirstAugustKeepsTheOldAcademicYear) {
   EXPECT_EQ(At("persistent_absence", "2026-08-31"), Cell(1, 1));  // S(W) = as_of = 31 Aug
 }
 
+TEST_F(AbsenceTest, AdvancingAsOfAcrossTheAcademicYearTurnRestatesTheWeek) {
+  Open("2026-08-31");
+  Add("a", "C1", 1, Mark("100001", "2026-08-31", "AM", "N"));
+  Add("b", "C1", 2, Mark("100001", "2026-09-01", "AM", "/"));  // after as_of: not yet counted
+  Add("S", "C1", 3, R"("s47":{"startDate":"2026-08-03"})");
+  EXPECT_EQ(At("persistent_absence", "2026-08-31"), Cell(1, 1));
+  EXPECT_EQ(Count("s47_icpc_overdue", "2026-08-31"), 1);  // S = 31 Aug: 20 working days
+  ASSERT_TRUE(engine_->AdvanceAsOf(*Date::Parse("2026-09-02")).has_value());
+  // S(W) = 2 Sep: academic year 2026, which starts on 1 Sep: 0 absences of 1 possible.
+  EXPECT_EQ(At("persistent_absence", "2026-08-31"), Cell(0, 1));
+  EXPECT_EQ(Count("s47_awaiting_icpc", "2026-08-31"), 1);
+  EXPECT_EQ(engine_->as_of().ToString(), "2026-09-02");
+}
+
 TEST_F(AbsenceTest, RowOnlyForWeeksWithAMarkAndTakesSenAtSW) {
   Add("P1", "C1", 1, Profile("2025-01-01", "", "NONE", ""));
   Add("P2", "C1", 2, Profile("2025-09-06", "", "EHCP", ""));  // Saturday of week 1
@@ -590,12 +604,14 @@ TEST_F(EngineTest, ReopeningTheStoreRestoresTheTable) {
   }
 }
 
-TEST_F(EngineTest, StoreBuiltForAnotherAsOfIsRefused) {
+TEST_F(EngineTest, ReopeningKeepsTheStoredAsOf) {
   Add("CT1", "C1", 1, Contact("2026-03-09"));
   Commit();
   EngineOptions other = options_;
-  other.as_of = options_.as_of + 1;
-  EXPECT_FALSE(Engine::Open(*store_, calendar_, other).has_value());
+  other.as_of = options_.as_of + 30;
+  auto reopened = Engine::Open(*store_, calendar_, other);
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().message;
+  EXPECT_EQ((*reopened)->as_of(), options_.as_of);
 }
 
 }  // namespace

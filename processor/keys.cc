@@ -176,6 +176,23 @@ std::optional<AbsenceUnitParts> ParseAbsenceUnitKey(std::string_view key) {
   return parts;
 }
 
+std::optional<ChildKeyParts> SplitChildKey(std::string_view key) {
+  if (key.size() < 3) return std::nullopt;
+  std::string_view in = key.substr(3);
+  uint64_t n = 0;
+  int shift = 0;
+  while (true) {
+    if (in.empty() || shift > 28) return std::nullopt;
+    const auto b = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    n |= static_cast<uint64_t>(b & 0x7f) << shift;
+    shift += 7;
+    if ((b & 0x80) == 0) break;
+  }
+  if (in.size() < n) return std::nullopt;
+  return ChildKeyParts{in.substr(0, n), in.substr(n)};
+}
+
 std::optional<Date> MarkKeyDate(std::string_view key, size_t urn_prefix_size) {
   if (key.size() < urn_prefix_size + 4) return std::nullopt;
   Cursor in(key.substr(urn_prefix_size));

@@ -66,6 +66,12 @@ struct AbsenceUnitParts {
   int academic_year;
 };
 std::optional<AbsenceUnitParts> ParseAbsenceUnitKey(std::string_view key);
+// Splits a key of a per-child table (R, M, D, E) into the child and what follows lp(child).
+struct ChildKeyParts {
+  std::string_view child;
+  std::string_view rest;
+};
+std::optional<ChildKeyParts> SplitChildKey(std::string_view key);
 // Date of a mark key (the 4 bytes after lp(urn)).
 std::optional<Date> MarkKeyDate(std::string_view key, size_t urn_prefix_size);
 

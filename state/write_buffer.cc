@@ -20,28 +20,30 @@ void WriteBuffer::Delete(std::string_view key) {
 
 std::expected<void, Error> WriteBuffer::Scan(std::string_view begin, std::string_view end,
                                              const ScanVisitor& visit) {
-  // Collect the base range first (the visitor may not run inside a base scan), then merge with
-  // the buffered entries of the same range; the buffer shadows the base.
-  std::vector<std::pair<std::string, std::string>> base_rows;
-  auto scanned = base_.Scan(begin, end, [&](std::string_view k, std::string_view v) {
-    base_rows.emplace_back(std::string(k), std::string(v));
+  // Merge on the fly: before each base key, the buffered keys below it; a buffered key equal to
+  // a base key shadows it (a buffered delete hides it).
+  auto it = pending_.lower_bound(begin);
+  const auto buffered_below = [&](std::string_view limit, bool inclusive) {
+    return it != pending_.end() && (end.empty() || std::string_view(it->first) < end) &&
+           (inclusive ? std::string_view(it->first) <= limit : std::string_view(it->first) < limit);
+  };
+  bool stopped = false;
+  auto scanned = base_.Scan(begin, end, [&](std::string_view key, std::string_view value) {
+    for (; buffered_below(key, false); ++it) {
+      if (it->second && !visit(it->first, *it->second)) return !(stopped = true);
+    }
+    if (it != pending_.end() && it->first == key) {
+      const std::optional<std::string>& shadow = (it++)->second;
+      if (shadow && !visit(key, *shadow)) return !(stopped = true);
+      return true;
+    }
+    if (!visit(key, value)) return !(stopped = true);
     return true;
   });
   if (!scanned) return scanned;
-  auto it = pending_.lower_bound(begin);
-  const auto buffered_in_range = [&] {
-    return it != pending_.end() && (end.empty() || std::string_view(it->first) < end);
-  };
-  size_t b = 0;
-  while (b < base_rows.size() || buffered_in_range()) {
-    if (buffered_in_range() && (b == base_rows.size() || it->first <= base_rows[b].first)) {
-      if (b < base_rows.size() && it->first == base_rows[b].first) ++b;
-      if (it->second && !visit(it->first, *it->second)) return {};
-      ++it;
-    } else {
-      if (!visit(base_rows[b].first, base_rows[b].second)) return {};
-      ++b;
-    }
+  for (; !stopped && it != pending_.end() && (end.empty() || std::string_view(it->first) < end);
+       ++it) {
+    if (it->second && !visit(it->first, *it->second)) break;
   }
   return {};
 }

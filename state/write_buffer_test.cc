@@ -55,3 +55,38 @@ TEST(WriteBufferTest, TakeBatchWritesEachKeyOnceWithItsLastValue) {
 
 }  // namespace
 }  // namespace kpi::state
+
+namespace kpi::state {
+namespace {
+
+TEST(WriteBufferTest, ScanStopsInsideEitherSide) {
+  MemoryStore base;
+  ASSERT_TRUE(base.Write({{"a", "1"}, {"c", "3"}, {"e", "5"}}));
+  WriteBuffer buffer(base);
+  buffer.Put("b", "2");
+  buffer.Put("d", "4");
+  for (int stop_after = 1; stop_after <= 5; ++stop_after) {
+    int seen = 0;
+    ASSERT_TRUE(buffer.Scan(
+        "", "", [&](std::string_view, std::string_view) { return ++seen < stop_after; }));
+    EXPECT_EQ(seen, stop_after);
+  }
+}
+
+TEST(WriteBufferTest, ScanRespectsTheRangeOnBothSides) {
+  MemoryStore base;
+  ASSERT_TRUE(base.Write({{"a", "1"}, {"c", "3"}, {"e", "5"}}));
+  WriteBuffer buffer(base);
+  buffer.Put("b", "2");
+  buffer.Put("f", "6");
+  buffer.Delete("c");
+  std::string keys;
+  ASSERT_TRUE(buffer.Scan("b", "f", [&](std::string_view k, std::string_view) {
+    keys += k;
+    return true;
+  }));
+  EXPECT_EQ(keys, "be");
+}
+
+}  // namespace
+}  // namespace kpi::state

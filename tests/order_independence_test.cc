@@ -47,6 +47,12 @@ const Input& Generated() {
   return input;
 }
 
+std::string TableOf(const Engine& engine) {
+  std::string table;
+  for (const Row& row : engine.Table()) table += app::RowToJson(row);
+  return table;
+}
+
 std::string Replay(const std::vector<const ValidEvent*>& order, Date as_of,
                    EngineStats* stats = nullptr) {
   const Calendar calendar;
@@ -65,9 +71,7 @@ std::string Replay(const std::vector<const ValidEvent*>& order, Date as_of,
   EXPECT_TRUE(engine->PrepareCommit().has_value());
   EXPECT_TRUE(store.Write(engine->TakeBatch()).has_value());
   if (stats != nullptr) *stats = engine->stats();
-  std::string table;
-  for (const Row& row : engine->Table()) table += app::RowToJson(row);
-  return table;
+  return TableOf(*engine);
 }
 
 std::vector<const ValidEvent*> ArrivalOrder() {
@@ -128,6 +132,26 @@ TEST(OrderIndependenceTest, EqualsAFromScratchReplayOfTheLiveRecordsOnly) {
   }
   ASSERT_LT(live.size(), Generated().events.size());
   EXPECT_EQ(Replay(live, Generated().as_of), Replay(ArrivalOrder(), Generated().as_of));
+}
+
+TEST(OrderIndependenceTest, AdvancingAsOfEqualsAReplayAtTheNewDate) {
+  const Calendar calendar;
+  state::MemoryStore store;
+  EngineOptions options;
+  options.as_of = Generated().as_of;  // a Friday
+  auto engine = std::move(*Engine::Open(store, calendar, options));
+  for (const ValidEvent& e : Generated().events) ASSERT_TRUE(engine->Apply(e).has_value());
+  ASSERT_TRUE(engine->PrepareCommit().has_value());
+  ASSERT_TRUE(store.Write(engine->TakeBatch()).has_value());
+  // Saturday, Sunday, the next Monday (a new week), and a jump of two weeks.
+  for (const int days : {1, 2, 3, 17}) {
+    const Date as_of = Generated().as_of + days;
+    ASSERT_TRUE(engine->AdvanceAsOf(as_of).has_value());
+    ASSERT_TRUE(engine->PrepareCommit().has_value());
+    ASSERT_TRUE(store.Write(engine->TakeBatch()).has_value());
+    EXPECT_EQ(TableOf(*engine), Replay(ArrivalOrder(), as_of)) << as_of.ToString();
+  }
+  EXPECT_FALSE(engine->AdvanceAsOf(Generated().as_of).has_value());  // never backwards
 }
 
 }  // namespace
