@@ -1,12 +1,15 @@
 // The StateStore contract, run against every implementation (typed test suite). The RocksDB
 // store joins the type list when it exists.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "state/memory_store.h"
+#include "state/rocksdb/rocksdb_store.h"
 
 namespace kpi::state {
 namespace {
@@ -16,6 +19,43 @@ std::unique_ptr<StateStore> MakeStore();
 template <>
 std::unique_ptr<StateStore> MakeStore<MemoryStore>() {
   return std::make_unique<MemoryStore>();
+}
+
+// Each RocksDB store of the suite lives in its own temporary directory, removed with the store.
+class TempRocksDb final : public StateStore {
+ public:
+  TempRocksDb() {
+    static int n = 0;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("kpi_contract_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+    std::filesystem::remove_all(dir_);
+    RocksDbOptions options;
+    options.path = dir_.string();
+    options.block_cache_bytes = 8 << 20;
+    store_ = std::move(*RocksDbStore::Open(options));
+  }
+  ~TempRocksDb() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::expected<std::optional<std::string>, Error> Get(std::string_view key) override {
+    return store_->Get(key);
+  }
+  std::expected<void, Error> Write(const WriteBatch& batch) override {
+    return store_->Write(batch);
+  }
+  std::expected<void, Error> Scan(std::string_view begin, std::string_view end,
+                                  const ScanVisitor& visit) override {
+    return store_->Scan(begin, end, visit);
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<RocksDbStore> store_;
+};
+template <>
+std::unique_ptr<StateStore> MakeStore<TempRocksDb>() {
+  return std::make_unique<TempRocksDb>();
 }
 
 template <typename T>
@@ -33,7 +73,7 @@ class StateStoreContractTest : public ::testing::Test {
   }
 };
 
-using Implementations = ::testing::Types<MemoryStore>;
+using Implementations = ::testing::Types<MemoryStore, TempRocksDb>;
 TYPED_TEST_SUITE(StateStoreContractTest, Implementations);
 
 TYPED_TEST(StateStoreContractTest, AbsentKeyIsEmptyNotAnError) {
@@ -74,6 +114,33 @@ TYPED_TEST(StateStoreContractTest, ScanStopsWhenTheVisitorSaysSo) {
   ASSERT_TRUE(
       this->store_->Scan("a", "", [&](std::string_view, std::string_view) { return ++seen < 2; }));
   EXPECT_EQ(seen, 2);
+}
+
+TEST(RocksDbStoreTest, CommittedBatchesSurviveReopening) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("kpi_reopen_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  RocksDbOptions options;
+  options.path = dir.string();
+  {
+    auto store = std::move(*RocksDbStore::Open(options));
+    ASSERT_TRUE(store->Write({{"k", "v"}, {"gone", "x"}}));
+    ASSERT_TRUE(store->Write({{"gone", std::nullopt}}));
+  }
+  {
+    auto store = std::move(*RocksDbStore::Open(options));
+    EXPECT_EQ(**store->Get("k"), "v");
+    EXPECT_FALSE(*store->Get("gone"));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RocksDbStoreTest, OpeningAnUnusableDirectoryIsAnError) {
+  RocksDbOptions options;
+  options.path = "/proc/kpi-cannot-live-here";
+  const auto store = RocksDbStore::Open(options);
+  ASSERT_FALSE(store.has_value());
+  EXPECT_FALSE(store.error().message.empty());
 }
 
 TEST(PrefixEndTest, IncrementsTheLastByteThatCanBe) {

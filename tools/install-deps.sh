@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   protobuf-compiler libprotobuf-dev
   libgtest-dev libgmock-dev
+  librocksdb-dev          # the durable state store
   libcli11-dev            # command-line parsing for the subcommands (header-only)
   clang-format            # the format check of tools/test.sh
 )
