@@ -8,6 +8,8 @@ packages=(
   protobuf-compiler libprotobuf-dev
   libgtest-dev libgmock-dev
   librocksdb-dev          # the durable state store
+  librdkafka-dev          # Kafka client (and the mock cluster of the tests)
+  kcat                    # Kafka command-line client: interop tests, README examples
   libcli11-dev            # command-line parsing for the subcommands (header-only)
   clang-format            # the format check of tools/test.sh
 )
