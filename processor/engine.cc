@@ -559,9 +559,21 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
     }
   };
   contribute_all(-1);
+  const Date old_week = as_of_week_;
   options_.as_of = as_of;
   as_of_week_ = as_of.WeekStart();
   contribute_all(+1);
+  // Cells of weeks that just became visible (future-dated flows) are reported at the next commit.
+  for (auto& [packed, cell] : cells_) {
+    const Date week = CellWeek(packed);
+    if (week > old_week && week <= as_of_week_ && (cell.count != 0 || cell.base != 0)) {
+      cell.emit = true;
+      if (!cell.dirty) {
+        cell.dirty = true;
+        dirty_cells_.push_back(packed);
+      }
+    }
+  }
   // Absence rows: every unit with marks may gain the new week or a new S(W).
   Scan(keys::TablePrefix(options_.task, keys::kMark),
        [&](std::string_view key, std::string_view value) {
@@ -713,7 +725,9 @@ std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
   for (const uint64_t packed : dirty_cells_) {
     Cell& cell = cells_[packed];
     cell.dirty = false;
-    if (cell.count == cell.committed_count && cell.base == cell.committed_base) continue;
+    const bool emit = cell.emit;
+    cell.emit = false;
+    if (!emit && cell.count == cell.committed_count && cell.base == cell.committed_base) continue;
     ++cell.revision;
     cell.committed_count = cell.count;
     cell.committed_base = cell.base;
@@ -728,6 +742,19 @@ std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
   const int32_t as_of = options_.as_of.days();
   buffer_.Put(keys::AsOfKey(options_.task), std::string(reinterpret_cast<const char*>(&as_of), 4));
   return changed;
+}
+
+std::optional<Row> Engine::CellAt(Kpi kpi, Date week, std::string_view dimension) const {
+  const auto dim = dim_ids_.find(std::string(dimension));
+  if (dim == dim_ids_.end()) return std::nullopt;
+  const auto it = cells_.find(PackCell(kpi, week, dim->second));
+  if (it == cells_.end()) return std::nullopt;
+  return Row{kpi,
+             week,
+             std::string(dimension),
+             it->second.committed_count,
+             it->second.committed_base,
+             it->second.revision};
 }
 
 std::vector<Row> Engine::Table() const {

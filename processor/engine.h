@@ -83,6 +83,9 @@ class Engine {
   // and base are both 0 left out, sorted by kpi name, week_start, dimension.
   std::vector<Row> Table() const;
 
+  // One cell of this task (committed values), or nullopt when it was never touched.
+  std::optional<Row> CellAt(Kpi kpi, Date week, std::string_view dimension) const;
+
   const EngineStats& stats() const { return stats_; }
   const EngineOptions& options() const { return options_; }
   Date as_of() const { return options_.as_of; }
@@ -115,6 +118,7 @@ class Engine {
     int64_t committed_count = 0;
     int64_t committed_base = 0;
     bool dirty = false;
+    bool emit = false;  // report at the next commit even if unchanged (its week became visible)
   };
   struct AbsenceEntry {
     Date week;

@@ -210,6 +210,8 @@ std::string_view ReasonCode(DeadLetterReason reason) {
       return "date_out_of_range";
     case Reason::kUnknownKind:
       return "unknown_kind";
+    case Reason::kKeyMismatch:
+      return "key_mismatch";
   }
   return "unknown";
 }

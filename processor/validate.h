@@ -21,8 +21,12 @@ enum class DeadLetterReason : uint8_t {
   kUnknownCode,
   kDateOutOfRange,
   kUnknownKind,
+  // Kafka only: the record key is not the event's child_id (EVENTS.md, "Transport"). Such a
+  // record would land in another child's task, so it is not applied. An extension of the spec's
+  // list of reason codes.
+  kKeyMismatch,
 };
-inline constexpr int kDeadLetterReasonCount = 7;
+inline constexpr int kDeadLetterReasonCount = 8;
 
 // The reason code of the spec: "undecodable", "missing_field", ...
 std::string_view ReasonCode(DeadLetterReason reason);

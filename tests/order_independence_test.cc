@@ -3,8 +3,10 @@
 // few thousand children, in arrival order, shuffled, reversed, and against a from-scratch replay
 // of only the final live versions.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
@@ -15,6 +17,7 @@
 #include "processor/engine.h"
 #include "processor/validate.h"
 #include "state/memory_store.h"
+#include "state/rocksdb/rocksdb_store.h"
 #include "tools/gen/generator.h"
 
 namespace kpi {
@@ -53,10 +56,9 @@ std::string TableOf(const Engine& engine) {
   return table;
 }
 
-std::string Replay(const std::vector<const ValidEvent*>& order, Date as_of,
-                   EngineStats* stats = nullptr) {
+std::string ReplayOn(state::StateStore& store, const std::vector<const ValidEvent*>& order,
+                     Date as_of, EngineStats* stats = nullptr) {
   const Calendar calendar;
-  state::MemoryStore store;
   EngineOptions options;
   options.as_of = as_of;
   auto engine = std::move(*Engine::Open(store, calendar, options));
@@ -72,6 +74,12 @@ std::string Replay(const std::vector<const ValidEvent*>& order, Date as_of,
   EXPECT_TRUE(store.Write(engine->TakeBatch()).has_value());
   if (stats != nullptr) *stats = engine->stats();
   return TableOf(*engine);
+}
+
+std::string Replay(const std::vector<const ValidEvent*>& order, Date as_of,
+                   EngineStats* stats = nullptr) {
+  state::MemoryStore store;
+  return ReplayOn(store, order, as_of, stats);
 }
 
 std::vector<const ValidEvent*> ArrivalOrder() {
@@ -132,6 +140,21 @@ TEST(OrderIndependenceTest, EqualsAFromScratchReplayOfTheLiveRecordsOnly) {
   }
   ASSERT_LT(live.size(), Generated().events.size());
   EXPECT_EQ(Replay(live, Generated().as_of), Replay(ArrivalOrder(), Generated().as_of));
+}
+
+TEST(OrderIndependenceTest, TheRocksDbStoreGivesTheSameTable) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("kpi_order_rocksdb_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  state::RocksDbOptions options;
+  options.path = dir.string();
+  options.block_cache_bytes = 16 << 20;
+  auto store = std::move(*state::RocksDbStore::Open(options));
+  std::vector<const ValidEvent*> order = ArrivalOrder();
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(9));
+  EXPECT_EQ(ReplayOn(*store, order, Generated().as_of), Replay(ArrivalOrder(), Generated().as_of));
+  store.reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(OrderIndependenceTest, AdvancingAsOfEqualsAReplayAtTheNewDate) {

@@ -10,6 +10,8 @@ packages=(
   librocksdb-dev          # the durable state store
   librdkafka-dev          # Kafka client (and the mock cluster of the tests)
   kcat                    # Kafka command-line client: interop tests, README examples
+  libyaml-cpp-dev         # the run command's configuration file
+  libspdlog-dev           # logging
   libcli11-dev            # command-line parsing for the subcommands (header-only)
   clang-format            # the format check of tools/test.sh
 )

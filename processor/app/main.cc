@@ -1,15 +1,71 @@
 // kpi-processor: the command-line entry point. Subcommands:
-//   replay  NDJSON files -> final KPI table (see --help)
+//   replay  NDJSON files -> final KPI table
+//   run     the streaming processor: Kafka in, KPI rows and dead letters out, RocksDB state
+//   state   inspect a state directory (offsets, rows, size)
 // Exceptions from third-party setup code stop here and become a message and an exit code.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
 #include <vector>
 
 #include "processor/app/replay.h"
+#include "processor/app/state_commands.h"
+#include "processor/runtime/clock.h"
+#include "processor/runtime/runtime.h"
+
+extern char** environ;
 
 namespace {
+
+std::atomic<kpi::runtime::Runtime*> g_runtime{nullptr};
+void OnSignal(int) {
+  if (kpi::runtime::Runtime* rt = g_runtime.load()) rt->RequestStop();
+}
+
+// One named logger per module; all to stderr.
+void CreateLoggers() {
+  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  for (const char* name : {"runtime", "kafka"}) {
+    auto logger = std::make_shared<spdlog::logger>(name, sink);
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+    spdlog::register_logger(logger);
+  }
+}
+
+int RunProcessor(const std::string& config_path) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  const auto config = kpi::runtime::LoadConfig(config_path, env);
+  if (!config) {
+    std::fprintf(stderr, "kpi-processor run: configuration: %s\n", config.error().c_str());
+    return kpi::runtime::kExitConfig;
+  }
+  CreateLoggers();
+  const auto log = spdlog::get("runtime");
+  const kpi::runtime::SystemClock clock;
+  auto rt = kpi::runtime::Runtime::Create(*config, clock, log);
+  if (!rt) {
+    log->critical("{}", rt.error().message);
+    return rt.error().exit_code;
+  }
+  g_runtime.store(rt->get());
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  auto ran = (*rt)->Run();
+  g_runtime.store(nullptr);
+  if (!ran) {
+    log->critical("{} (exit {})", ran.error().message, ran.error().exit_code);
+    return ran.error().exit_code;
+  }
+  return kpi::runtime::kExitOk;
+}
 
 std::optional<kpi::Date> ParseDateArg(const std::string& text, const char* what) {
   const auto d = kpi::Date::Parse(text);
@@ -45,7 +101,32 @@ int Main(int argc, char** argv) {
   cmd->add_option("--icpc-limit", replay.icpc_limit, "S47 to ICPC timescale in working days")
       ->capture_default_str();
 
+  std::string config_path;
+  auto* run = app.add_subcommand(
+      "run",
+      "Run the streaming processor: consume the input topics as a consumer group, keep state in "
+      "RocksDB, produce changed KPI rows and dead letters every commit interval. SIGTERM stops "
+      "it after a final commit. Exit codes: 0 stopped, 2 configuration, 3 state store, 4 Kafka.");
+  run->add_option("--config", config_path, "YAML configuration (KPI_* variables override it)")
+      ->required();
+
+  std::string state_path;
+  auto* state = app.add_subcommand("state", "Inspect a state directory (read-only)");
+  state->require_subcommand(1);
+  for (const char* name : {"offsets", "rows", "size"}) {
+    state->add_subcommand(name, std::string("show stored ") + name)
+        ->add_option("--path", state_path, "state directory")
+        ->required();
+  }
+
   CLI11_PARSE(app, argc, argv);
+
+  if (run->parsed()) return RunProcessor(config_path);
+  if (state->parsed()) {
+    if (state->got_subcommand("offsets")) return kpi::app::StateOffsets(state_path);
+    if (state->got_subcommand("rows")) return kpi::app::StateRows(state_path);
+    return kpi::app::StateSize(state_path);
+  }
 
   if (cmd->parsed()) {
     const auto d = ParseDateArg(as_of, "--as-of");

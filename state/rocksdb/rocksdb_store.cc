@@ -40,7 +40,9 @@ std::expected<std::unique_ptr<RocksDbStore>, Error> RocksDbStore::Open(
   table.cache_index_and_filter_blocks = true;  // keeps the cache bound honest
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw);
+  const rocksdb::Status s = options.read_only
+                                ? rocksdb::DB::OpenForReadOnly(db_options, options.path, &raw)
+                                : rocksdb::DB::Open(db_options, options.path, &raw);
   if (!s.ok()) return std::unexpected(ToError(s));
   return std::unique_ptr<RocksDbStore>(
       new RocksDbStore(std::unique_ptr<rocksdb::DB>(raw), std::move(cache), options.sync));

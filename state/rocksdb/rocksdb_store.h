@@ -31,6 +31,7 @@ struct RocksDbOptions {
   int bloom_bits_per_key = 10;
   bool sync = false;
   bool create_if_missing = true;
+  bool read_only = false;  // operator inspection while the processor may be running
 };
 
 class RocksDbStore final : public StateStore {

@@ -65,17 +65,21 @@ std::string Execute(const Cluster& c, const std::string& line) {
     if (cmd == "down" || cmd == "up") {
       std::string which;
       in >> which;
-      ok = !which.empty() && ForBrokers(c, which, [&](int32_t id) {
-             return cmd == "down" ? rd_kafka_mock_broker_set_down(c.mc, id)
-                                  : rd_kafka_mock_broker_set_up(c.mc, id);
-           }, why);
+      ok = !which.empty() && ForBrokers(
+                                 c, which,
+                                 [&](int32_t id) {
+                                   return cmd == "down" ? rd_kafka_mock_broker_set_down(c.mc, id)
+                                                        : rd_kafka_mock_broker_set_up(c.mc, id);
+                                 },
+                                 why);
     } else if (cmd == "rtt") {
       std::string which;
       int ms = 0;
       in >> which >> ms;
-      ok = !which.empty() && ForBrokers(c, which, [&](int32_t id) {
-             return rd_kafka_mock_broker_set_rtt(c.mc, id, ms);
-           }, why);
+      ok = !which.empty() &&
+           ForBrokers(
+               c, which, [&](int32_t id) { return rd_kafka_mock_broker_set_rtt(c.mc, id, ms); },
+               why);
     } else if (cmd == "errors") {
       int api_key = -1;
       size_t count = 0;

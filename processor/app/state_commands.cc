@@ -1,0 +1,105 @@
+#include "processor/app/state_commands.h"
+
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+
+#include "processor/keys.h"
+#include "state/rocksdb/rocksdb_store.h"
+
+namespace kpi::app {
+namespace {
+
+constexpr int kTasks = 1 << 16;
+
+std::unique_ptr<state::RocksDbStore> OpenReadOnly(const std::string& path) {
+  state::RocksDbOptions options;
+  options.path = path;
+  options.read_only = true;
+  options.create_if_missing = false;
+  options.block_cache_bytes = 16 << 20;
+  auto store = state::RocksDbStore::Open(options);
+  if (!store) {
+    std::fprintf(stderr, "kpi-processor state: %s\n", store.error().message.c_str());
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+// Visits one table of every task that has one.
+bool ForEachTask(state::RocksDbStore& store, char table,
+                 const std::function<void(int task, std::string_view key, std::string_view value)>&
+                     visit) {
+  for (int task = 0; task < kTasks; ++task) {
+    const std::string prefix = keys::TablePrefix(static_cast<uint16_t>(task), table);
+    auto scanned = store.Scan(prefix, state::PrefixEnd(prefix),
+                              [&](std::string_view k, std::string_view v) {
+                                visit(task, k.substr(prefix.size()), v);
+                                return true;
+                              });
+    if (!scanned) {
+      std::fprintf(stderr, "kpi-processor state: %s\n", scanned.error().message.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int StateOffsets(const std::string& path) {
+  auto store = OpenReadOnly(path);
+  if (!store) return 3;
+  std::printf("%-24s %9s %14s\n", "topic", "partition", "next_offset");
+  const bool ok = ForEachTask(*store, keys::kOffset, [](int task, std::string_view rest,
+                                                        std::string_view value) {
+    int64_t offset = 0;
+    if (value.size() == 8) std::memcpy(&offset, value.data(), 8);
+    // rest: lp(topic); topic names are short, so one length byte.
+    const std::string topic(rest.substr(1));
+    std::printf("%-24s %9d %14lld\n", topic.c_str(), task, static_cast<long long>(offset));
+  });
+  return ok ? 0 : 3;
+}
+
+int StateRows(const std::string& path) {
+  auto store = OpenReadOnly(path);
+  if (!store) return 3;
+  std::printf("%9s %12s %12s\n", "partition", "cells", "nonzero_rows");
+  int last = -1;
+  long long cells = 0;
+  long long nonzero = 0;
+  const auto flush = [&] {
+    if (last >= 0) std::printf("%9d %12lld %12lld\n", last, cells, nonzero);
+  };
+  const bool ok = ForEachTask(*store, keys::kCell, [&](int task, std::string_view,
+                                                       std::string_view value) {
+    if (task != last) {
+      flush();
+      last = task;
+      cells = nonzero = 0;
+    }
+    ++cells;
+    int64_t count = 0;
+    int64_t base = 0;
+    if (value.size() == 24) {
+      std::memcpy(&count, value.data(), 8);
+      std::memcpy(&base, value.data() + 8, 8);
+    }
+    if (count != 0 || base != 0) ++nonzero;
+  });
+  flush();
+  return ok ? 0 : 3;
+}
+
+int StateSize(const std::string& path) {
+  auto store = OpenReadOnly(path);
+  if (!store) return 3;
+  std::printf("estimated live data  %llu bytes\nsst files            %llu bytes\n",
+              static_cast<unsigned long long>(store->EstimatedLiveBytes()),
+              static_cast<unsigned long long>(store->TotalSstBytes()));
+  return 0;
+}
+
+}  // namespace kpi::app

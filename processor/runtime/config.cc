@@ -1,0 +1,231 @@
+#include "processor/runtime/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+namespace kpi::runtime {
+namespace {
+
+using Settings = std::map<std::string, std::string>;  // dotted name -> text
+
+// Flattens `node` into dotted names. Sequences become comma-separated text.
+std::expected<void, std::string> Flatten(const YAML::Node& node, const std::string& prefix,
+                                         Settings& out) {
+  if (node.IsMap()) {
+    for (const auto& item : node) {
+      const std::string key = item.first.as<std::string>();
+      // Under kafka:, keys are librdkafka's own dotted names: keep them whole.
+      const std::string name = prefix.empty() ? key : prefix + "." + key;
+      if (prefix == "kafka" && !item.second.IsMap()) {
+        out[name] = item.second.IsNull() ? "" : item.second.as<std::string>();
+        continue;
+      }
+      if (auto r = Flatten(item.second, name, out); !r) return r;
+    }
+    return {};
+  }
+  if (node.IsSequence()) {
+    std::string joined;
+    for (const auto& item : node) {
+      if (!item.IsScalar()) return std::unexpected(prefix + ": expected a list of values");
+      if (!joined.empty()) joined += ",";
+      joined += item.as<std::string>();
+    }
+    out[prefix] = joined;
+    return {};
+  }
+  out[prefix] = node.IsNull() ? "" : node.as<std::string>();
+  return {};
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+void ApplyEnvironment(const std::vector<std::string>& env, Settings& out) {
+  for (const std::string& entry : env) {
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos || entry.rfind("KPI_", 0) != 0) continue;
+    const std::string name = Lower(entry.substr(4, eq - 4));
+    const size_t first = name.find('_');
+    if (first == std::string::npos) continue;
+    const std::string section = name.substr(0, first);
+    std::string key = name.substr(first + 1);
+    if (section == "kafka") std::replace(key.begin(), key.end(), '_', '.');
+    out[section + "." + key] = entry.substr(eq + 1);
+  }
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+class Reader {
+ public:
+  explicit Reader(Settings settings) : settings_(std::move(settings)) {}
+
+  std::optional<std::string> Take(const std::string& name) {
+    const auto it = settings_.find(name);
+    if (it == settings_.end()) return std::nullopt;
+    std::string value = it->second;
+    settings_.erase(it);
+    return value;
+  }
+  std::expected<void, std::string> Int(const std::string& name, int lo, int hi, int& out) {
+    const auto v = Take(name);
+    if (!v) return {};
+    try {
+      size_t used = 0;
+      const long n = std::stol(*v, &used);
+      if (used != v->size() || n < lo || n > hi) throw std::out_of_range(name);
+      out = static_cast<int>(n);
+      return {};
+    } catch (const std::exception&) {
+      return std::unexpected(name + ": expected a whole number from " + std::to_string(lo) +
+                             " to " + std::to_string(hi) + ", got '" + *v + "'");
+    }
+  }
+  std::expected<void, std::string> Bool(const std::string& name, bool& out) {
+    const auto v = Take(name);
+    if (!v) return {};
+    const std::string l = Lower(*v);
+    if (l == "true" || l == "yes" || l == "1") {
+      out = true;
+    } else if (l == "false" || l == "no" || l == "0") {
+      out = false;
+    } else {
+      return std::unexpected(name + ": expected true or false, got '" + *v + "'");
+    }
+    return {};
+  }
+  static std::expected<Format, std::string> ParseFormat(const std::string& name,
+                                                        const std::string& v) {
+    if (v == "protobuf") return Format::kProtobuf;
+    if (v == "json") return Format::kJson;
+    return std::unexpected(name + ": expected protobuf or json, got '" + v + "'");
+  }
+  std::expected<void, std::string> FormatSetting(const std::string& name, Format& out) {
+    const auto v = Take(name);
+    if (!v) return {};
+    auto f = ParseFormat(name, *v);
+    if (!f) return std::unexpected(f.error());
+    out = *f;
+    return {};
+  }
+  Settings& rest() { return settings_; }
+
+ private:
+  Settings settings_;
+};
+
+}  // namespace
+
+std::expected<Config, std::string> ParseConfig(const std::string& yaml,
+                                               const std::vector<std::string>& env) {
+  Settings settings;
+  try {
+    const YAML::Node root = YAML::Load(yaml);
+    if (root && !root.IsNull()) {
+      if (!root.IsMap()) return std::unexpected("configuration: expected a mapping at the top");
+      if (auto r = Flatten(root, "", settings); !r) return std::unexpected(r.error());
+    }
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(std::string("configuration is not valid YAML: ") + e.what());
+  }
+  ApplyEnvironment(env, settings);
+
+  Config c;
+  Reader r(std::move(settings));
+  for (auto it = r.rest().begin(); it != r.rest().end();) {
+    if (it->first.rfind("kafka.", 0) == 0) {
+      c.kafka[it->first.substr(6)] = it->second;
+      it = r.rest().erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (auto v = r.Take("input.topics")) c.input_topics = SplitList(*v);
+  if (c.input_topics.empty()) return std::unexpected("input.topics: name at least one topic");
+  if (auto x = r.FormatSetting("input.format", c.input_format); !x) return std::unexpected(x.error());
+  for (auto it = r.rest().begin(); it != r.rest().end();) {
+    if (it->first.rfind("input.formats.", 0) == 0) {
+      auto f = Reader::ParseFormat(it->first, it->second);
+      if (!f) return std::unexpected(f.error());
+      c.topic_formats[it->first.substr(14)] = *f;
+      it = r.rest().erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (auto v = r.Take("output.topic")) c.output_topic = *v;
+  if (auto x = r.FormatSetting("output.format", c.output_format); !x) {
+    return std::unexpected(x.error());
+  }
+  if (auto v = r.Take("output.dlq_topic")) c.dlq_topic = *v;
+  if (auto v = r.Take("state.path")) c.state_path = *v;
+  int cache_mb = static_cast<int>(c.block_cache_mb);
+  if (auto x = r.Int("state.block_cache_mb", 1, 1 << 20, cache_mb); !x) {
+    return std::unexpected(x.error());
+  }
+  c.block_cache_mb = static_cast<uint64_t>(cache_mb);
+  if (auto x = r.Bool("state.sync", c.state_sync); !x) return std::unexpected(x.error());
+  if (auto x = r.Int("commit.interval_ms", 1, 3600000, c.commit_interval_ms); !x) {
+    return std::unexpected(x.error());
+  }
+  if (auto x = r.Int("commit.max_events", 1, 10000000, c.commit_max_events); !x) {
+    return std::unexpected(x.error());
+  }
+  if (auto x = r.Int("commit.delivery_timeout_ms", 100, 3600000, c.delivery_timeout_ms); !x) {
+    return std::unexpected(x.error());
+  }
+  if (auto v = r.Take("calendar.closures")) {
+    for (const std::string& d : SplitList(*v)) {
+      const auto date = Date::Parse(d);
+      if (!date) return std::unexpected("calendar.closures: '" + d + "' is not YYYY-MM-DD");
+      c.closures.push_back(*date);
+    }
+  }
+  if (auto x = r.Int("calendar.assessment_limit", 1, 1000, c.assessment_limit); !x) {
+    return std::unexpected(x.error());
+  }
+  if (auto x = r.Int("calendar.icpc_limit", 1, 1000, c.icpc_limit); !x) {
+    return std::unexpected(x.error());
+  }
+  if (auto v = r.Take("processing.as_of"); v && !v->empty()) {
+    c.fixed_as_of = Date::Parse(*v);
+    if (!c.fixed_as_of) return std::unexpected("processing.as_of: '" + *v + "' is not YYYY-MM-DD");
+  }
+  if (!r.rest().empty()) {
+    return std::unexpected("unknown setting '" + r.rest().begin()->first + "'");
+  }
+  if (!c.kafka.contains("bootstrap.servers")) {
+    return std::unexpected("kafka.bootstrap.servers: required (or KPI_KAFKA_BOOTSTRAP_SERVERS)");
+  }
+  if (!c.kafka.contains("group.id")) c.kafka["group.id"] = "kpi-processor";
+  return c;
+}
+
+std::expected<Config, std::string> LoadConfig(const std::string& path,
+                                              const std::vector<std::string>& env) {
+  std::ifstream in(path);
+  if (!in) return std::unexpected("cannot read configuration file " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str(), env);
+}
+
+}  // namespace kpi::runtime

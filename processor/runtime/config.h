@@ -1,0 +1,58 @@
+// Configuration of `kpi-processor run`: a YAML file, then environment overrides.
+//
+// Every setting has a dotted name (`state.path`, `commit.interval_ms`); the environment variable
+// KPI_<SECTION>_<KEY> overrides it (KPI_STATE_PATH, KPI_COMMIT_INTERVAL_MS). Under `kafka:` any
+// key is passed to librdkafka as it is (`bootstrap.servers`, `security.protocol`,
+// `sasl.mechanism` ...); its variables use underscores for dots
+// (KPI_KAFKA_BOOTSTRAP_SERVERS). Unknown keys outside `kafka:` are errors, so a typo cannot pass
+// silently. Thread-safety: value types and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "processor/date.h"
+
+namespace kpi::runtime {
+
+enum class Format { kProtobuf, kJson };
+
+struct Config {
+  std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
+  std::vector<std::string> input_topics = {"contacts",   "referrals",  "assessments", "s47",
+                                           "icpc",       "plans",      "attendance",  "exclusions",
+                                           "enrolments", "children"};
+  Format input_format = Format::kProtobuf;
+  std::map<std::string, Format> topic_formats;  // per-topic override
+  std::string output_topic = "kpi.results";
+  Format output_format = Format::kProtobuf;
+  std::string dlq_topic = "kpi.dlq";
+  std::string state_path = "/var/lib/kpi-processor";
+  uint64_t block_cache_mb = 256;
+  bool state_sync = false;
+  int commit_interval_ms = 200;
+  int commit_max_events = 10000;
+  int delivery_timeout_ms = 30000;
+  std::vector<Date> closures;
+  int assessment_limit = 45;
+  int icpc_limit = 15;
+  std::optional<Date> fixed_as_of;  // backfill: a fixed reporting date instead of today
+
+  Format FormatOf(const std::string& topic) const {
+    const auto it = topic_formats.find(topic);
+    return it == topic_formats.end() ? input_format : it->second;
+  }
+};
+
+// Parses YAML text, then applies `env` (KEY=VALUE strings, as in environ). Errors name the
+// setting and say what is wrong.
+std::expected<Config, std::string> ParseConfig(const std::string& yaml,
+                                               const std::vector<std::string>& env);
+std::expected<Config, std::string> LoadConfig(const std::string& path,
+                                              const std::vector<std::string>& env);
+
+}  // namespace kpi::runtime

@@ -1,0 +1,77 @@
+#include "processor/runtime/config.h"
+
+#include <gtest/gtest.h>
+
+namespace kpi::runtime {
+namespace {
+
+const char* kMinimal = "kafka:\n  bootstrap.servers: 127.0.0.1:9092\n";
+
+TEST(ConfigTest, DefaultsFromTheSpec) {
+  const auto c = ParseConfig(kMinimal, {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->input_topics.size(), 10u);
+  EXPECT_EQ(c->output_topic, "kpi.results");
+  EXPECT_EQ(c->dlq_topic, "kpi.dlq");
+  EXPECT_EQ(c->commit_interval_ms, 200);
+  EXPECT_EQ(c->commit_max_events, 10000);
+  EXPECT_EQ(c->input_format, Format::kProtobuf);
+  EXPECT_EQ(c->kafka.at("group.id"), "kpi-processor");
+}
+
+TEST(ConfigTest, KafkaKeysPassThroughWhole) {
+  const auto c = ParseConfig(
+      "kafka:\n  bootstrap.servers: b:9093\n  security.protocol: SASL_SSL\n"
+      "  sasl.mechanism: SCRAM-SHA-512\n  ssl.ca.location: /etc/ca.pem\n",
+      {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->kafka.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(c->kafka.at("sasl.mechanism"), "SCRAM-SHA-512");
+  EXPECT_EQ(c->kafka.at("ssl.ca.location"), "/etc/ca.pem");
+}
+
+TEST(ConfigTest, EnvironmentOverridesTheFile) {
+  const auto c = ParseConfig(std::string(kMinimal) + "state:\n  path: /a\n",
+                             {"KPI_STATE_PATH=/b", "KPI_KAFKA_BOOTSTRAP_SERVERS=env:1",
+                              "KPI_COMMIT_INTERVAL_MS=50", "KPI_OUTPUT_DLQ_TOPIC=dead",
+                              "OTHER=ignored"});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->state_path, "/b");
+  EXPECT_EQ(c->kafka.at("bootstrap.servers"), "env:1");
+  EXPECT_EQ(c->commit_interval_ms, 50);
+  EXPECT_EQ(c->dlq_topic, "dead");
+}
+
+TEST(ConfigTest, PerTopicFormats) {
+  const auto c = ParseConfig(std::string(kMinimal) +
+                                 "input:\n  topics: [contacts, attendance]\n  format: protobuf\n"
+                                 "  formats:\n    contacts: json\n",
+                             {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->FormatOf("contacts"), Format::kJson);
+  EXPECT_EQ(c->FormatOf("attendance"), Format::kProtobuf);
+}
+
+TEST(ConfigTest, MistakesAreClearErrors) {
+  EXPECT_EQ(ParseConfig("state:\n  path: /a\n", {}).error(),
+            "kafka.bootstrap.servers: required (or KPI_KAFKA_BOOTSTRAP_SERVERS)");
+  EXPECT_EQ(ParseConfig(std::string(kMinimal) + "state:\n  pth: /a\n", {}).error(),
+            "unknown setting 'state.pth'");
+  EXPECT_NE(ParseConfig(std::string(kMinimal) + "commit:\n  interval_ms: soon\n", {})
+                .error()
+                .find("commit.interval_ms: expected a whole number"),
+            std::string::npos);
+  EXPECT_NE(ParseConfig(std::string(kMinimal) + "output:\n  format: xml\n", {})
+                .error()
+                .find("expected protobuf or json"),
+            std::string::npos);
+  EXPECT_NE(ParseConfig("kafka: [unclosed", {}).error().find("not valid YAML"),
+            std::string::npos);
+  EXPECT_NE(ParseConfig(std::string(kMinimal) + "calendar:\n  closures: [2026-13-01]\n", {})
+                .error()
+                .find("calendar.closures"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace kpi::runtime

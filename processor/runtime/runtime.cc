@@ -1,0 +1,529 @@
+#include "processor/runtime/runtime.h"
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <set>
+#include <tuple>
+
+#include "kpi.pb.h"
+#include "processor/app/replay.h"
+#include "processor/keys.h"
+#include "processor/validate.h"
+
+namespace kpi::runtime {
+namespace {
+
+// The outbox lives outside every task's key range: \xff\xff X seq(8 bytes, big-endian).
+std::string OutboxPrefix() { return std::string("\xff\xffX", 3); }
+std::string OutboxKey(uint64_t seq) {
+  std::string key = OutboxPrefix();
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((seq >> shift) & 0xff));
+  return key;
+}
+
+std::string EncodeI64(int64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
+
+// Outbox entry: lp(topic) lp(key) lp(value) then lp(name) lp(value) per header.
+template <typename Message>
+std::string EncodeOutMessageImpl(const Message& m) {
+  std::string out;
+  keys::AppendLengthPrefixed(out, m.topic);
+  keys::AppendLengthPrefixed(out, m.key);
+  keys::AppendLengthPrefixed(out, m.value);
+  for (const auto& [name, value] : m.headers) {
+    keys::AppendLengthPrefixed(out, name);
+    keys::AppendLengthPrefixed(out, value);
+  }
+  return out;
+}
+
+bool ReadLengthPrefixed(std::string_view& in, std::string& out) {
+  uint64_t n = 0;
+  int shift = 0;
+  while (true) {
+    if (in.empty() || shift > 56) return false;
+    const auto b = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    n |= static_cast<uint64_t>(b & 0x7f) << shift;
+    shift += 7;
+    if ((b & 0x80) == 0) break;
+  }
+  if (in.size() < n) return false;
+  out.assign(in.data(), n);
+  in.remove_prefix(n);
+  return true;
+}
+
+bool SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
+             std::string& error) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) !=
+      RD_KAFKA_CONF_OK) {
+    error = "kafka." + key + ": " + errstr;
+    return false;
+  }
+  return true;
+}
+
+// librdkafka logs from its own threads to the "kafka" logger that main registers.
+// Which client a kafka.* property is for. `consumer.X` and `producer.X` name one explicitly;
+// librdkafka's consumer- and producer-only properties go to that client only (so that neither
+// warns about the other's); everything else (brokers, TLS, SASL, client.id ...) goes to both.
+enum class Client { kBoth, kConsumer, kProducer };
+std::pair<Client, std::string> Scope(const std::string& key) {
+  if (key.rfind("consumer.", 0) == 0) return {Client::kConsumer, key.substr(9)};
+  if (key.rfind("producer.", 0) == 0) return {Client::kProducer, key.substr(9)};
+  static const std::set<std::string> kConsumerOnly = {
+      "group.id", "group.instance.id", "session.timeout.ms", "heartbeat.interval.ms",
+      "max.poll.interval.ms", "partition.assignment.strategy", "auto.offset.reset",
+      "enable.auto.commit", "auto.commit.interval.ms", "enable.auto.offset.store",
+      "fetch.wait.max.ms", "fetch.min.bytes", "fetch.max.bytes", "fetch.message.max.bytes",
+      "max.partition.fetch.bytes", "queued.min.messages", "queued.max.messages.kbytes",
+      "isolation.level", "check.crcs", "enable.partition.eof", "group.protocol.type",
+      "coordinator.query.interval.ms"};
+  static const std::set<std::string> kProducerOnly = {
+      "acks", "request.required.acks", "linger.ms", "queue.buffering.max.ms",
+      "queue.buffering.max.messages", "queue.buffering.max.kbytes", "batch.num.messages",
+      "batch.size", "compression.type", "compression.codec", "compression.level",
+      "enable.idempotence", "message.timeout.ms", "delivery.timeout.ms", "retries",
+      "message.send.max.retries", "retry.backoff.ms", "transactional.id",
+      "transaction.timeout.ms", "partitioner", "sticky.partitioning.linger.ms"};
+  if (kConsumerOnly.contains(key)) return {Client::kConsumer, key};
+  if (kProducerOnly.contains(key)) return {Client::kProducer, key};
+  return {Client::kBoth, key};
+}
+
+void LogCallback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  const std::shared_ptr<spdlog::logger> log = spdlog::get("kafka");
+  if (log == nullptr) return;
+  const auto lvl = level <= 3 ? spdlog::level::err : level <= 5 ? spdlog::level::warn
+                                                                : spdlog::level::debug;
+  log->log(lvl, "librdkafka {}: {}", fac, buf);  // broker and protocol text, no record content
+}
+
+// The message's own opaque (its _private) is the runtime's delivery_failed_ flag.
+void DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
+  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && msg->_private != nullptr) {
+    static_cast<std::atomic<bool>*>(msg->_private)->store(true);
+  }
+}
+
+}  // namespace
+
+std::string Runtime::EncodeOutMessage(const OutMessage& m) { return EncodeOutMessageImpl(m); }
+
+std::optional<Runtime::OutMessage> Runtime::DecodeOutMessage(std::string_view in) {
+  OutMessage m;
+  if (!ReadLengthPrefixed(in, m.topic) || !ReadLengthPrefixed(in, m.key) ||
+      !ReadLengthPrefixed(in, m.value)) {
+    return std::nullopt;
+  }
+  while (!in.empty()) {
+    std::pair<std::string, std::string> header;
+    if (!ReadLengthPrefixed(in, header.first) || !ReadLengthPrefixed(in, header.second)) {
+      return std::nullopt;
+    }
+    m.headers.push_back(std::move(header));
+  }
+  return m;
+}
+
+std::string RowKey(const Row& row) {
+  return std::string(KpiName(row.kpi)) + "|" + row.week.ToString() + "|" + row.dimension;
+}
+
+Runtime::Runtime(const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log)
+    : config_(config), clock_(clock), log_(std::move(log)), calendar_(config.closures) {}
+
+Runtime::~Runtime() {
+  if (consumer_ != nullptr) rd_kafka_destroy(consumer_);
+  if (producer_ != nullptr) rd_kafka_destroy(producer_);
+}
+
+std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
+    const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log) {
+  std::unique_ptr<Runtime> rt(new Runtime(config, clock, std::move(log)));
+  state::RocksDbOptions db;
+  db.path = config.state_path;
+  db.block_cache_bytes = config.block_cache_mb << 20;
+  db.sync = config.state_sync;
+  auto store = state::RocksDbStore::Open(db);
+  if (!store) return std::unexpected(Failure{kExitState, "state store: " + store.error().message});
+  rt->store_ = std::move(*store);
+
+  std::string error;
+  rd_kafka_conf_t* pconf = rd_kafka_conf_new();
+  rd_kafka_conf_t* cconf = rd_kafka_conf_new();
+  bool ok = true;
+  std::set<std::string> given_producer;
+  std::set<std::string> given_consumer;
+  for (const auto& [key, v] : config.kafka) {
+    const auto [client, k] = Scope(key);
+    if (client != Client::kConsumer) {
+      ok = ok && SetConf(pconf, k, v, error);
+      given_producer.insert(k);
+    }
+    if (client != Client::kProducer) {
+      ok = ok && SetConf(cconf, k, v, error);
+      given_consumer.insert(k);
+    }
+  }
+  // Producer: idempotent, so retries after broker faults neither lose nor duplicate.
+  for (const auto& [k, v] : std::map<std::string, std::string>{
+           {"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "5"},
+           {"compression.type", "lz4"}}) {
+    if (!given_producer.contains(k)) ok = ok && SetConf(pconf, k, v, error);
+  }
+  // Consumer: offsets live in the state store, so Kafka's own commits are off.
+  for (const auto& [k, v] : std::map<std::string, std::string>{
+           {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
+           {"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "range"}}) {
+    if (!given_consumer.contains(k)) ok = ok && SetConf(cconf, k, v, error);
+  }
+  if (!ok) {
+    rd_kafka_conf_destroy(pconf);
+    rd_kafka_conf_destroy(cconf);
+    return std::unexpected(Failure{kExitConfig, error});
+  }
+  rd_kafka_conf_set_log_cb(pconf, LogCallback);
+  rd_kafka_conf_set_log_cb(cconf, LogCallback);
+  rd_kafka_conf_set_opaque(cconf, rt.get());
+  rd_kafka_conf_set_dr_msg_cb(pconf, DeliveryCallback);
+  rd_kafka_conf_set_rebalance_cb(
+      cconf, [](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                void* opaque) {
+        RebalanceCallback(rk, static_cast<int>(err), parts, opaque);
+      });
+  char errstr[512];
+  rt->producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof errstr);
+  if (rt->producer_ == nullptr) {
+    rd_kafka_conf_destroy(cconf);
+    return std::unexpected(Failure{kExitConfig, std::string("kafka producer: ") + errstr});
+  }
+  rt->consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr, sizeof errstr);
+  if (rt->consumer_ == nullptr) {
+    return std::unexpected(Failure{kExitConfig, std::string("kafka consumer: ") + errstr});
+  }
+  rd_kafka_poll_set_consumer(rt->consumer_);
+  rd_kafka_topic_partition_list_t* topics =
+      rd_kafka_topic_partition_list_new(static_cast<int>(config.input_topics.size()));
+  for (const std::string& t : config.input_topics) {
+    rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_subscribe(rt->consumer_, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::unexpected(Failure{kExitKafka, std::string("subscribe: ") + rd_kafka_err2str(err)});
+  }
+  return rt;
+}
+
+void Runtime::Fail(int exit_code, std::string message) {
+  if (!failure_) failure_ = Failure{exit_code, std::move(message)};
+}
+
+Date Runtime::Today() const { return config_.fixed_as_of ? *config_.fixed_as_of : clock_.Today(); }
+
+Engine* Runtime::EngineFor(int32_t task) {
+  auto it = engines_.find(task);
+  if (it != engines_.end()) return it->second.get();
+  EngineOptions options;
+  options.as_of = Today();
+  options.assessment_limit = config_.assessment_limit;
+  options.icpc_limit = config_.icpc_limit;
+  options.task = static_cast<uint16_t>(task);
+  auto engine = Engine::Open(*store_, calendar_, options);
+  if (!engine) {
+    Fail(kExitState, "state of task " + std::to_string(task) + ": " + engine.error().message);
+    return nullptr;
+  }
+  return engines_.emplace(task, std::move(*engine)).first->second.get();
+}
+
+void Runtime::RebalanceCallback(rd_kafka_s* rk, int err, void* partitions, void* opaque) {
+  auto* rt = static_cast<Runtime*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    rt->OnAssign(partitions);
+  } else {
+    rt->OnRevoke(partitions);
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+void Runtime::OnAssign(void* p) {
+  auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(p);
+  for (int i = 0; i < parts->cnt; ++i) {
+    rd_kafka_topic_partition_t& tp = parts->elems[i];
+    if (EngineFor(tp.partition) == nullptr) break;
+    auto stored = store_->Get(keys::OffsetKey(static_cast<uint16_t>(tp.partition), tp.topic));
+    if (!stored) {
+      Fail(kExitState, "stored offset: " + stored.error().message);
+      break;
+    }
+    int64_t offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (*stored && (*stored)->size() == 8) std::memcpy(&offset, (*stored)->data(), 8);
+    tp.offset = offset;
+    log_->info("assigned {} [{}] from offset {}", tp.topic, tp.partition, offset);
+  }
+  rd_kafka_assign(consumer_, parts);
+}
+
+void Runtime::OnRevoke(void* p) {
+  auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(p);
+  Commit();
+  std::set<int32_t> revoked;
+  for (int i = 0; i < parts->cnt; ++i) revoked.insert(parts->elems[i].partition);
+  for (const int32_t task : revoked) engines_.erase(task);
+  log_->info("revoked {} partition(s)", parts->cnt);
+}
+
+void Runtime::DeadLetter(void* m, DeadLetterReason reason) {
+  auto* msg = static_cast<rd_kafka_message_t*>(m);
+  ++dead_lettered_;
+  // Original key and value bytes, unchanged; delivered with the next commit's outbox.
+  OutMessage out;
+  out.topic = config_.dlq_topic;
+  if (msg->key != nullptr) out.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+  if (msg->payload != nullptr) out.value.assign(static_cast<const char*>(msg->payload), msg->len);
+  out.headers = {{"source_topic", rd_kafka_topic_name(msg->rkt)},
+                 {"source_partition", std::to_string(msg->partition)},
+                 {"source_offset", std::to_string(msg->offset)},
+                 {"reason", std::string(ReasonCode(reason))}};
+  dead_letters_.push_back(std::move(out));
+}
+
+void Runtime::Process(void* m) {
+  auto* msg = static_cast<rd_kafka_message_t*>(m);
+  ++consumed_;
+  const std::string topic = rd_kafka_topic_name(msg->rkt);
+  const std::string_view value(static_cast<const char*>(msg->payload), msg->len);
+  auto event = config_.FormatOf(topic) == Format::kJson ? DecodeJson(value) : DecodeProtobuf(value);
+  std::expected<ValidEvent, DeadLetterReason> valid =
+      event ? Validate(*event, Today()) : std::unexpected(event.error());
+  if (valid && std::string_view(static_cast<const char*>(msg->key), msg->key_len) !=
+                   valid->child_id) {
+    valid = std::unexpected(DeadLetterReason::kKeyMismatch);
+  }
+  if (!valid) {
+    DeadLetter(msg, valid.error());
+  } else if (Engine* engine = EngineFor(msg->partition)) {
+    if (auto applied = engine->Apply(*valid); !applied) {
+      Fail(kExitState, "applying an event of " + topic + " [" + std::to_string(msg->partition) +
+                           "]: " + applied.error().message);
+      return;
+    }
+  }
+  next_offsets_[{topic, msg->partition}] = msg->offset + 1;
+  ++pending_;
+}
+
+void Runtime::RollAsOf() {
+  const Date today = Today();
+  bool advanced = false;
+  for (auto& [task, engine] : engines_) {
+    if (engine->as_of() >= today) continue;
+    if (auto r = engine->AdvanceAsOf(today); !r) {
+      Fail(kExitState, "advancing as_of: " + r.error().message);
+      return;
+    }
+    advanced = true;
+  }
+  if (advanced) {
+    log_->info("as_of is now {}", today.ToString());
+    Commit();
+  }
+}
+
+void Runtime::Commit() {
+  if (failure_) return;
+  // 1. Derived state and the changed cells of every task.
+  std::set<std::tuple<Kpi, Date, std::string>> changed;
+  for (auto& [task, engine] : engines_) {
+    auto rows = engine->PrepareCommit();
+    if (!rows) {
+      Fail(kExitState, "task " + std::to_string(task) + ": " + rows.error().message);
+      return;
+    }
+    for (Row& row : *rows) {
+      if (row.week <= engine->as_of().WeekStart()) {
+        changed.emplace(row.kpi, row.week, std::move(row.dimension));
+      }
+    }
+  }
+  // 2. The outbox: the global rows (the sum of the tasks' parts: distinct children never span
+  //    tasks) and the dead letters of this interval.
+  std::vector<OutMessage> outbox = std::move(dead_letters_);
+  dead_letters_.clear();
+  output::KpiRow out;
+  for (const auto& [kpi, week, dimension] : changed) {
+    Row total{kpi, week, dimension, 0, 0, 0};
+    for (const auto& [task, engine] : engines_) {
+      if (const std::optional<Row> part = engine->CellAt(kpi, week, dimension)) {
+        total.count += part->count;
+        total.base += part->base;
+        total.revision += part->revision;
+      }
+    }
+    OutMessage message{config_.output_topic, RowKey(total), {}, {}};
+    if (config_.output_format == Format::kJson) {
+      message.value = app::RowToJson(total);
+      message.value.pop_back();  // newline
+      message.value.insert(message.value.size() - 1,
+                           ",\"as_of\":\"" + Today().ToString() +
+                               "\",\"revision\":" + std::to_string(total.revision));
+    } else {
+      out.set_kpi(std::string(KpiName(kpi)));
+      out.set_week_start(week.ToString());
+      out.set_dimension(dimension);
+      out.set_count(total.count);
+      out.set_base(total.base);
+      out.set_as_of(Today().ToString());
+      out.set_revision(total.revision);
+      message.value = out.SerializeAsString();
+    }
+    outbox.push_back(std::move(message));
+  }
+  // 3. State changes, consumed offsets and the outbox, in one atomic batch.
+  state::WriteBatch batch;
+  for (auto& [task, engine] : engines_) {
+    state::WriteBatch part = engine->TakeBatch();
+    std::move(part.begin(), part.end(), std::back_inserter(batch));
+  }
+  for (const auto& [tp, offset] : next_offsets_) {
+    batch.push_back(
+        {keys::OffsetKey(static_cast<uint16_t>(tp.second), tp.first), EncodeI64(offset)});
+  }
+  for (const OutMessage& m : outbox) batch.push_back({OutboxKey(outbox_seq_++), EncodeOutMessage(m)});
+  if (auto w = store_->Write(batch); !w) {
+    Fail(kExitState, "state commit: " + w.error().message);
+    return;
+  }
+  next_offsets_.clear();
+  pending_ = 0;
+  ++commits_;
+  last_commit_ms_ = clock_.NowMs();
+  // 4. Deliver it.
+  if (!outbox.empty()) Deliver();
+}
+
+void Runtime::Deliver() {
+  if (failure_) return;
+  std::vector<std::string> delivered;
+  std::vector<OutMessage> messages;
+  const std::string prefix = OutboxPrefix();
+  auto scanned = store_->Scan(prefix, state::PrefixEnd(prefix),
+                              [&](std::string_view key, std::string_view value) {
+                                std::optional<OutMessage> m = DecodeOutMessage(value);
+                                if (m) messages.push_back(std::move(*m));
+                                delivered.emplace_back(key);
+                                return true;
+                              });
+  if (!scanned) {
+    Fail(kExitState, "outbox: " + scanned.error().message);
+    return;
+  }
+  if (messages.size() != delivered.size()) {
+    Fail(kExitState, "outbox: undecodable entry");
+    return;
+  }
+  if (!delivered.empty()) {
+    uint64_t last = 0;
+    for (size_t i = 3; i < 11; ++i) last = (last << 8) | static_cast<uint8_t>(delivered.back()[i]);
+    outbox_seq_ = std::max(outbox_seq_, last + 1);
+  }
+  for (const OutMessage& m : messages) {
+    rd_kafka_headers_t* headers = nullptr;
+    if (!m.headers.empty()) {
+      headers = rd_kafka_headers_new(m.headers.size());
+      for (const auto& [name, value] : m.headers) {
+        rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                            static_cast<ssize_t>(value.size()));
+      }
+    }
+    while (true) {
+      const rd_kafka_resp_err_t err =
+          headers != nullptr
+              ? rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
+                                  RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()),
+                                                   m.value.size()),
+                                  RD_KAFKA_V_HEADERS(headers),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_OPAQUE(&delivery_failed_), RD_KAFKA_V_END)
+              : rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
+                                  RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()),
+                                                   m.value.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_OPAQUE(&delivery_failed_), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(producer_, 10);
+        continue;
+      }
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (headers != nullptr) rd_kafka_headers_destroy(headers);
+        Fail(kExitKafka, "produce to " + m.topic + ": " + rd_kafka_err2str(err));
+        return;
+      }
+      break;
+    }
+  }
+  // Wait until all is delivered (the idempotent producer retries through broker faults); a
+  // delivery that fails for good leaves the outbox in place for the next start.
+  const int64_t deadline = clock_.NowMs() + config_.delivery_timeout_ms;
+  while (rd_kafka_outq_len(producer_) > 0 && !delivery_failed_.load()) {
+    rd_kafka_flush(producer_, 100);
+    if (clock_.NowMs() > deadline) {
+      Fail(kExitKafka, "output not delivered within commit.delivery_timeout_ms");
+      return;
+    }
+  }
+  if (delivery_failed_.load()) {
+    Fail(kExitKafka, "output delivery failed; it is delivered again at the next start");
+    return;
+  }
+  state::WriteBatch clear;
+  clear.reserve(delivered.size());
+  for (std::string& key : delivered) clear.push_back({std::move(key), std::nullopt});
+  if (auto w = store_->Write(clear); !w) Fail(kExitState, "outbox: " + w.error().message);
+}
+
+std::expected<void, Failure> Runtime::Run() {
+  log_->info("running: {} input topic(s), output {}, dead letters {}", config_.input_topics.size(),
+             config_.output_topic, config_.dlq_topic);
+  last_commit_ms_ = clock_.NowMs();
+  Deliver();  // whatever a crash left in the outbox, before anything new
+  while (!stop_.load() && !failure_) {
+    rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_, 20);
+    if (msg != nullptr) {
+      if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        Process(msg);
+      } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        char fatal[256];
+        if (rd_kafka_fatal_error(consumer_, fatal, sizeof fatal) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          Fail(kExitKafka, std::string("kafka consumer: ") + fatal);
+        } else {
+          log_->warn("consumer: {}", rd_kafka_message_errstr(msg));
+        }
+      }
+      rd_kafka_message_destroy(msg);
+    }
+    rd_kafka_poll(producer_, 0);
+    RollAsOf();
+    const bool due = clock_.NowMs() - last_commit_ms_ >= config_.commit_interval_ms;
+    if (pending_ >= static_cast<uint64_t>(config_.commit_max_events) || (due && pending_ > 0)) {
+      Commit();
+    } else if (due) {
+      last_commit_ms_ = clock_.NowMs();
+    }
+  }
+  if (!failure_) Commit();  // the final commit
+  if (!failure_) rd_kafka_consumer_close(consumer_);  // leaves the group
+  log_->info("stopped: {} consumed, {} dead-lettered, {} commits", consumed_, dead_lettered_,
+             commits_);
+  if (failure_) return std::unexpected(*failure_);
+  return {};
+}
+
+}  // namespace kpi::runtime

@@ -1,0 +1,105 @@
+// Runtime: `kpi-processor run`. Consumes the input topics as a consumer group and applies events
+// to one Engine per task (input partition p of every topic). Every commit interval it writes, in
+// one RocksDB batch, the state changes, the consumed offsets and an outbox holding the changed KPI
+// rows and the dead letters; then it produces the outbox, waits for delivery and clears it. On
+// start it delivers any outbox left by a crash; on assignment it seeks each partition to the
+// offset stored with the state. So a crash at any point replays only uncommitted input, and
+// nothing is emitted that the committed state does not hold.
+// docs/DESIGN.md, "Commit and recovery", says what each crash point leaves behind.
+//
+// Ownership: owns its Kafka handles and the store; borrows the clock and the logger.
+// Thread-safety: Run() on one thread; RequestStop() from any thread or a signal handler.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "processor/calendar.h"
+#include "processor/engine.h"
+#include "processor/runtime/clock.h"
+#include "processor/runtime/config.h"
+#include "state/rocksdb/rocksdb_store.h"
+
+struct rd_kafka_s;
+namespace spdlog {
+class logger;
+}
+
+namespace kpi::runtime {
+
+// Exit codes: the supervisor restarts on anything but 0 and kExitConfig.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitConfig = 2;
+inline constexpr int kExitState = 3;  // store unreadable or corrupt
+inline constexpr int kExitKafka = 4;  // fatal client error, output not delivered
+
+struct Failure {
+  int exit_code;
+  std::string message;  // names settings, topics, partitions; never record content
+};
+
+class Runtime {
+ public:
+  static std::expected<std::unique_ptr<Runtime>, Failure> Create(
+      const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log);
+  ~Runtime();
+
+  // Runs until RequestStop (then commits and leaves the group) or a failure.
+  std::expected<void, Failure> Run();
+  void RequestStop() { stop_.store(true); }
+
+ private:
+  Runtime(const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log);
+  static void RebalanceCallback(rd_kafka_s* rk, int err, void* partitions, void* opaque);
+
+  void OnAssign(void* partitions);
+  void OnRevoke(void* partitions);
+  void Process(void* message);
+  void DeadLetter(void* message, DeadLetterReason reason);
+  // Produces every outbox message, waits for delivery, then deletes them from the store.
+  void Deliver();
+  struct OutMessage;
+  static std::string EncodeOutMessage(const OutMessage& m);
+  static std::optional<OutMessage> DecodeOutMessage(std::string_view bytes);
+  void RollAsOf();
+  void Commit();
+  void Fail(int exit_code, std::string message);
+  Engine* EngineFor(int32_t task);
+  Date Today() const;
+
+  Config config_;
+  const Clock& clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  Calendar calendar_;
+  std::unique_ptr<state::RocksDbStore> store_;
+  rd_kafka_s* consumer_ = nullptr;
+  rd_kafka_s* producer_ = nullptr;
+  std::map<int32_t, std::unique_ptr<Engine>> engines_;  // by task
+  std::map<std::pair<std::string, int32_t>, int64_t> next_offsets_;  // consumed, uncommitted
+  struct OutMessage {
+    std::string topic;
+    std::string key;
+    std::string value;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  std::vector<OutMessage> dead_letters_;  // since the last commit
+  uint64_t outbox_seq_ = 0;
+  uint64_t pending_ = 0;
+  int64_t last_commit_ms_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> delivery_failed_{false};
+  std::optional<Failure> failure_;
+  uint64_t consumed_ = 0;
+  uint64_t dead_lettered_ = 0;
+  uint64_t commits_ = 0;
+};
+
+// A KPI row as it goes to the output topic: key `kpi|week_start|dimension`.
+std::string RowKey(const Row& row);
+
+}  // namespace kpi::runtime

@@ -1,0 +1,309 @@
+#include "tests/kafka/harness.h"
+
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "kpi.pb.h"
+#include "processor/app/replay.h"
+#include "processor/validate.h"
+#include <cstring>
+
+#include "processor/keys.h"
+#include "state/memory_store.h"
+#include "state/rocksdb/rocksdb_store.h"
+
+namespace kpi::testing {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+fs::path BinaryDir() { return fs::path(KPI_BINARY_DIR); }
+
+std::string Tail(const fs::path& file, size_t bytes) {
+  const std::string all = ReadFile(file);
+  return all.size() > bytes ? all.substr(all.size() - bytes) : all;
+}
+
+Process::Process(const std::vector<std::string>& argv, const fs::path& log) {
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+}
+
+Process::~Process() {
+  if (running()) {
+    Signal(SIGKILL);
+    Wait(10000);
+  }
+}
+
+void Process::Signal(int sig) {
+  if (pid_ > 0 && !exited_) ::kill(pid_, sig);
+}
+
+bool Process::running() {
+  if (exited_ || pid_ <= 0) return false;
+  if (::waitpid(pid_, &status_, WNOHANG) == pid_) exited_ = true;
+  return !exited_;
+}
+
+int Process::Wait(int timeout_ms) {
+  const int64_t deadline = NowMs() + timeout_ms;
+  while (running() && NowMs() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!exited_) return -1;
+  return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
+}
+
+MockKafka::MockKafka(const fs::path& dir, int brokers, const std::vector<std::string>& topics)
+    : dir_(dir) {
+  std::vector<std::string> argv = {(BinaryDir() / "kpi-mock-kafka").string(), "--brokers",
+                                   std::to_string(brokers), "--bootstrap-file",
+                                   (dir / "bootstrap").string(), "--control",
+                                   (dir / "control").string()};
+  for (const std::string& t : topics) {
+    argv.push_back("--topic");
+    argv.push_back(t);
+  }
+  process_ = std::make_unique<Process>(argv, dir / "mock-kafka.log");
+  const int64_t deadline = NowMs() + 10000;
+  while (NowMs() < deadline && !fs::exists(dir / "bootstrap")) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  bootstraps_ = ReadFile(dir / "bootstrap");
+  while (!bootstraps_.empty() && bootstraps_.back() == '\n') bootstraps_.pop_back();
+}
+
+bool MockKafka::Command(const std::string& command) {
+  {
+    std::ofstream control(dir_ / "control");
+    control << command << "\n";
+  }
+  const int64_t deadline = NowMs() + 15000;
+  while (NowMs() < deadline) {
+    const std::string log = ReadFile(dir_ / "mock-kafka.log");
+    if (log.find("ok " + command + "\n") != std::string::npos) return true;
+    if (log.find("error " + command) != std::string::npos) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+Producer::Producer(const std::string& bootstraps) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
+  rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
+  rd_kafka_conf_set(conf, "compression.type", "lz4", err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ++*static_cast<int*>(opaque);
+      std::fprintf(stderr, "test producer: delivery failed: %s\n", rd_kafka_err2str(m->err));
+    }
+  });
+  rd_kafka_conf_set_opaque(conf, &failed_);
+  rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+}
+
+Producer::~Producer() {
+  rd_kafka_flush(static_cast<rd_kafka_t*>(rk_), 10000);
+  rd_kafka_destroy(static_cast<rd_kafka_t*>(rk_));
+}
+
+void Producer::Produce(const Produced& r) {
+  auto* rk = static_cast<rd_kafka_t*>(rk_);
+  while (true) {
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk, 10);
+      continue;
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ++failed_;
+      std::fprintf(stderr, "test producer: produce to %s failed: %s\n", r.topic.c_str(),
+                   rd_kafka_err2str(err));
+    }
+    break;
+  }
+  rd_kafka_poll(rk, 0);
+}
+
+bool Producer::Flush(int timeout_ms) {
+  return rd_kafka_flush(static_cast<rd_kafka_t*>(rk_), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+         failed_ == 0;
+}
+
+std::vector<Consumed> ReadTopic(const std::string& bootstraps, const std::string& topic) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", "kpi-test-reader", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+  rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  std::vector<Consumed> out;
+  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1) {
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return out;
+  }
+  const int partitions = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  int eof = 0;
+  const int64_t deadline = NowMs() + 30000;
+  while (eof < partitions && NowMs() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      ++eof;
+    } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Consumed c;
+      c.key.assign(static_cast<const char*>(m->key), m->key_len);
+      c.value.assign(static_cast<const char*>(m->payload), m->len);
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name = nullptr;
+        const void* value = nullptr;
+        size_t size = 0;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
+          c.headers[name] = std::string(static_cast<const char*>(value), size);
+        }
+      }
+      out.push_back(std::move(c));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+int64_t CommittedRecords(const fs::path& state_path) {
+  state::RocksDbOptions options;
+  options.path = state_path.string();
+  options.read_only = true;
+  options.create_if_missing = false;
+  options.block_cache_bytes = 1 << 20;
+  auto store = state::RocksDbStore::Open(options);
+  if (!store) return -1;
+  int64_t total = 0;
+  for (uint16_t task = 0; task < 64; ++task) {
+    const std::string prefix = keys::TablePrefix(task, keys::kOffset);
+    (void)(*store)->Scan(prefix, state::PrefixEnd(prefix), [&](std::string_view, std::string_view v) {
+      int64_t next = 0;
+      if (v.size() == 8) std::memcpy(&next, v.data(), 8);
+      total += next;
+      return true;
+    });
+  }
+  return total;
+}
+
+Table ReplayTable(const std::vector<std::string>& lines, Date as_of) {
+  const Calendar calendar;
+  state::MemoryStore store;
+  EngineOptions options;
+  options.as_of = as_of;
+  auto engine = std::move(*Engine::Open(store, calendar, options));
+  for (const std::string& line : lines) {
+    auto event = DecodeJson(line);
+    if (!event) continue;
+    auto valid = Validate(*event, as_of);
+    if (valid) (void)engine->Apply(*valid);
+  }
+  (void)engine->PrepareCommit();
+  Table table;
+  for (const Row& row : engine->Table()) {
+    table[std::string(KpiName(row.kpi)) + "|" + row.week.ToString() + "|" + row.dimension] = {
+        row.count, row.base};
+  }
+  return table;
+}
+
+Table OutputTable(const std::string& bootstraps, const std::string& topic) {
+  std::map<std::string, std::pair<uint64_t, std::pair<int64_t, int64_t>>> last;
+  for (const Consumed& c : ReadTopic(bootstraps, topic)) {
+    output::KpiRow row;
+    if (!row.ParseFromString(c.value)) continue;
+    auto& slot = last[c.key];
+    if (row.revision() >= slot.first) slot = {row.revision(), {row.count(), row.base()}};
+  }
+  Table table;
+  for (const auto& [key, v] : last) {
+    if (v.second.first != 0 || v.second.second != 0) table[key] = v.second;
+  }
+  return table;
+}
+
+Produced Route(const std::string& line, const std::map<std::string, bool>& json_topics,
+               const std::string& fallback_topic) {
+  auto event = DecodeJson(line);
+  if (!event) return {fallback_topic, "", line};
+  std::string topic;
+  switch (event->body_case()) {
+    case events::Event::kContact: topic = "contacts"; break;
+    case events::Event::kReferral: topic = "referrals"; break;
+    case events::Event::kAssessment: topic = "assessments"; break;
+    case events::Event::kS47: topic = "s47"; break;
+    case events::Event::kIcpc: topic = "icpc"; break;
+    case events::Event::kCinPlan:
+    case events::Event::kCpPlan:
+    case events::Event::kLookedAfter: topic = "plans"; break;
+    case events::Event::kAttendance: topic = "attendance"; break;
+    case events::Event::kExclusion: topic = "exclusions"; break;
+    case events::Event::kEnrolment: topic = "enrolments"; break;
+    case events::Event::kProfile: topic = "children"; break;
+    default: return {fallback_topic, "", line};  // unknown kind
+  }
+  if (event->child_id().empty()) return {fallback_topic, "", line};
+  const auto json = json_topics.find(topic);
+  const bool as_json = json != json_topics.end() && json->second;
+  return {topic, event->child_id(), as_json ? line : event->SerializeAsString()};
+}
+
+}  // namespace kpi::testing

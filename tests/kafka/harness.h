@@ -1,0 +1,95 @@
+// Test harness for the integration suites: child processes (kpi-mock-kafka, kpi-processor run),
+// the mock broker's control channel, a producer and an output reader over real TCP on 127.0.0.1.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "processor/engine.h"
+
+namespace kpi::testing {
+
+namespace fs = std::filesystem;
+
+// A child process; killed (SIGKILL) if still running when destroyed.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const fs::path& log);
+  ~Process();
+  void Signal(int sig);
+  // Waits up to `timeout_ms` for exit; returns the exit code, or -1 if still running / killed.
+  int Wait(int timeout_ms);
+  bool running();
+
+ private:
+  int pid_ = -1;
+  int status_ = -1;
+  bool exited_ = false;
+};
+
+class MockKafka {
+ public:
+  // Starts kpi-mock-kafka with topics "name:partitions" and waits for its bootstrap file.
+  MockKafka(const fs::path& dir, int brokers, const std::vector<std::string>& topics);
+  const std::string& bootstraps() const { return bootstraps_; }
+  // Sends a control command and waits for its acknowledgement.
+  bool Command(const std::string& command);
+
+ private:
+  fs::path dir_;
+  std::unique_ptr<Process> process_;
+  std::string bootstraps_;
+};
+
+struct Produced {
+  std::string topic;
+  std::string key;
+  std::string value;
+};
+
+// Synchronous, idempotent producer: Produce() queues, Flush() waits for every delivery.
+class Producer {
+ public:
+  explicit Producer(const std::string& bootstraps);
+  ~Producer();
+  void Produce(const Produced& record);
+  // true when every record so far was delivered.
+  bool Flush(int timeout_ms);
+
+ private:
+  void* rk_;
+  int failed_ = 0;
+};
+
+// Every record of a topic from the beginning to the current end: (key, value, headers).
+struct Consumed {
+  std::string key;
+  std::string value;
+  std::map<std::string, std::string> headers;
+};
+std::vector<Consumed> ReadTopic(const std::string& bootstraps, const std::string& topic);
+
+using Table = std::map<std::string, std::pair<int64_t, int64_t>>;  // kpi|week|dim -> count, base
+
+// The table a replay of `lines` (NDJSON) at `as_of` produces.
+Table ReplayTable(const std::vector<std::string>& lines, Date as_of);
+// The last value per key of the output topic (protobuf KpiRow), zero rows dropped.
+Table OutputTable(const std::string& bootstraps, const std::string& topic);
+
+// Routes one NDJSON event line to its topic by body kind, keyed by child_id, in the topic's
+// format (json topics get the line itself). Lines that do not decode go to `fallback_topic`.
+Produced Route(const std::string& line, const std::map<std::string, bool>& json_topics,
+               const std::string& fallback_topic);
+
+// The sum of the next offsets stored in a state directory (read-only open, safe while the
+// processor runs): how many input records it has committed.
+int64_t CommittedRecords(const fs::path& state_path);
+
+std::string Tail(const fs::path& file, size_t bytes = 3000);
+fs::path BinaryDir();
+
+}  // namespace kpi::testing

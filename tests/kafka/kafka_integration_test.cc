@@ -1,0 +1,306 @@
+// The streaming processor against librdkafka's mock cluster, run as separate processes over TCP:
+// rows and dead letters on the output topics, restart from stored offsets, kill -9 crashes and
+// broker faults. The reference is always the replay table of the same input.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "processor/validate.h"
+#include "tests/kafka/harness.h"
+#include "tools/gen/generator.h"
+
+namespace kpi::testing {
+namespace {
+
+const std::vector<std::string> kInputTopics = {"contacts", "referrals",  "assessments", "s47",
+                                               "icpc",     "plans",      "attendance",  "exclusions",
+                                               "enrolments", "children"};
+const std::map<std::string, bool> kJsonTopics = {
+    {"contacts", true}, {"referrals", true}, {"attendance", true}};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class KafkaIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kpi_kafka_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::vector<std::string> topics;
+    for (const std::string& t : kInputTopics) topics.push_back(t + ":4");
+    topics.push_back("kpi.results:4");
+    topics.push_back("kpi.dlq:2");
+    mock_ = std::make_unique<MockKafka>(dir_, 3, topics);
+    ASSERT_FALSE(mock_->bootstraps().empty()) << Tail(dir_ / "mock-kafka.log");
+  }
+  void TearDown() override {
+    processor_.reset();
+    mock_.reset();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  // A generated authority as NDJSON lines in arrival order.
+  std::vector<std::string> Generate(uint32_t children, uint32_t weeks) {
+    gen::Params p;
+    p.children = children;
+    p.weeks = weeks;
+    p.start = Date::FromYmd(2026, 1, 5);
+    p.malformed_rate = 0.01;
+    as_of_ = gen::PeriodEnd(p) - 2;
+    std::vector<std::string> lines;
+    gen::Generate(p, [&](std::string_view line) { lines.emplace_back(line); });
+    return lines;
+  }
+
+  void WriteConfig() {
+    std::ofstream cfg(dir_ / "config.yaml");
+    cfg << "kafka:\n  bootstrap.servers: " << mock_->bootstraps()
+        << "\n  session.timeout.ms: 3000\n  heartbeat.interval.ms: 750\n"
+        << "  fetch.wait.max.ms: 50\n  message.timeout.ms: 60000\n"
+        << "input:\n  format: protobuf\n  formats:\n";
+    for (const auto& [topic, json] : kJsonTopics) cfg << "    " << topic << ": json\n";
+    cfg << "state:\n  path: " << (dir_ / "state").string() << "\n  block_cache_mb: 16\n"
+        << "commit:\n  interval_ms: 100\n  delivery_timeout_ms: 60000\n"
+        << "processing:\n  as_of: " << as_of_.ToString() << "\n";
+  }
+
+  void StartProcessor() {
+    WriteConfig();
+    processor_ = std::make_unique<Process>(
+        std::vector<std::string>{(BinaryDir() / "kpi-processor").string(), "run", "--config",
+                                 (dir_ / "config.yaml").string()},
+        dir_ / "processor.log");
+  }
+
+  int StopProcessor() {
+    processor_->Signal(SIGTERM);
+    const int code = processor_->Wait(30000);
+    processor_.reset();
+    return code;
+  }
+
+  void Produce(const std::vector<std::string>& lines, size_t from, size_t to) {
+    Producer producer(mock_->bootstraps());
+    for (size_t i = from; i < to; ++i) producer.Produce(Route(lines[i], kJsonTopics, "contacts"));
+    ASSERT_TRUE(producer.Flush(30000));
+  }
+
+  // Waits until the processor has committed `records` input records.
+  bool WaitForConsumed(int64_t records, int timeout_ms) {
+    const int64_t deadline = NowMs() + timeout_ms;
+    while (NowMs() < deadline) {
+      if (CommittedRecords(dir_ / "state") == records) return true;
+      if (processor_ && !processor_->running()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return false;
+  }
+
+  // Waits until the output topic's last values equal `expected`.
+  bool WaitForTable(const Table& expected, int timeout_ms) {
+    const int64_t deadline = NowMs() + timeout_ms;
+    while (NowMs() < deadline) {
+      if (OutputTable(mock_->bootstraps(), "kpi.results") == expected) return true;
+      if (processor_ && !processor_->running()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    return false;
+  }
+
+  std::string Diff(const Table& expected) {
+    const Table actual = OutputTable(mock_->bootstraps(), "kpi.results");
+    std::string out = "expected " + std::to_string(expected.size()) + " rows, output has " +
+                      std::to_string(actual.size()) + "\n";
+    int shown = 0;
+    for (const auto& [k, v] : expected) {
+      const auto it = actual.find(k);
+      if ((it == actual.end() || it->second != v) && shown++ < 10) {
+        out += "  " + k + " expected " + std::to_string(v.first) + "/" +
+               std::to_string(v.second) + " got " +
+               (it == actual.end() ? "none"
+                                   : std::to_string(it->second.first) + "/" +
+                                         std::to_string(it->second.second)) +
+               "\n";
+      }
+    }
+    return out + "processor log:\n" + Tail(dir_ / "processor.log");
+  }
+
+  fs::path dir_;
+  Date as_of_;
+  std::unique_ptr<MockKafka> mock_;
+  std::unique_ptr<Process> processor_;
+};
+
+TEST_F(KafkaIntegrationTest, BothFormatsBecomeTheReplayTableAndBadRecordsAreDeadLettered) {
+  const std::vector<std::string> lines = Generate(150, 6);
+  Produce(lines, 0, lines.size());
+  StartProcessor();
+  const Table expected = ReplayTable(lines, as_of_);
+  ASSERT_GT(expected.size(), 500u);
+  ASSERT_TRUE(WaitForConsumed(static_cast<int64_t>(lines.size()), 90000)) << Diff(expected);
+  ASSERT_TRUE(WaitForTable(expected, 30000)) << Diff(expected);
+
+  // Dead letters: exactly the records that fail, byte for byte, with their source and reason.
+  std::multiset<std::pair<std::string, std::string>> want;  // value, reason
+  for (const std::string& line : lines) {
+    const Produced p = Route(line, kJsonTopics, "contacts");
+    const bool json = kJsonTopics.contains(p.topic);
+    auto event = json ? DecodeJson(p.value) : DecodeProtobuf(p.value);
+    auto valid = event ? Validate(*event, as_of_) : std::unexpected(event.error());
+    if (valid && valid->child_id != p.key) valid = std::unexpected(DeadLetterReason::kKeyMismatch);
+    if (!valid) want.insert({p.value, std::string(ReasonCode(valid.error()))});
+  }
+  ASSERT_GT(want.size(), 5u);
+  std::multiset<std::pair<std::string, std::string>> got;
+  for (const Consumed& c : ReadTopic(mock_->bootstraps(), "kpi.dlq")) {
+    got.insert({c.value, c.headers.contains("reason") ? c.headers.at("reason") : ""});
+    EXPECT_TRUE(c.headers.contains("source_topic"));
+    EXPECT_TRUE(c.headers.contains("source_partition"));
+    EXPECT_TRUE(c.headers.contains("source_offset"));
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(StopProcessor(), 0) << Tail(dir_ / "processor.log");
+}
+
+TEST_F(KafkaIntegrationTest, RecordKeyedByAnotherChildIsDeadLettered) {
+  const std::string line =
+      R"({"eventId":"CT1","childId":"C1","recordedAt":"2026-03-02T10:00:00Z","contact":{"contactDate":"2026-03-02"}})";
+  as_of_ = Date::FromYmd(2026, 3, 6);
+  {
+    Producer producer(mock_->bootstraps());
+    producer.Produce({"contacts", "C2", line});
+    producer.Produce({"contacts", "C1", line});
+    ASSERT_TRUE(producer.Flush(10000));
+  }
+  StartProcessor();
+  ASSERT_TRUE(WaitForTable(ReplayTable({line}, as_of_), 60000)) << Diff(ReplayTable({line}, as_of_));
+  const std::vector<Consumed> dead = ReadTopic(mock_->bootstraps(), "kpi.dlq");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].key, "C2");
+  EXPECT_EQ(dead[0].value, line);
+  EXPECT_EQ(dead[0].headers.at("reason"), "key_mismatch");
+  EXPECT_EQ(StopProcessor(), 0);
+}
+
+TEST_F(KafkaIntegrationTest, RestartResumesFromStoredOffsetsWithoutReprocessing) {
+  const std::vector<std::string> lines = Generate(120, 4);
+  const size_t half = lines.size() / 2;
+  Produce(lines, 0, half);
+  StartProcessor();
+  const std::vector<std::string> first(lines.begin(), lines.begin() + static_cast<long>(half));
+  ASSERT_TRUE(WaitForConsumed(static_cast<int64_t>(half), 90000)) << Tail(dir_ / "processor.log");
+  ASSERT_TRUE(WaitForTable(ReplayTable(first, as_of_), 30000)) << Diff(ReplayTable(first, as_of_));
+  ASSERT_EQ(StopProcessor(), 0) << Tail(dir_ / "processor.log");
+  fs::rename(dir_ / "processor.log", dir_ / "processor-first.log");
+
+  Produce(lines, half, lines.size());
+  StartProcessor();
+  const Table expected = ReplayTable(lines, as_of_);
+  ASSERT_TRUE(WaitForConsumed(static_cast<int64_t>(lines.size()), 90000)) << Diff(expected);
+  ASSERT_TRUE(WaitForTable(expected, 30000)) << Diff(expected);
+  ASSERT_EQ(StopProcessor(), 0);
+  // The second run consumed only what the first had not.
+  const std::string log = Tail(dir_ / "processor.log", 100000);
+  EXPECT_NE(log.find("stopped: " + std::to_string(lines.size() - half) + " consumed"),
+            std::string::npos)
+      << log;
+}
+
+TEST_F(KafkaIntegrationTest, KillNineAtRandomMomentsStillGivesTheExactTable) {
+  const std::vector<std::string> lines = Generate(300, 8);
+  // Produce in paced chunks while the processor is killed and restarted, so that kills land in
+  // the middle of consuming, applying, producing and committing.
+  std::atomic<bool> producing{true};
+  std::thread producer([&] {
+    const size_t chunks = 40;
+    for (size_t c = 0; c < chunks; ++c) {
+      Produce(lines, lines.size() * c / chunks, lines.size() * (c + 1) / chunks);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    }
+    producing = false;
+  });
+  std::mt19937_64 rng(42);
+  int kills = 0;
+  size_t assignments = 0;
+  for (; kills < 10; ++kills) {
+    StartProcessor();
+    // Wait for this run's partitions (a killed member holds the group until its session times
+    // out), then kill it at a random moment of its work.
+    const int64_t deadline = NowMs() + 60000;
+    while (NowMs() < deadline) {
+      const std::string log = Tail(dir_ / "processor.log", 10000000);
+      size_t n = 0;
+      for (size_t at = log.find("assigned "); at != std::string::npos; at = log.find("assigned ", at + 1)) ++n;
+      if (n > assignments) {
+        assignments = n;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 2500));
+    ASSERT_TRUE(processor_->running()) << Tail(dir_ / "processor.log");
+    processor_->Signal(SIGKILL);
+    processor_->Wait(10000);
+    processor_.reset();
+  }
+  producer.join();
+  StartProcessor();
+  const Table expected = ReplayTable(lines, as_of_);
+  ASSERT_TRUE(WaitForConsumed(static_cast<int64_t>(lines.size()), 120000)) << Diff(expected);
+  ASSERT_TRUE(WaitForTable(expected, 30000)) << Diff(expected);
+  EXPECT_EQ(kills, 10);
+  EXPECT_EQ(StopProcessor(), 0);
+  // The kills interrupted real work: most restarts resumed from offsets a killed run had
+  // committed (each run's log starts with "running:").
+  const std::string log = Tail(dir_ / "processor.log", 10000000);
+  int resumed = 0;
+  for (size_t run = log.find("running:"); run != std::string::npos;) {
+    const size_t next = log.find("running:", run + 1);
+    const std::string segment = log.substr(run, next == std::string::npos ? next : next - run);
+    bool any = false;  // some partition resumed from a stored, positive offset
+    for (size_t at = segment.find("from offset "); at != std::string::npos;
+         at = segment.find("from offset ", at + 1)) {
+      any = any || (segment[at + 12] >= '1' && segment[at + 12] <= '9');
+    }
+    resumed += any ? 1 : 0;
+    run = next;
+  }
+  EXPECT_GE(resumed, 6) << "restarts that resumed from stored offsets";
+}
+
+TEST_F(KafkaIntegrationTest, BrokersDownAndProduceErrorsStillGiveTheExactTable) {
+  const std::vector<std::string> lines = Generate(200, 6);
+  StartProcessor();
+  const size_t third = lines.size() / 3;
+  Produce(lines, 0, third);
+  std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+  // Every broker down for 5 s while input keeps arriving.
+  ASSERT_TRUE(mock_->Command("down all"));
+  std::thread producer([&] { Produce(lines, third, 2 * third); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(5000));
+  ASSERT_TRUE(mock_->Command("up all"));
+  producer.join();
+  // Then the next produce requests fail (ApiKey 0 = Produce; 7 = REQUEST_TIMED_OUT).
+  ASSERT_TRUE(mock_->Command("errors 0 8 7"));
+  Produce(lines, 2 * third, lines.size());
+  const Table expected = ReplayTable(lines, as_of_);
+  ASSERT_TRUE(WaitForConsumed(static_cast<int64_t>(lines.size()), 120000)) << Diff(expected);
+  ASSERT_TRUE(WaitForTable(expected, 30000)) << Diff(expected);
+  EXPECT_EQ(StopProcessor(), 0) << Tail(dir_ / "processor.log");
+}
+
+}  // namespace
+}  // namespace kpi::testing
