@@ -510,7 +510,11 @@ std::expected<ApplyOutcome, state::Error> Engine::Apply(const ValidEvent& event)
   // ... and add back with the state after.
   if (!next.deleted) Contribute(ctx, event.event_id, next, +1);
   contribute_dependents(+1);
-  if (next.kind == Kind::kAttendance) MarkAbsenceDirty(event.child_id, next.urn, *next.a);
+  if (next.kind == Kind::kAttendance) {
+    UpdateDaySummaries(event.child_id, next.urn, *next.a,
+                       old && !old->deleted ? std::optional(old->cls) : std::nullopt,
+                       next.deleted ? std::nullopt : std::optional(next.cls));
+  }
   if (failed_) return std::unexpected(*failed_);
   ++stats_.applied;
   return ApplyOutcome::kApplied;
@@ -575,19 +579,16 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
     }
   }
   // Absence rows: every unit with marks may gain the new week or a new S(W).
-  Scan(keys::TablePrefix(options_.task, keys::kMark),
-       [&](std::string_view key, std::string_view value) {
-         const std::optional<Record> r = DecodeRecord(value);
-         if (!r) {
-           if (!failed_) failed_ = state::Corruption("undecodable mark version");
-           return false;
-         }
-         const std::optional<keys::ChildKeyParts> parts = keys::SplitChildKey(key);
+  Scan(keys::TablePrefix(options_.task, keys::kDaySummary),
+       [&](std::string_view key, std::string_view) {
+         std::optional<keys::AbsenceUnitParts> parts = keys::ParseAbsenceUnitKey(key);
          if (!parts) {
-           if (!failed_) failed_ = state::Corruption("bad mark key");
+           if (!failed_) failed_ = state::Corruption("bad absence day summary key");
            return false;
          }
-         MarkAbsenceDirty(parts->child, r->urn, *r->a);
+         dirty_units_.emplace(
+             keys::AbsenceUnitKey(options_.task, parts->child, parts->urn, parts->academic_year),
+             std::move(*parts));
          return true;
        });
   if (failed_) return std::unexpected(*failed_);
@@ -596,15 +597,59 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
 
 // ---- persistent and severe absence --------------------------------------------------------
 
-void Engine::MarkAbsenceDirty(std::string_view child, std::string_view urn, Date date) {
-  // A mark counts towards the year to date of its own academic year, and makes a row exist for
-  // its week, whose S(W) may already be in the next academic year.
-  const Date s = std::min(date.WeekStart() + 6, options_.as_of);
-  for (const int year : {AcademicYearOf(date), AcademicYearOf(s)}) {
-    std::string key = keys::AbsenceUnitKey(options_.task, child, urn, year);
-    if (dirty_units_.contains(key)) continue;
-    dirty_units_.emplace(std::move(key),
-                         keys::AbsenceUnitParts{std::string(child), std::string(urn), year});
+// An absence unit (child, urn, academic year A) keeps a day summary over its window
+// [1 Sep A - 7, 1 Sep A+1 + 7): the weeks whose S(W) can fall in A, with their neighbours. One
+// byte a day: live marks (bits 0-1), absences (2-3), possible sessions (4-5); a day has at most
+// two sessions, so two bits each suffice.
+namespace {
+constexpr int kSummaryDays = 380;
+Date SummaryStart(int academic_year) { return AcademicYearStart(academic_year) - 7; }
+uint8_t DayMarks(uint8_t b) { return b & 3; }
+uint8_t DayAbsences(uint8_t b) { return (b >> 2) & 3; }
+uint8_t DayPossible(uint8_t b) { return (b >> 4) & 3; }
+}  // namespace
+
+void Engine::UpdateDaySummaries(std::string_view child, std::string_view urn, Date date,
+                                std::optional<AttendanceClass> before,
+                                std::optional<AttendanceClass> after) {
+  const auto delta = [](std::optional<AttendanceClass> c, int sign) {
+    if (!c) return std::array<int, 3>{0, 0, 0};
+    return std::array<int, 3>{sign, IsAbsence(*c) ? sign : 0, IsPossibleSession(*c) ? sign : 0};
+  };
+  const std::array<int, 3> minus = delta(before, -1);
+  const std::array<int, 3> plus = delta(after, +1);
+  const int year = AcademicYearOf(date);
+  for (const int ay : {year - 1, year, year + 1}) {
+    const int index = date - SummaryStart(ay);
+    if (index < 0 || index >= kSummaryDays) continue;
+    std::string key = keys::DaySummaryKey(options_.task, child, urn, ay);
+    auto got = buffer_.Get(key);
+    if (!got) {
+      if (!failed_) failed_ = got.error();
+      return;
+    }
+    std::string summary = *got ? std::move(**got) : std::string(kSummaryDays, '\0');
+    if (summary.size() != kSummaryDays) {
+      if (!failed_) failed_ = state::Corruption("bad absence day summary");
+      return;
+    }
+    const auto b = static_cast<uint8_t>(summary[index]);
+    const int marks = DayMarks(b) + minus[0] + plus[0];
+    const int absences = DayAbsences(b) + minus[1] + plus[1];
+    const int possible = DayPossible(b) + minus[2] + plus[2];
+    assert(marks >= 0 && marks <= 3 && absences >= 0 && absences <= 3 && possible >= 0 &&
+           possible <= 3);
+    summary[index] = static_cast<char>(marks | (absences << 2) | (possible << 4));
+    if (summary.find_first_not_of('\0') == std::string::npos) {
+      buffer_.Delete(key);
+    } else {
+      buffer_.Put(key, summary);
+    }
+    std::string unit = keys::AbsenceUnitKey(options_.task, child, urn, ay);
+    if (!dirty_units_.contains(unit)) {
+      dirty_units_.emplace(std::move(unit),
+                           keys::AbsenceUnitParts{std::string(child), std::string(urn), ay});
+    }
   }
 }
 
@@ -622,45 +667,44 @@ void Engine::ApplyAbsenceEntries(std::string_view urn, const std::vector<Absence
 
 void Engine::FlushAbsenceUnit(const std::string& key, const keys::AbsenceUnitParts& unit) {
   const Date year_start = AcademicYearStart(unit.academic_year);
-  const Date next_year_start = AcademicYearStart(unit.academic_year + 1);
-  // Marks of this child at this school around the academic year, in date order.
-  struct Mark {
-    Date date;
-    AttendanceClass cls;
-  };
-  std::vector<Mark> marks;
-  const std::string prefix = keys::MarkUrnPrefix(options_.task, unit.child, unit.urn);
-  std::string begin = prefix;
-  keys::AppendDate(begin, year_start - 7);
-  std::string end = prefix;
-  keys::AppendDate(end, next_year_start + 7);
-  ScanRange(begin, end, [&](std::string_view, std::string_view value) {
-    const std::optional<Record> r = DecodeRecord(value);
-    if (!r) {
-      if (!failed_) failed_ = state::Corruption("undecodable mark version");
-      return false;
+  const Date first = SummaryStart(unit.academic_year);
+  std::string summary;
+  {
+    auto got =
+        buffer_.Get(keys::DaySummaryKey(options_.task, unit.child, unit.urn, unit.academic_year));
+    if (!got) {
+      if (!failed_) failed_ = got.error();
+      return;
     }
-    if (!r->deleted) marks.push_back({*r->a, r->cls});
-    return true;
-  });
+    summary = *got ? std::move(**got) : std::string(kSummaryDays, '\0');
+    if (summary.size() != kSummaryDays) {
+      if (!failed_) failed_ = state::Corruption("bad absence day summary");
+      return;
+    }
+  }
+  const auto day = [&](Date d) {
+    const int i = d - first;
+    return i >= 0 && i < kSummaryDays ? static_cast<uint8_t>(summary[i]) : uint8_t{0};
+  };
 
-  // Rows: weeks with a live mark, up to the week of as_of, whose S(W) is in this academic year.
+  // Rows: weeks with a live mark, up to the week of as_of, whose S(W) is in this academic year;
+  // the year to date runs from 1 September to S(W).
   ChildContext ctx(unit.child);
   std::vector<AbsenceEntry> entries;
   int64_t absence = 0;
   int64_t possible = 0;
-  size_t ytd = 0;  // marks[0, ytd) are summed
-  for (size_t i = 0; i < marks.size(); ++i) {
-    const Date week = marks[i].date.WeekStart();
-    if (!entries.empty() && entries.back().week == week) continue;
-    if (week > as_of_week_) break;
+  Date summed = year_start;  // days before it are summed
+  for (Date week = first.WeekStart(); week < first + kSummaryDays && week <= as_of_week_;
+       week = week + 7) {
     const Date s = std::min(week + 6, options_.as_of);
     if (AcademicYearOf(s) != unit.academic_year) continue;
-    for (; ytd < marks.size() && marks[ytd].date <= s; ++ytd) {
-      if (marks[ytd].date < year_start) continue;
-      possible += IsPossibleSession(marks[ytd].cls) ? 1 : 0;
-      absence += IsAbsence(marks[ytd].cls) ? 1 : 0;
+    bool marked = false;
+    for (int i = 0; i < 7; ++i) marked = marked || DayMarks(day(week + i)) > 0;
+    for (; summed <= s; summed = summed + 1) {
+      absence += DayAbsences(day(summed));
+      possible += DayPossible(day(summed));
     }
+    if (!marked) continue;
     AbsenceEntry e;
     e.week = week;
     const Profile* p = ProfileOn(ctx, s);

@@ -152,7 +152,12 @@ class Engine {
   std::optional<Date> FirstIcpcNaming(ChildContext& ctx, std::string_view s47_id);
   std::optional<Date> EarliestCpStart(ChildContext& ctx);
 
-  void MarkAbsenceDirty(std::string_view child, std::string_view urn, Date date);
+  // Counts a mark's change into the day summaries of every absence unit whose window holds its
+  // date, and marks those units for the next flush. `before`/`after`: the class of the live
+  // version before and after (nullopt: none).
+  void UpdateDaySummaries(std::string_view child, std::string_view urn, Date date,
+                          std::optional<AttendanceClass> before,
+                          std::optional<AttendanceClass> after);
   void FlushAbsenceUnit(const std::string& key, const keys::AbsenceUnitParts& unit);
   void ApplyAbsenceEntries(std::string_view urn, const std::vector<AbsenceEntry>& entries,
                            int sign);

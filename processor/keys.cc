@@ -134,6 +134,14 @@ std::string AbsenceUnitKey(uint16_t task, std::string_view child, std::string_vi
   return out;
 }
 
+std::string DaySummaryKey(uint16_t task, std::string_view child, std::string_view urn,
+                          int academic_year) {
+  std::string out = ChildPrefix(task, kDaySummary, child);
+  AppendLengthPrefixed(out, urn);
+  AppendU16(out, static_cast<uint16_t>(academic_year));
+  return out;
+}
+
 std::string CellKey(uint16_t task, Kpi kpi, Date week, std::string_view dim) {
   std::string out = TablePrefix(task, kCell);
   out.push_back(static_cast<char>(kpi));
@@ -168,8 +176,9 @@ std::optional<AbsenceUnitParts> ParseAbsenceUnitKey(std::string_view key) {
   AbsenceUnitParts parts;
   uint8_t hi = 0;
   uint8_t lo = 0;
-  if (!in.Skip(2) || !in.Byte(tag) || tag != kAbsenceUnit || !in.LengthPrefixed(parts.child) ||
-      !in.LengthPrefixed(parts.urn) || !in.Byte(hi) || !in.Byte(lo) || !in.rest().empty()) {
+  if (!in.Skip(2) || !in.Byte(tag) || (tag != kAbsenceUnit && tag != kDaySummary) ||
+      !in.LengthPrefixed(parts.child) || !in.LengthPrefixed(parts.urn) || !in.Byte(hi) ||
+      !in.Byte(lo) || !in.rest().empty()) {
     return std::nullopt;
   }
   parts.academic_year = (hi << 8) | lo;

@@ -5,6 +5,7 @@
 //   M  attendance mark    task M lp(child) lp(urn) date session   -> EncodeRecord
 //   D  distinct reference task D lp(child) kpi week lp(dim)       -> u32 reference count
 //   E  absence unit       task E lp(child) lp(urn) u16 year       -> stored absence rows
+//   Y  absence day summary task Y lp(child) lp(urn) u16 year      -> one byte per day of the year
 //   C  KPI cell           task C kpi week dim                     -> count, base, revision
 //   O  consumed offset    task O lp(topic)                        -> i64 next offset
 //   A  as_of              task A                                  -> i32 day number
@@ -28,6 +29,7 @@ inline constexpr char kRecord = 'R';
 inline constexpr char kMark = 'M';
 inline constexpr char kDistinct = 'D';
 inline constexpr char kAbsenceUnit = 'E';
+inline constexpr char kDaySummary = 'Y';
 inline constexpr char kCell = 'C';
 inline constexpr char kOffset = 'O';
 inline constexpr char kAsOf = 'A';
@@ -49,6 +51,8 @@ std::string DistinctKey(uint16_t task, std::string_view child, Kpi kpi, Date wee
                         std::string_view dim);
 std::string AbsenceUnitKey(uint16_t task, std::string_view child, std::string_view urn,
                            int academic_year);
+std::string DaySummaryKey(uint16_t task, std::string_view child, std::string_view urn,
+                          int academic_year);
 std::string CellKey(uint16_t task, Kpi kpi, Date week, std::string_view dim);
 std::string OffsetKey(uint16_t task, std::string_view topic);
 std::string AsOfKey(uint16_t task);
@@ -65,6 +69,7 @@ struct AbsenceUnitParts {
   std::string urn;
   int academic_year;
 };
+// Parses an absence unit key (E) or a day summary key (Y): they share their layout.
 std::optional<AbsenceUnitParts> ParseAbsenceUnitKey(std::string_view key);
 // Splits a key of a per-child table (R, M, D, E) into the child and what follows lp(child).
 struct ChildKeyParts {

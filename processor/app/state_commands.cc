@@ -28,16 +28,16 @@ std::unique_ptr<state::RocksDbStore> OpenReadOnly(const std::string& path) {
 }
 
 // Visits one table of every task that has one.
-bool ForEachTask(state::RocksDbStore& store, char table,
-                 const std::function<void(int task, std::string_view key, std::string_view value)>&
-                     visit) {
+bool ForEachTask(
+    state::RocksDbStore& store, char table,
+    const std::function<void(int task, std::string_view key, std::string_view value)>& visit) {
   for (int task = 0; task < kTasks; ++task) {
     const std::string prefix = keys::TablePrefix(static_cast<uint16_t>(task), table);
-    auto scanned = store.Scan(prefix, state::PrefixEnd(prefix),
-                              [&](std::string_view k, std::string_view v) {
-                                visit(task, k.substr(prefix.size()), v);
-                                return true;
-                              });
+    auto scanned =
+        store.Scan(prefix, state::PrefixEnd(prefix), [&](std::string_view k, std::string_view v) {
+          visit(task, k.substr(prefix.size()), v);
+          return true;
+        });
     if (!scanned) {
       std::fprintf(stderr, "kpi-processor state: %s\n", scanned.error().message.c_str());
       return false;
@@ -52,14 +52,14 @@ int StateOffsets(const std::string& path) {
   auto store = OpenReadOnly(path);
   if (!store) return 3;
   std::printf("%-24s %9s %14s\n", "topic", "partition", "next_offset");
-  const bool ok = ForEachTask(*store, keys::kOffset, [](int task, std::string_view rest,
-                                                        std::string_view value) {
-    int64_t offset = 0;
-    if (value.size() == 8) std::memcpy(&offset, value.data(), 8);
-    // rest: lp(topic); topic names are short, so one length byte.
-    const std::string topic(rest.substr(1));
-    std::printf("%-24s %9d %14lld\n", topic.c_str(), task, static_cast<long long>(offset));
-  });
+  const bool ok = ForEachTask(
+      *store, keys::kOffset, [](int task, std::string_view rest, std::string_view value) {
+        int64_t offset = 0;
+        if (value.size() == 8) std::memcpy(&offset, value.data(), 8);
+        // rest: lp(topic); topic names are short, so one length byte.
+        const std::string topic(rest.substr(1));
+        std::printf("%-24s %9d %14lld\n", topic.c_str(), task, static_cast<long long>(offset));
+      });
   return ok ? 0 : 3;
 }
 
@@ -73,22 +73,22 @@ int StateRows(const std::string& path) {
   const auto flush = [&] {
     if (last >= 0) std::printf("%9d %12lld %12lld\n", last, cells, nonzero);
   };
-  const bool ok = ForEachTask(*store, keys::kCell, [&](int task, std::string_view,
-                                                       std::string_view value) {
-    if (task != last) {
-      flush();
-      last = task;
-      cells = nonzero = 0;
-    }
-    ++cells;
-    int64_t count = 0;
-    int64_t base = 0;
-    if (value.size() == 24) {
-      std::memcpy(&count, value.data(), 8);
-      std::memcpy(&base, value.data() + 8, 8);
-    }
-    if (count != 0 || base != 0) ++nonzero;
-  });
+  const bool ok =
+      ForEachTask(*store, keys::kCell, [&](int task, std::string_view, std::string_view value) {
+        if (task != last) {
+          flush();
+          last = task;
+          cells = nonzero = 0;
+        }
+        ++cells;
+        int64_t count = 0;
+        int64_t base = 0;
+        if (value.size() == 24) {
+          std::memcpy(&count, value.data(), 8);
+          std::memcpy(&base, value.data() + 8, 8);
+        }
+        if (count != 0 || base != 0) ++nonzero;
+      });
   flush();
   return ok ? 0 : 3;
 }

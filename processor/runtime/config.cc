@@ -160,7 +160,8 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
   }
   if (auto v = r.Take("input.topics")) c.input_topics = SplitList(*v);
   if (c.input_topics.empty()) return std::unexpected("input.topics: name at least one topic");
-  if (auto x = r.FormatSetting("input.format", c.input_format); !x) return std::unexpected(x.error());
+  if (auto x = r.FormatSetting("input.format", c.input_format); !x)
+    return std::unexpected(x.error());
   for (auto it = r.rest().begin(); it != r.rest().end();) {
     if (it->first.rfind("input.formats.", 0) == 0) {
       auto f = Reader::ParseFormat(it->first, it->second);

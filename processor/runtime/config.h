@@ -23,8 +23,8 @@ enum class Format { kProtobuf, kJson };
 
 struct Config {
   std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
-  std::vector<std::string> input_topics = {"contacts",   "referrals",  "assessments", "s47",
-                                           "icpc",       "plans",      "attendance",  "exclusions",
+  std::vector<std::string> input_topics = {"contacts",   "referrals", "assessments", "s47",
+                                           "icpc",       "plans",     "attendance",  "exclusions",
                                            "enrolments", "children"};
   Format input_format = Format::kProtobuf;
   std::map<std::string, Format> topic_formats;  // per-topic override

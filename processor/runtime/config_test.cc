@@ -31,10 +31,10 @@ TEST(ConfigTest, KafkaKeysPassThroughWhole) {
 }
 
 TEST(ConfigTest, EnvironmentOverridesTheFile) {
-  const auto c = ParseConfig(std::string(kMinimal) + "state:\n  path: /a\n",
-                             {"KPI_STATE_PATH=/b", "KPI_KAFKA_BOOTSTRAP_SERVERS=env:1",
-                              "KPI_COMMIT_INTERVAL_MS=50", "KPI_OUTPUT_DLQ_TOPIC=dead",
-                              "OTHER=ignored"});
+  const auto c =
+      ParseConfig(std::string(kMinimal) + "state:\n  path: /a\n",
+                  {"KPI_STATE_PATH=/b", "KPI_KAFKA_BOOTSTRAP_SERVERS=env:1",
+                   "KPI_COMMIT_INTERVAL_MS=50", "KPI_OUTPUT_DLQ_TOPIC=dead", "OTHER=ignored"});
   ASSERT_TRUE(c.has_value()) << c.error();
   EXPECT_EQ(c->state_path, "/b");
   EXPECT_EQ(c->kafka.at("bootstrap.servers"), "env:1");
@@ -65,8 +65,7 @@ TEST(ConfigTest, MistakesAreClearErrors) {
                 .error()
                 .find("expected protobuf or json"),
             std::string::npos);
-  EXPECT_NE(ParseConfig("kafka: [unclosed", {}).error().find("not valid YAML"),
-            std::string::npos);
+  EXPECT_NE(ParseConfig("kafka: [unclosed", {}).error().find("not valid YAML"), std::string::npos);
   EXPECT_NE(ParseConfig(std::string(kMinimal) + "calendar:\n  closures: [2026-13-01]\n", {})
                 .error()
                 .find("calendar.closures"),

@@ -18,7 +18,8 @@ namespace {
 std::string OutboxPrefix() { return std::string("\xff\xffX", 3); }
 std::string OutboxKey(uint64_t seq) {
   std::string key = OutboxPrefix();
-  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((seq >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    key.push_back(static_cast<char>((seq >> shift) & 0xff));
   return key;
 }
 
@@ -74,21 +75,49 @@ enum class Client { kBoth, kConsumer, kProducer };
 std::pair<Client, std::string> Scope(const std::string& key) {
   if (key.rfind("consumer.", 0) == 0) return {Client::kConsumer, key.substr(9)};
   if (key.rfind("producer.", 0) == 0) return {Client::kProducer, key.substr(9)};
-  static const std::set<std::string> kConsumerOnly = {
-      "group.id", "group.instance.id", "session.timeout.ms", "heartbeat.interval.ms",
-      "max.poll.interval.ms", "partition.assignment.strategy", "auto.offset.reset",
-      "enable.auto.commit", "auto.commit.interval.ms", "enable.auto.offset.store",
-      "fetch.wait.max.ms", "fetch.min.bytes", "fetch.max.bytes", "fetch.message.max.bytes",
-      "max.partition.fetch.bytes", "queued.min.messages", "queued.max.messages.kbytes",
-      "isolation.level", "check.crcs", "enable.partition.eof", "group.protocol.type",
-      "coordinator.query.interval.ms"};
-  static const std::set<std::string> kProducerOnly = {
-      "acks", "request.required.acks", "linger.ms", "queue.buffering.max.ms",
-      "queue.buffering.max.messages", "queue.buffering.max.kbytes", "batch.num.messages",
-      "batch.size", "compression.type", "compression.codec", "compression.level",
-      "enable.idempotence", "message.timeout.ms", "delivery.timeout.ms", "retries",
-      "message.send.max.retries", "retry.backoff.ms", "transactional.id",
-      "transaction.timeout.ms", "partitioner", "sticky.partitioning.linger.ms"};
+  static const std::set<std::string> kConsumerOnly = {"group.id",
+                                                      "group.instance.id",
+                                                      "session.timeout.ms",
+                                                      "heartbeat.interval.ms",
+                                                      "max.poll.interval.ms",
+                                                      "partition.assignment.strategy",
+                                                      "auto.offset.reset",
+                                                      "enable.auto.commit",
+                                                      "auto.commit.interval.ms",
+                                                      "enable.auto.offset.store",
+                                                      "fetch.wait.max.ms",
+                                                      "fetch.min.bytes",
+                                                      "fetch.max.bytes",
+                                                      "fetch.message.max.bytes",
+                                                      "max.partition.fetch.bytes",
+                                                      "queued.min.messages",
+                                                      "queued.max.messages.kbytes",
+                                                      "isolation.level",
+                                                      "check.crcs",
+                                                      "enable.partition.eof",
+                                                      "group.protocol.type",
+                                                      "coordinator.query.interval.ms"};
+  static const std::set<std::string> kProducerOnly = {"acks",
+                                                      "request.required.acks",
+                                                      "linger.ms",
+                                                      "queue.buffering.max.ms",
+                                                      "queue.buffering.max.messages",
+                                                      "queue.buffering.max.kbytes",
+                                                      "batch.num.messages",
+                                                      "batch.size",
+                                                      "compression.type",
+                                                      "compression.codec",
+                                                      "compression.level",
+                                                      "enable.idempotence",
+                                                      "message.timeout.ms",
+                                                      "delivery.timeout.ms",
+                                                      "retries",
+                                                      "message.send.max.retries",
+                                                      "retry.backoff.ms",
+                                                      "transactional.id",
+                                                      "transaction.timeout.ms",
+                                                      "partitioner",
+                                                      "sticky.partitioning.linger.ms"};
   if (kConsumerOnly.contains(key)) return {Client::kConsumer, key};
   if (kProducerOnly.contains(key)) return {Client::kProducer, key};
   return {Client::kBoth, key};
@@ -97,8 +126,9 @@ std::pair<Client, std::string> Scope(const std::string& key) {
 void LogCallback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
   const std::shared_ptr<spdlog::logger> log = spdlog::get("kafka");
   if (log == nullptr) return;
-  const auto lvl = level <= 3 ? spdlog::level::err : level <= 5 ? spdlog::level::warn
-                                                                : spdlog::level::debug;
+  const auto lvl = level <= 3   ? spdlog::level::err
+                   : level <= 5 ? spdlog::level::warn
+                                : spdlog::level::debug;
   log->log(lvl, "librdkafka {}: {}", fac, buf);  // broker and protocol text, no record content
 }
 
@@ -170,15 +200,18 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
     }
   }
   // Producer: idempotent, so retries after broker faults neither lose nor duplicate.
-  for (const auto& [k, v] : std::map<std::string, std::string>{
-           {"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "5"},
-           {"compression.type", "lz4"}}) {
+  for (const auto& [k, v] : std::map<std::string, std::string>{{"enable.idempotence", "true"},
+                                                               {"acks", "all"},
+                                                               {"linger.ms", "5"},
+                                                               {"compression.type", "lz4"}}) {
     if (!given_producer.contains(k)) ok = ok && SetConf(pconf, k, v, error);
   }
   // Consumer: offsets live in the state store, so Kafka's own commits are off.
-  for (const auto& [k, v] : std::map<std::string, std::string>{
-           {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
-           {"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "range"}}) {
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>{{"enable.auto.commit", "false"},
+                                          {"enable.auto.offset.store", "false"},
+                                          {"auto.offset.reset", "earliest"},
+                                          {"partition.assignment.strategy", "range"}}) {
     if (!given_consumer.contains(k)) ok = ok && SetConf(cconf, k, v, error);
   }
   if (!ok) {
@@ -192,9 +225,7 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
   rd_kafka_conf_set_dr_msg_cb(pconf, DeliveryCallback);
   rd_kafka_conf_set_rebalance_cb(
       cconf, [](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
-                void* opaque) {
-        RebalanceCallback(rk, static_cast<int>(err), parts, opaque);
-      });
+                void* opaque) { RebalanceCallback(rk, static_cast<int>(err), parts, opaque); });
   char errstr[512];
   rt->producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof errstr);
   if (rt->producer_ == nullptr) {
@@ -301,8 +332,8 @@ void Runtime::Process(void* m) {
   auto event = config_.FormatOf(topic) == Format::kJson ? DecodeJson(value) : DecodeProtobuf(value);
   std::expected<ValidEvent, DeadLetterReason> valid =
       event ? Validate(*event, Today()) : std::unexpected(event.error());
-  if (valid && std::string_view(static_cast<const char*>(msg->key), msg->key_len) !=
-                   valid->child_id) {
+  if (valid &&
+      std::string_view(static_cast<const char*>(msg->key), msg->key_len) != valid->child_id) {
     valid = std::unexpected(DeadLetterReason::kKeyMismatch);
   }
   if (!valid) {
@@ -394,7 +425,8 @@ void Runtime::Commit() {
     batch.push_back(
         {keys::OffsetKey(static_cast<uint16_t>(tp.second), tp.first), EncodeI64(offset)});
   }
-  for (const OutMessage& m : outbox) batch.push_back({OutboxKey(outbox_seq_++), EncodeOutMessage(m)});
+  for (const OutMessage& m : outbox)
+    batch.push_back({OutboxKey(outbox_seq_++), EncodeOutMessage(m)});
   if (auto w = store_->Write(batch); !w) {
     Fail(kExitState, "state commit: " + w.error().message);
     return;
@@ -444,19 +476,18 @@ void Runtime::Deliver() {
     while (true) {
       const rd_kafka_resp_err_t err =
           headers != nullptr
-              ? rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
-                                  RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
-                                  RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()),
-                                                   m.value.size()),
-                                  RD_KAFKA_V_HEADERS(headers),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_OPAQUE(&delivery_failed_), RD_KAFKA_V_END)
-              : rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
-                                  RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
-                                  RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()),
-                                                   m.value.size()),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_OPAQUE(&delivery_failed_), RD_KAFKA_V_END);
+              ? rd_kafka_producev(
+                    producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
+                    RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+                    RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+                    RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_OPAQUE(&delivery_failed_), RD_KAFKA_V_END)
+              : rd_kafka_producev(
+                    producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
+                    RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+                    RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&delivery_failed_),
+                    RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(producer_, 10);
         continue;
@@ -518,7 +549,7 @@ std::expected<void, Failure> Runtime::Run() {
       last_commit_ms_ = clock_.NowMs();
     }
   }
-  if (!failure_) Commit();  // the final commit
+  if (!failure_) Commit();                            // the final commit
   if (!failure_) rd_kafka_consumer_close(consumer_);  // leaves the group
   log_->info("stopped: {} consumed, {} dead-lettered, {} commits", consumed_, dead_lettered_,
              commits_);

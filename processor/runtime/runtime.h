@@ -79,7 +79,7 @@ class Runtime {
   std::unique_ptr<state::RocksDbStore> store_;
   rd_kafka_s* consumer_ = nullptr;
   rd_kafka_s* producer_ = nullptr;
-  std::map<int32_t, std::unique_ptr<Engine>> engines_;  // by task
+  std::map<int32_t, std::unique_ptr<Engine>> engines_;               // by task
   std::map<std::pair<std::string, int32_t>, int64_t> next_offsets_;  // consumed, uncommitted
   struct OutMessage {
     std::string topic;

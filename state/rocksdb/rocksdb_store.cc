@@ -33,6 +33,10 @@ std::expected<std::unique_ptr<RocksDbStore>, Error> RocksDbStore::Open(
   db_options.write_buffer_size = options.write_buffer_bytes;
   db_options.compression = rocksdb::kLZ4Compression;
   db_options.IncreaseParallelism(2);
+  // Most point reads ask for keys that do not exist yet (a new mark, a first reference): a bloom
+  // filter over the memtable answers those without walking its skiplist.
+  db_options.memtable_whole_key_filtering = true;
+  db_options.memtable_prefix_bloom_size_ratio = 0.1;
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;

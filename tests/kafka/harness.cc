@@ -7,16 +7,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "kpi.pb.h"
 #include "processor/app/replay.h"
-#include "processor/validate.h"
-#include <cstring>
-
 #include "processor/keys.h"
+#include "processor/validate.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
 
@@ -78,16 +77,20 @@ bool Process::running() {
 
 int Process::Wait(int timeout_ms) {
   const int64_t deadline = NowMs() + timeout_ms;
-  while (running() && NowMs() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (running() && NowMs() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   if (!exited_) return -1;
   return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
 }
 
 MockKafka::MockKafka(const fs::path& dir, int brokers, const std::vector<std::string>& topics)
     : dir_(dir) {
-  std::vector<std::string> argv = {(BinaryDir() / "kpi-mock-kafka").string(), "--brokers",
-                                   std::to_string(brokers), "--bootstrap-file",
-                                   (dir / "bootstrap").string(), "--control",
+  std::vector<std::string> argv = {(BinaryDir() / "kpi-mock-kafka").string(),
+                                   "--brokers",
+                                   std::to_string(brokers),
+                                   "--bootstrap-file",
+                                   (dir / "bootstrap").string(),
+                                   "--control",
                                    (dir / "control").string()};
   for (const std::string& t : topics) {
     argv.push_back("--topic");
@@ -178,7 +181,8 @@ std::vector<Consumed> ReadTopic(const std::string& bootstraps, const std::string
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   std::vector<Consumed> out;
-  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1) {
+  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      md->topic_cnt != 1) {
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
     return out;
@@ -208,8 +212,8 @@ std::vector<Consumed> ReadTopic(const std::string& bootstraps, const std::string
         const char* name = nullptr;
         const void* value = nullptr;
         size_t size = 0;
-        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
-                           RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (size_t i = 0;
+             rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
              ++i) {
           c.headers[name] = std::string(static_cast<const char*>(value), size);
         }
@@ -234,12 +238,13 @@ int64_t CommittedRecords(const fs::path& state_path) {
   int64_t total = 0;
   for (uint16_t task = 0; task < 64; ++task) {
     const std::string prefix = keys::TablePrefix(task, keys::kOffset);
-    (void)(*store)->Scan(prefix, state::PrefixEnd(prefix), [&](std::string_view, std::string_view v) {
-      int64_t next = 0;
-      if (v.size() == 8) std::memcpy(&next, v.data(), 8);
-      total += next;
-      return true;
-    });
+    (void)(*store)->Scan(prefix, state::PrefixEnd(prefix),
+                         [&](std::string_view, std::string_view v) {
+                           int64_t next = 0;
+                           if (v.size() == 8) std::memcpy(&next, v.data(), 8);
+                           total += next;
+                           return true;
+                         });
   }
   return total;
 }
@@ -286,19 +291,40 @@ Produced Route(const std::string& line, const std::map<std::string, bool>& json_
   if (!event) return {fallback_topic, "", line};
   std::string topic;
   switch (event->body_case()) {
-    case events::Event::kContact: topic = "contacts"; break;
-    case events::Event::kReferral: topic = "referrals"; break;
-    case events::Event::kAssessment: topic = "assessments"; break;
-    case events::Event::kS47: topic = "s47"; break;
-    case events::Event::kIcpc: topic = "icpc"; break;
+    case events::Event::kContact:
+      topic = "contacts";
+      break;
+    case events::Event::kReferral:
+      topic = "referrals";
+      break;
+    case events::Event::kAssessment:
+      topic = "assessments";
+      break;
+    case events::Event::kS47:
+      topic = "s47";
+      break;
+    case events::Event::kIcpc:
+      topic = "icpc";
+      break;
     case events::Event::kCinPlan:
     case events::Event::kCpPlan:
-    case events::Event::kLookedAfter: topic = "plans"; break;
-    case events::Event::kAttendance: topic = "attendance"; break;
-    case events::Event::kExclusion: topic = "exclusions"; break;
-    case events::Event::kEnrolment: topic = "enrolments"; break;
-    case events::Event::kProfile: topic = "children"; break;
-    default: return {fallback_topic, "", line};  // unknown kind
+    case events::Event::kLookedAfter:
+      topic = "plans";
+      break;
+    case events::Event::kAttendance:
+      topic = "attendance";
+      break;
+    case events::Event::kExclusion:
+      topic = "exclusions";
+      break;
+    case events::Event::kEnrolment:
+      topic = "enrolments";
+      break;
+    case events::Event::kProfile:
+      topic = "children";
+      break;
+    default:
+      return {fallback_topic, "", line};  // unknown kind
   }
   if (event->child_id().empty()) return {fallback_topic, "", line};
   const auto json = json_topics.find(topic);

@@ -18,9 +18,9 @@
 namespace kpi::testing {
 namespace {
 
-const std::vector<std::string> kInputTopics = {"contacts", "referrals",  "assessments", "s47",
-                                               "icpc",     "plans",      "attendance",  "exclusions",
-                                               "enrolments", "children"};
+const std::vector<std::string> kInputTopics = {
+    "contacts", "referrals",  "assessments", "s47",        "icpc",
+    "plans",    "attendance", "exclusions",  "enrolments", "children"};
 const std::map<std::string, bool> kJsonTopics = {
     {"contacts", true}, {"referrals", true}, {"attendance", true}};
 
@@ -127,11 +127,11 @@ class KafkaIntegrationTest : public ::testing::Test {
     for (const auto& [k, v] : expected) {
       const auto it = actual.find(k);
       if ((it == actual.end() || it->second != v) && shown++ < 10) {
-        out += "  " + k + " expected " + std::to_string(v.first) + "/" +
-               std::to_string(v.second) + " got " +
-               (it == actual.end() ? "none"
-                                   : std::to_string(it->second.first) + "/" +
-                                         std::to_string(it->second.second)) +
+        out += "  " + k + " expected " + std::to_string(v.first) + "/" + std::to_string(v.second) +
+               " got " +
+               (it == actual.end()
+                    ? "none"
+                    : std::to_string(it->second.first) + "/" + std::to_string(it->second.second)) +
                "\n";
       }
     }
@@ -186,7 +186,8 @@ TEST_F(KafkaIntegrationTest, RecordKeyedByAnotherChildIsDeadLettered) {
     ASSERT_TRUE(producer.Flush(10000));
   }
   StartProcessor();
-  ASSERT_TRUE(WaitForTable(ReplayTable({line}, as_of_), 60000)) << Diff(ReplayTable({line}, as_of_));
+  ASSERT_TRUE(WaitForTable(ReplayTable({line}, as_of_), 60000))
+      << Diff(ReplayTable({line}, as_of_));
   const std::vector<Consumed> dead = ReadTopic(mock_->bootstraps(), "kpi.dlq");
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].key, "C2");
@@ -243,7 +244,9 @@ TEST_F(KafkaIntegrationTest, KillNineAtRandomMomentsStillGivesTheExactTable) {
     while (NowMs() < deadline) {
       const std::string log = Tail(dir_ / "processor.log", 10000000);
       size_t n = 0;
-      for (size_t at = log.find("assigned "); at != std::string::npos; at = log.find("assigned ", at + 1)) ++n;
+      for (size_t at = log.find("assigned "); at != std::string::npos;
+           at = log.find("assigned ", at + 1))
+        ++n;
       if (n > assignments) {
         assignments = n;
         break;

@@ -1,0 +1,157 @@
+// End-to-end throughput through the (mock) broker, beside the raw consume rate of the same
+// topics by a plain librdkafka consumer, measured in the same run. Prints figures; not a test.
+//
+//   build/bin/kpi-e2e-bench [--children 2600] [--weeks 26] [--partitions 8]
+//
+// Steps: start kpi-mock-kafka; produce a generated authority (protobuf, lz4) to the input topics;
+// read every input topic to its end with a plain consumer (raw rate); run kpi-processor and time
+// it from its partition assignment to the commit of the last input record (end-to-end rate).
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "tests/kafka/harness.h"
+#include "tools/gen/generator.h"
+
+namespace {
+
+using kpi::testing::fs::path;
+
+double Seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+const std::vector<std::string> kTopics = {"contacts", "referrals", "assessments", "s47",
+                                          "icpc",     "plans",     "attendance",  "exclusions",
+                                          "enrolments", "children"};
+
+// Reads every partition of `topics` from the beginning to its end; returns records read.
+uint64_t RawConsume(const std::string& bootstraps, int partitions) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", "kpi-bench-raw", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+  rd_kafka_conf_set(conf, "fetch.wait.max.ms", "50", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(64);
+  for (const std::string& t : kTopics) {
+    for (int p = 0; p < partitions; ++p) {
+      rd_kafka_topic_partition_list_add(list, t.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+  }
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  uint64_t records = 0;
+  int eof = 0;
+  const int total = partitions * static_cast<int>(kTopics.size());
+  while (eof < total) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      ++eof;
+    } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ++records;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return records;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kpi-e2e-bench: end-to-end events/s through the broker beside raw consume"};
+  kpi::gen::Params params;
+  params.children = 2600;
+  params.weeks = 26;
+  params.malformed_rate = 0.001;
+  int partitions = 8;
+  app.add_option("--children", params.children)->capture_default_str();
+  app.add_option("--weeks", params.weeks)->capture_default_str();
+  app.add_option("--partitions", partitions, "partitions of every input topic")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  const path dir = kpi::testing::fs::temp_directory_path() /
+                   ("kpi_e2e_bench_" + std::to_string(::getpid()));
+  kpi::testing::fs::remove_all(dir);
+  kpi::testing::fs::create_directories(dir);
+  std::vector<std::string> topics;
+  for (const std::string& t : kTopics) topics.push_back(t + ":" + std::to_string(partitions));
+  topics.push_back("kpi.results:" + std::to_string(partitions));
+  topics.push_back("kpi.dlq:2");
+  kpi::testing::MockKafka mock(dir, 1, topics);
+  if (mock.bootstraps().empty()) {
+    std::fprintf(stderr, "kpi-e2e-bench: the mock broker did not start\n");
+    return 1;
+  }
+
+  std::vector<std::string> lines;
+  kpi::gen::Generate(params, [&](std::string_view l) { lines.emplace_back(l); });
+  const kpi::Date as_of = kpi::gen::PeriodEnd(params);
+  std::map<std::string, bool> json;  // every topic protobuf
+  double t = Seconds();
+  {
+    kpi::testing::Producer producer(mock.bootstraps());
+    for (const std::string& line : lines) producer.Produce(kpi::testing::Route(line, json, "contacts"));
+    if (!producer.Flush(120000)) {
+      std::fprintf(stderr, "kpi-e2e-bench: produce failed\n");
+      return 1;
+    }
+  }
+  const double produce_s = Seconds() - t;
+
+  t = Seconds();
+  const uint64_t raw = RawConsume(mock.bootstraps(), partitions);
+  const double raw_s = Seconds() - t;
+
+  {
+    std::ofstream cfg(dir / "config.yaml");
+    cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps()
+        << "\n  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
+        << "state:\n  path: " << (dir / "state").string() << "\n"
+        << "processing:\n  as_of: " << as_of.ToString() << "\n";
+  }
+  kpi::testing::Process processor(
+      {(kpi::testing::BinaryDir() / "kpi-processor").string(), "run", "--config",
+       (dir / "config.yaml").string()},
+      dir / "processor.log");
+  // From the assignment (the mock's group join takes seconds) to the last record committed.
+  double assigned = 0;
+  while (assigned == 0 && processor.running()) {
+    std::ifstream log(dir / "processor.log");
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    if (text.find("assigned ") != std::string::npos) assigned = Seconds();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  while (processor.running() &&
+         kpi::testing::CommittedRecords(dir / "state") < static_cast<int64_t>(lines.size())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const double e2e_s = Seconds() - assigned;
+  processor.Signal(SIGTERM);
+  processor.Wait(30000);
+
+  const double n = static_cast<double>(lines.size());
+  std::printf("events                 %zu (%u children, %u weeks, %d partitions per topic)\n",
+              lines.size(), params.children, params.weeks, partitions);
+  std::printf("produce                %.0f events/s\n", n / produce_s);
+  std::printf("raw consume            %.0f events/s (%llu records, plain librdkafka consumer)\n",
+              static_cast<double>(raw) / raw_s, static_cast<unsigned long long>(raw));
+  std::printf("kpi-processor e2e      %.0f events/s (assignment to last commit, %.2f s)\n",
+              n / e2e_s, e2e_s);
+  std::printf("ratio e2e / raw        %.2f\n", (n / e2e_s) / (static_cast<double>(raw) / raw_s));
+  kpi::testing::fs::remove_all(dir);
+  return 0;
+}
