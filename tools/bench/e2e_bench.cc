@@ -24,12 +24,11 @@ namespace {
 using kpi::testing::fs::path;
 
 double Seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-const std::vector<std::string> kTopics = {"contacts", "referrals", "assessments", "s47",
-                                          "icpc",     "plans",     "attendance",  "exclusions",
+const std::vector<std::string> kTopics = {"contacts",   "referrals", "assessments", "s47",
+                                          "icpc",       "plans",     "attendance",  "exclusions",
                                           "enrolments", "children"};
 
 // Reads every partition of `topics` from the beginning to its end; returns records read.
@@ -83,8 +82,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  const path dir = kpi::testing::fs::temp_directory_path() /
-                   ("kpi_e2e_bench_" + std::to_string(::getpid()));
+  const path dir =
+      kpi::testing::fs::temp_directory_path() / ("kpi_e2e_bench_" + std::to_string(::getpid()));
   kpi::testing::fs::remove_all(dir);
   kpi::testing::fs::create_directories(dir);
   std::vector<std::string> topics;
@@ -104,7 +103,8 @@ int main(int argc, char** argv) {
   double t = Seconds();
   {
     kpi::testing::Producer producer(mock.bootstraps());
-    for (const std::string& line : lines) producer.Produce(kpi::testing::Route(line, json, "contacts"));
+    for (const std::string& line : lines)
+      producer.Produce(kpi::testing::Route(line, json, "contacts"));
     if (!producer.Flush(120000)) {
       std::fprintf(stderr, "kpi-e2e-bench: produce failed\n");
       return 1;
@@ -123,10 +123,9 @@ int main(int argc, char** argv) {
         << "state:\n  path: " << (dir / "state").string() << "\n"
         << "processing:\n  as_of: " << as_of.ToString() << "\n";
   }
-  kpi::testing::Process processor(
-      {(kpi::testing::BinaryDir() / "kpi-processor").string(), "run", "--config",
-       (dir / "config.yaml").string()},
-      dir / "processor.log");
+  kpi::testing::Process processor({(kpi::testing::BinaryDir() / "kpi-processor").string(), "run",
+                                   "--config", (dir / "config.yaml").string()},
+                                  dir / "processor.log");
   // From the assignment (the mock's group join takes seconds) to the last record committed.
   double assigned = 0;
   while (assigned == 0 && processor.running()) {
