@@ -63,8 +63,8 @@ TEST(MidnightTest, AsOfMovesAtMidnightAndTheNewWeekAppears) {
   auto config = runtime::ParseConfig(
       "kafka:\n  bootstrap.servers: " + mock.bootstraps() +
           "\n  session.timeout.ms: 3000\n  heartbeat.interval.ms: 750\n  fetch.wait.max.ms: 50\n"
-          "input:\n  topics: [plans, contacts]\nstate:\n  path: " + (dir / "state").string() +
-          "\n  block_cache_mb: 8\ncommit:\n  interval_ms: 50\n",
+          "input:\n  topics: [plans, contacts]\nstate:\n  path: " +
+          (dir / "state").string() + "\n  block_cache_mb: 8\ncommit:\n  interval_ms: 50\n",
       {});
   ASSERT_TRUE(config.has_value()) << config.error();
   FakeClock clock(Date::FromYmd(2026, 3, 13));  // a Friday
