@@ -120,6 +120,18 @@ void Engine::ScanRange(std::string_view begin, std::string_view end,
   if (!scanned && !failed_) failed_ = scanned.error();
 }
 
+void Engine::ScanRecords(std::string_view prefix,
+                         const std::function<bool(std::string_view, Record&)>& visit) {
+  Scan(prefix, [&](std::string_view key, std::string_view value) {
+    std::optional<Record> r = DecodeRecord(value);
+    if (!r) {
+      if (!failed_) failed_ = state::Corruption("undecodable record version");
+      return false;
+    }
+    return visit(key, *r);
+  });
+}
+
 // ---- dimensions ---------------------------------------------------------------------------
 
 uint32_t Engine::Intern(const std::string& dim) {
@@ -139,16 +151,11 @@ const Engine::Profiles& Engine::ProfilesOf(ChildContext& ctx) {
     return cached->second;
   }
   Profiles profiles;
-  Scan(keys::RecordKindPrefix(options_.task, ctx.child, Kind::kProfile),
-       [&](std::string_view, std::string_view value) {
-         std::optional<Record> r = DecodeRecord(value);
-         if (!r) {
-           if (!failed_) failed_ = state::Corruption("undecodable profile version");
-           return false;
-         }
-         if (!r->deleted) profiles.push_back({*r->a, r->b, r->e, std::move(r->urn)});
-         return true;
-       });
+  ScanRecords(keys::RecordKindPrefix(options_.task, ctx.child, Kind::kProfile),
+              [&](std::string_view, Record& r) {
+                if (!r.deleted) profiles.push_back({*r.a, r.b, r.e, std::move(r.urn)});
+                return true;
+              });
   if (profile_cache_.size() >= kMaxCachedChildren) profile_cache_.clear();
   auto [it, inserted] =
       profile_cache_.insert_or_assign(std::string(ctx.child), std::move(profiles));
@@ -244,31 +251,21 @@ void Engine::ForEachSnapshotWeek(Date start, std::optional<Date> end, Visit visi
 
 std::optional<Date> Engine::FirstIcpcNaming(ChildContext& ctx, std::string_view s47_id) {
   std::optional<Date> first;
-  Scan(keys::RecordKindPrefix(options_.task, ctx.child, Kind::kIcpc),
-       [&](std::string_view, std::string_view value) {
-         const std::optional<Record> r = DecodeRecord(value);
-         if (!r) {
-           if (!failed_) failed_ = state::Corruption("undecodable ICPC version");
-           return false;
-         }
-         if (!r->deleted && r->text == s47_id && (!first || *r->a < *first)) first = r->a;
-         return true;
-       });
+  ScanRecords(keys::RecordKindPrefix(options_.task, ctx.child, Kind::kIcpc),
+              [&](std::string_view, Record& r) {
+                if (!r.deleted && r.text == s47_id && (!first || *r.a < *first)) first = r.a;
+                return true;
+              });
   return first;
 }
 
 std::optional<Date> Engine::EarliestCpStart(ChildContext& ctx) {
   std::optional<Date> earliest;
-  Scan(keys::RecordKindPrefix(options_.task, ctx.child, Kind::kCpPlan),
-       [&](std::string_view, std::string_view value) {
-         const std::optional<Record> r = DecodeRecord(value);
-         if (!r) {
-           if (!failed_) failed_ = state::Corruption("undecodable CP plan version");
-           return false;
-         }
-         if (!r->deleted && (!earliest || *r->a < *earliest)) earliest = r->a;
-         return true;
-       });
+  ScanRecords(keys::RecordKindPrefix(options_.task, ctx.child, Kind::kCpPlan),
+              [&](std::string_view, Record& r) {
+                if (!r.deleted && (!earliest || *r.a < *earliest)) earliest = r.a;
+                return true;
+              });
   return earliest;
 }
 
@@ -414,11 +411,10 @@ std::vector<Engine::Unit> Engine::DependentUnits(ChildContext& ctx, const ValidE
   const uint16_t task = options_.task;
   const auto add_matching = [&](Kind kind, const auto& wanted) {
     const std::string prefix = keys::RecordKindPrefix(task, ctx.child, kind);
-    Scan(prefix, [&](std::string_view key, std::string_view value) {
+    ScanRecords(prefix, [&](std::string_view key, Record& r) {
       const std::string_view id = key.substr(prefix.size());
       if (kind == event.record.kind && id == event.event_id) return true;  // the record itself
-      const std::optional<Record> r = DecodeRecord(value);
-      if (r && wanted(*r)) units.push_back({std::string(key), std::string(id)});
+      if (wanted(r)) units.push_back({std::string(key), std::string(id)});
       return true;
     });
   };
@@ -456,14 +452,13 @@ std::vector<Engine::Unit> Engine::DependentUnits(ChildContext& ctx, const ValidE
         }
         return true;
       });
-      Scan(keys::ChildPrefix(task, keys::kMark, ctx.child),
-           [&](std::string_view key, std::string_view value) {
-             const std::optional<Record> r = DecodeRecord(value);
-             if (r && *r->a >= effective && (!next || *r->a < *next)) {
-               units.push_back({std::string(key), {}});
-             }
-             return true;
-           });
+      ScanRecords(keys::ChildPrefix(task, keys::kMark, ctx.child),
+                  [&](std::string_view key, Record& r) {
+                    if (*r.a >= effective && (!next || *r.a < *next)) {
+                      units.push_back({std::string(key), {}});
+                    }
+                    return true;
+                  });
       // Persistent and severe absence rows take their year and SEN from the profile too.
       const std::string absence = keys::ChildPrefix(task, keys::kAbsenceUnit, ctx.child);
       Scan(absence, [&](std::string_view key, std::string_view) {
@@ -535,24 +530,19 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
     Record record;
   };
   std::vector<SnapshotUnit> units;
-  Scan(keys::TablePrefix(options_.task, keys::kRecord), [&](std::string_view key,
-                                                            std::string_view value) {
-    std::optional<Record> r = DecodeRecord(value);
-    if (!r) {
-      if (!failed_) failed_ = state::Corruption("undecodable record version");
-      return false;
-    }
-    const bool snapshot = r->kind == Kind::kAssessment || r->kind == Kind::kS47 ||
-                          r->kind == Kind::kCinPlan || r->kind == Kind::kCpPlan ||
-                          r->kind == Kind::kLookedAfter;
-    if (!snapshot || r->deleted) return true;
+  ScanRecords(keys::TablePrefix(options_.task, keys::kRecord), [&](std::string_view key,
+                                                                   Record& r) {
+    const bool snapshot = r.kind == Kind::kAssessment || r.kind == Kind::kS47 ||
+                          r.kind == Kind::kCinPlan || r.kind == Kind::kCpPlan ||
+                          r.kind == Kind::kLookedAfter;
+    if (!snapshot || r.deleted) return true;
     const std::optional<keys::ChildKeyParts> parts = keys::SplitChildKey(key);
     if (!parts || parts->rest.empty()) {
       if (!failed_) failed_ = state::Corruption("bad record key");
       return false;
     }
     // rest: kind byte, then the event id
-    units.push_back({std::string(parts->child), std::string(parts->rest.substr(1)), std::move(*r)});
+    units.push_back({std::string(parts->child), std::string(parts->rest.substr(1)), std::move(r)});
     return true;
   });
   if (failed_) return std::unexpected(*failed_);

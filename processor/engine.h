@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -131,6 +132,10 @@ class Engine {
   std::optional<Record> LoadRecord(std::string_view key);
   void Scan(std::string_view prefix, const state::ScanVisitor& visit);
   void ScanRange(std::string_view begin, std::string_view end, const state::ScanVisitor& visit);
+  // Scans record versions (R or M keys) under `prefix`, decoded; an undecodable one is
+  // corruption and stops the scan.
+  void ScanRecords(std::string_view prefix,
+                   const std::function<bool(std::string_view key, Record& record)>& visit);
 
   std::string IdentityKey(const ValidEvent& event) const;
   std::vector<Unit> DependentUnits(ChildContext& ctx, const ValidEvent& event,

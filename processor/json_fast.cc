@@ -199,19 +199,20 @@ bool ReadScalar(Scanner& in, Message& msg, const FieldDescriptor* field) {
   }
 }
 
-// Reads a JSON object into `msg` (a body message). Every key at most once.
-bool ReadBody(Scanner& in, Message& msg) {
+// Reads a JSON object whose keys are fields of `table`, each at most once, handing each field to
+// `on_field` (which reads its value). false: not sure.
+template <typename OnField>
+bool ReadObject(Scanner& in, const FieldTable& table, OnField on_field) {
   if (!in.Consume('{')) return false;
-  const FieldTable& table = BodyTable(msg.GetDescriptor());
-  uint64_t seen = 0;
   if (in.Consume('}')) return true;
+  uint64_t seen = 0;
   do {
     std::string_view key;
     if (!in.PlainString(key) || !in.Consume(':')) return false;
     const FieldDescriptor* f = table.Find(key);
     if (f == nullptr || f->index() >= 64 || (seen & (1ull << f->index()))) return false;
     seen |= 1ull << f->index();
-    if (!ReadScalar(in, msg, f)) return false;
+    if (!on_field(f)) return false;
   } while (in.Consume(','));
   return in.Consume('}');
 }
@@ -221,34 +222,28 @@ bool ReadBody(Scanner& in, Message& msg) {
 bool FastDecodeJson(std::string_view text, events::Event& out) {
   out.Clear();
   Scanner in(text);
-  if (!in.Consume('{')) return false;
-  const FieldTable& table = EventTable();
   const auto* refl = out.GetReflection();
-  uint64_t seen = 0;
   bool body = false;
-  if (in.Consume('}')) return in.AtEnd();
-  do {
-    std::string_view key;
-    if (!in.PlainString(key) || !in.Consume(':')) return false;
-    const FieldDescriptor* f = table.Find(key);
-    if (f == nullptr || f->index() >= 64 || (seen & (1ull << f->index()))) return false;
-    seen |= 1ull << f->index();
+  const bool read = ReadObject(in, EventTable(), [&](const FieldDescriptor* f) {
     if (f->containing_oneof() != nullptr) {
       if (body) return false;  // two bodies
       body = true;
-      if (!ReadBody(in, *refl->MutableMessage(&out, f))) return false;
-    } else if (f->number() == events::Event::kRecordedAtFieldNumber) {
+      Message& message = *refl->MutableMessage(&out, f);
+      return ReadObject(in, BodyTable(message.GetDescriptor()),
+                        [&](const FieldDescriptor* g) { return ReadScalar(in, message, g); });
+    }
+    if (f->number() == events::Event::kRecordedAtFieldNumber) {
       std::string_view ts;
       int64_t seconds = 0;
       int32_t nanos = 0;
       if (!in.PlainString(ts) || !ParseTimestamp(ts, seconds, nanos)) return false;
       out.mutable_recorded_at()->set_seconds(seconds);
       out.mutable_recorded_at()->set_nanos(nanos);
-    } else if (!ReadScalar(in, out, f)) {
-      return false;
+      return true;
     }
-  } while (in.Consume(','));
-  return in.Consume('}') && in.AtEnd();
+    return ReadScalar(in, out, f);
+  });
+  return read && in.AtEnd();
 }
 
 }  // namespace kpi

@@ -126,20 +126,25 @@ std::string DistinctKey(uint16_t task, std::string_view child, Kpi kpi, Date wee
   return out;
 }
 
-std::string AbsenceUnitKey(uint16_t task, std::string_view child, std::string_view urn,
-                           int academic_year) {
-  std::string out = ChildPrefix(task, kAbsenceUnit, child);
+namespace {
+// E and Y keys: task tag lp(child) lp(urn) academic_year.
+std::string EnrolmentYearKey(uint16_t task, char table, std::string_view child,
+                             std::string_view urn, int academic_year) {
+  std::string out = ChildPrefix(task, table, child);
   AppendLengthPrefixed(out, urn);
   AppendU16(out, static_cast<uint16_t>(academic_year));
   return out;
 }
+}  // namespace
+
+std::string AbsenceUnitKey(uint16_t task, std::string_view child, std::string_view urn,
+                           int academic_year) {
+  return EnrolmentYearKey(task, kAbsenceUnit, child, urn, academic_year);
+}
 
 std::string DaySummaryKey(uint16_t task, std::string_view child, std::string_view urn,
                           int academic_year) {
-  std::string out = ChildPrefix(task, kDaySummary, child);
-  AppendLengthPrefixed(out, urn);
-  AppendU16(out, static_cast<uint16_t>(academic_year));
-  return out;
+  return EnrolmentYearKey(task, kDaySummary, child, urn, academic_year);
 }
 
 std::string CellKey(uint16_t task, Kpi kpi, Date week, std::string_view dim) {

@@ -465,35 +465,24 @@ void Runtime::Deliver() {
     outbox_seq_ = std::max(outbox_seq_, last + 1);
   }
   for (const OutMessage& m : messages) {
-    rd_kafka_headers_t* headers = nullptr;
-    if (!m.headers.empty()) {
-      headers = rd_kafka_headers_new(m.headers.size());
-      for (const auto& [name, value] : m.headers) {
-        rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
-                            static_cast<ssize_t>(value.size()));
-      }
+    // librdkafka takes ownership of the headers once the message is queued.
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(m.headers.size());
+    for (const auto& [name, value] : m.headers) {
+      rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                          static_cast<ssize_t>(value.size()));
     }
     while (true) {
-      const rd_kafka_resp_err_t err =
-          headers != nullptr
-              ? rd_kafka_producev(
-                    producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
-                    RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
-                    RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
-                    RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_OPAQUE(&delivery_failed_), RD_KAFKA_V_END)
-              : rd_kafka_producev(
-                    producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
-                    RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
-                    RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&delivery_failed_),
-                    RD_KAFKA_V_END);
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer_, RD_KAFKA_V_TOPIC(m.topic.c_str()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_OPAQUE(&delivery_failed_), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(producer_, 10);
         continue;
       }
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (headers != nullptr) rd_kafka_headers_destroy(headers);
+        rd_kafka_headers_destroy(headers);
         Fail(kExitKafka, "produce to " + m.topic + ": " + rd_kafka_err2str(err));
         return;
       }

@@ -108,6 +108,18 @@ class KafkaIntegrationTest : public ::testing::Test {
     return false;
   }
 
+  // Reads `topic` until it holds at least `count` records (delivery to different partitions is
+  // acknowledged in any order) or 30 s pass.
+  std::vector<Consumed> ReadAtLeast(const std::string& topic, size_t count) {
+    std::vector<Consumed> records;
+    for (const int64_t deadline = NowMs() + 30000; NowMs() < deadline;) {
+      records = ReadTopic(mock_->bootstraps(), topic);
+      if (records.size() >= count) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return records;
+  }
+
   // Waits until the output topic's last values equal `expected`.
   bool WaitForTable(const Table& expected, int timeout_ms) {
     const int64_t deadline = NowMs() + timeout_ms;
@@ -164,8 +176,9 @@ TEST_F(KafkaIntegrationTest, BothFormatsBecomeTheReplayTableAndBadRecordsAreDead
     if (!valid) want.insert({p.value, std::string(ReasonCode(valid.error()))});
   }
   ASSERT_GT(want.size(), 5u);
+  const std::vector<Consumed> dead = ReadAtLeast("kpi.dlq", want.size());
   std::multiset<std::pair<std::string, std::string>> got;
-  for (const Consumed& c : ReadTopic(mock_->bootstraps(), "kpi.dlq")) {
+  for (const Consumed& c : dead) {
     got.insert({c.value, c.headers.contains("reason") ? c.headers.at("reason") : ""});
     EXPECT_TRUE(c.headers.contains("source_topic"));
     EXPECT_TRUE(c.headers.contains("source_partition"));
@@ -188,7 +201,7 @@ TEST_F(KafkaIntegrationTest, RecordKeyedByAnotherChildIsDeadLettered) {
   StartProcessor();
   ASSERT_TRUE(WaitForTable(ReplayTable({line}, as_of_), 60000))
       << Diff(ReplayTable({line}, as_of_));
-  const std::vector<Consumed> dead = ReadTopic(mock_->bootstraps(), "kpi.dlq");
+  const std::vector<Consumed> dead = ReadAtLeast("kpi.dlq", 1);
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].key, "C2");
   EXPECT_EQ(dead[0].value, line);
