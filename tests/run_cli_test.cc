@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "processor/keys.h"
 #include "state/rocksdb/rocksdb_store.h"
 
 namespace {
@@ -81,6 +82,37 @@ TEST_F(RunCliTest, CorruptStoreExitsWithAStateError) {
 TEST_F(RunCliTest, UnwritableStateDirectoryExitsWithAStateError) {
   EXPECT_EQ(Run("kafka:\n  bootstrap.servers: 127.0.0.1:1\nstate:\n  path: /proc/kpi-state\n"), 3);
   EXPECT_NE(Output().find("state store"), std::string::npos) << Output();
+}
+
+TEST_F(RunCliTest, StateCommandsShowOffsetsRowsAndSize) {
+  {
+    kpi::state::RocksDbOptions options;
+    options.path = (dir_ / "state").string();
+    auto store = std::move(*kpi::state::RocksDbStore::Open(options));
+    // Partition 3 of "attendance" at offset 1234; one cell of partition 3 with count 5.
+    const int64_t offset = 1234;
+    const int64_t cell[3] = {5, 0, 1};
+    ASSERT_TRUE(store->Write(
+        {{kpi::keys::OffsetKey(3, "attendance"),
+          std::string(reinterpret_cast<const char*>(&offset), 8)},
+         {kpi::keys::CellKey(3, kpi::Kpi::kContacts, kpi::Date::FromYmd(2026, 3, 9), "all"),
+          std::string(reinterpret_cast<const char*>(cell), 24)}}));
+  }
+  const std::string path = (dir_ / "state").string();
+  const auto run = [&](const std::string& sub) {
+    const std::string cmd = std::string(KPI_PROCESSOR_BIN) + " state " + sub + " --path " + path +
+                            " >" + (dir_ / "out").string() + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  ASSERT_EQ(run("offsets"), 0) << Output();
+  EXPECT_NE(Output().find("attendance"), std::string::npos) << Output();
+  EXPECT_NE(Output().find("1234"), std::string::npos) << Output();
+  ASSERT_EQ(run("rows"), 0) << Output();
+  EXPECT_NE(Output().find("        3            1            1"), std::string::npos) << Output();
+  ASSERT_EQ(run("size"), 0) << Output();
+  EXPECT_NE(Output().find("estimated live data"), std::string::npos) << Output();
+  EXPECT_NE(run("offsets --path " + (dir_ / "missing").string()), 0);
 }
 
 }  // namespace

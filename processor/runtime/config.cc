@@ -183,6 +183,14 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
     return std::unexpected(x.error());
   }
   c.block_cache_mb = static_cast<uint64_t>(cache_mb);
+  int write_buffer_mb = static_cast<int>(c.write_buffer_mb);
+  if (auto x = r.Int("state.write_buffer_mb", 1, 1 << 16, write_buffer_mb); !x) {
+    return std::unexpected(x.error());
+  }
+  c.write_buffer_mb = static_cast<uint64_t>(write_buffer_mb);
+  if (auto x = r.Int("state.bloom_bits_per_key", 0, 64, c.bloom_bits_per_key); !x) {
+    return std::unexpected(x.error());
+  }
   if (auto x = r.Bool("state.sync", c.state_sync); !x) return std::unexpected(x.error());
   if (auto x = r.Int("commit.interval_ms", 1, 3600000, c.commit_interval_ms); !x) {
     return std::unexpected(x.error());

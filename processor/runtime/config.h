@@ -33,6 +33,8 @@ struct Config {
   std::string dlq_topic = "kpi.dlq";
   std::string state_path = "/var/lib/kpi-processor";
   uint64_t block_cache_mb = 256;
+  uint64_t write_buffer_mb = 64;
+  int bloom_bits_per_key = 10;
   bool state_sync = false;
   int commit_interval_ms = 200;
   int commit_max_events = 10000;

@@ -42,6 +42,18 @@ TEST(ConfigTest, EnvironmentOverridesTheFile) {
   EXPECT_EQ(c->dlq_topic, "dead");
 }
 
+TEST(ConfigTest, StoreOptions) {
+  const auto c = ParseConfig(std::string(kMinimal) +
+                                 "state:\n  block_cache_mb: 32\n  write_buffer_mb: 16\n"
+                                 "  bloom_bits_per_key: 12\n  sync: true\n",
+                             {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->block_cache_mb, 32u);
+  EXPECT_EQ(c->write_buffer_mb, 16u);
+  EXPECT_EQ(c->bloom_bits_per_key, 12);
+  EXPECT_TRUE(c->state_sync);
+}
+
 TEST(ConfigTest, PerTopicFormats) {
   const auto c = ParseConfig(std::string(kMinimal) +
                                  "input:\n  topics: [contacts, attendance]\n  format: protobuf\n"

@@ -177,6 +177,8 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
   state::RocksDbOptions db;
   db.path = config.state_path;
   db.block_cache_bytes = config.block_cache_mb << 20;
+  db.write_buffer_bytes = config.write_buffer_mb << 20;
+  db.bloom_bits_per_key = config.bloom_bits_per_key;
   db.sync = config.state_sync;
   auto store = state::RocksDbStore::Open(db);
   if (!store) return std::unexpected(Failure{kExitState, "state store: " + store.error().message});
