@@ -279,8 +279,18 @@ void Runtime::RebalanceCallback(rd_kafka_s* rk, int err, void* partitions, void*
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     rt->OnAssign(partitions);
   } else {
+    const bool lost = rd_kafka_assignment_lost(rk) != 0;
     rt->OnRevoke(partitions);
     rd_kafka_assign(rk, nullptr);
+    // The group session expired (the brokers were out of reach for longer than
+    // session.timeout.ms). Rejoining in process has shown intermittent stalls of some partitions;
+    // a restart resumes exactly from the committed offsets, so leave and let the supervisor
+    // restart us.
+    if (lost) {
+      rt->Fail(kExitKafka,
+               "consumer group session lost; exiting so that a restart resumes from the committed "
+               "offsets");
+    }
   }
 }
 

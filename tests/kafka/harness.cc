@@ -205,6 +205,8 @@ std::vector<Consumed> ReadTopic(const std::string& bootstraps, const std::string
       ++eof;
     } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       Consumed c;
+      c.partition = m->partition;
+      c.offset = m->offset;
       c.key.assign(static_cast<const char*>(m->key), m->key_len);
       c.value.assign(static_cast<const char*>(m->payload), m->len);
       rd_kafka_headers_t* hdrs = nullptr;
@@ -227,25 +229,32 @@ std::vector<Consumed> ReadTopic(const std::string& bootstraps, const std::string
   return out;
 }
 
-int64_t CommittedRecords(const fs::path& state_path) {
+std::map<std::string, int64_t> CommittedOffsets(const fs::path& state_path) {
   state::RocksDbOptions options;
   options.path = state_path.string();
   options.read_only = true;
   options.create_if_missing = false;
   options.block_cache_bytes = 1 << 20;
+  std::map<std::string, int64_t> out;
   auto store = state::RocksDbStore::Open(options);
-  if (!store) return -1;
-  int64_t total = 0;
+  if (!store) return out;
   for (uint16_t task = 0; task < 64; ++task) {
     const std::string prefix = keys::TablePrefix(task, keys::kOffset);
-    (void)(*store)->Scan(prefix, state::PrefixEnd(prefix),
-                         [&](std::string_view, std::string_view v) {
-                           int64_t next = 0;
-                           if (v.size() == 8) std::memcpy(&next, v.data(), 8);
-                           total += next;
-                           return true;
-                         });
+    (void)(*store)->Scan(
+        prefix, state::PrefixEnd(prefix), [&](std::string_view k, std::string_view v) {
+          int64_t next = 0;
+          if (v.size() == 8) std::memcpy(&next, v.data(), 8);
+          // key: task O lp(topic); topic names are short (one length byte)
+          out[std::string(k.substr(prefix.size() + 1)) + "[" + std::to_string(task) + "]"] = next;
+          return true;
+        });
   }
+  return out;
+}
+
+int64_t CommittedRecords(const fs::path& state_path) {
+  int64_t total = 0;
+  for (const auto& [tp, next] : CommittedOffsets(state_path)) total += next;
   return total;
 }
 

@@ -67,6 +67,8 @@ class Producer {
 
 // Every record of a topic from the beginning to the current end: (key, value, headers).
 struct Consumed {
+  int32_t partition = 0;
+  int64_t offset = 0;
   std::string key;
   std::string value;
   std::map<std::string, std::string> headers;
@@ -88,6 +90,8 @@ Produced Route(const std::string& line, const std::map<std::string, bool>& json_
 // The sum of the next offsets stored in a state directory (read-only open, safe while the
 // processor runs): how many input records it has committed.
 int64_t CommittedRecords(const fs::path& state_path);
+// Per "topic[partition]": the next offset stored in a state directory.
+std::map<std::string, int64_t> CommittedOffsets(const fs::path& state_path);
 
 std::string Tail(const fs::path& file, size_t bytes = 3000);
 fs::path BinaryDir();
