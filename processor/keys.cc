@@ -35,18 +35,9 @@ class Cursor {
     return true;
   }
   bool LengthPrefixed(std::string& s) {
-    uint64_t n = 0;
-    int shift = 0;
-    uint8_t b = 0;
-    do {
-      if (!Byte(b) || shift > 28) return false;
-      n |= static_cast<uint64_t>(b & 0x7f) << shift;
-      shift += 7;
-    } while (b & 0x80);
-    if (in_.size() < n) return false;
-    s.assign(in_.data(), n);
-    in_.remove_prefix(n);
-    return true;
+    const std::optional<std::string_view> v = ReadLengthPrefixed(in_);
+    if (v) s.assign(*v);
+    return v.has_value();
   }
   std::string_view rest() const { return in_; }
 
@@ -190,13 +181,11 @@ std::optional<AbsenceUnitParts> ParseAbsenceUnitKey(std::string_view key) {
   return parts;
 }
 
-std::optional<ChildKeyParts> SplitChildKey(std::string_view key) {
-  if (key.size() < 3) return std::nullopt;
-  std::string_view in = key.substr(3);
+std::optional<std::string_view> ReadLengthPrefixed(std::string_view& in) {
   uint64_t n = 0;
   int shift = 0;
   while (true) {
-    if (in.empty() || shift > 28) return std::nullopt;
+    if (in.empty() || shift > 56) return std::nullopt;
     const auto b = static_cast<uint8_t>(in[0]);
     in.remove_prefix(1);
     n |= static_cast<uint64_t>(b & 0x7f) << shift;
@@ -204,7 +193,17 @@ std::optional<ChildKeyParts> SplitChildKey(std::string_view key) {
     if ((b & 0x80) == 0) break;
   }
   if (in.size() < n) return std::nullopt;
-  return ChildKeyParts{in.substr(0, n), in.substr(n)};
+  const std::string_view out = in.substr(0, n);
+  in.remove_prefix(n);
+  return out;
+}
+
+std::optional<ChildKeyParts> SplitChildKey(std::string_view key) {
+  if (key.size() < 3) return std::nullopt;
+  std::string_view in = key.substr(3);
+  const std::optional<std::string_view> child = ReadLengthPrefixed(in);
+  if (!child) return std::nullopt;
+  return ChildKeyParts{*child, in};
 }
 
 std::optional<Date> MarkKeyDate(std::string_view key, size_t urn_prefix_size) {

@@ -38,6 +38,8 @@ std::string TablePrefix(uint16_t task, char table);
 std::string ChildPrefix(uint16_t task, char table, std::string_view child);
 
 void AppendLengthPrefixed(std::string& out, std::string_view s);
+// Reads one lp(x) from the front of `in` and advances past it; nullopt when malformed.
+std::optional<std::string_view> ReadLengthPrefixed(std::string_view& in);
 void AppendDate(std::string& out, Date d);
 
 std::string RecordKindPrefix(uint16_t task, std::string_view child, Kind kind);

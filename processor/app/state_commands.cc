@@ -56,8 +56,7 @@ int StateOffsets(const std::string& path) {
       *store, keys::kOffset, [](int task, std::string_view rest, std::string_view value) {
         int64_t offset = 0;
         if (value.size() == 8) std::memcpy(&offset, value.data(), 8);
-        // rest: lp(topic); topic names are short, so one length byte.
-        const std::string topic(rest.substr(1));
+        const std::string topic(keys::ReadLengthPrefixed(rest).value_or("?"));
         std::printf("%-24s %9d %14lld\n", topic.c_str(), task, static_cast<long long>(offset));
       });
   return ok ? 0 : 3;

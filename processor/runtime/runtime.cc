@@ -25,35 +25,10 @@ std::string OutboxKey(uint64_t seq) {
 
 std::string EncodeI64(int64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
 
-// Outbox entry: lp(topic) lp(key) lp(value) then lp(name) lp(value) per header.
-template <typename Message>
-std::string EncodeOutMessageImpl(const Message& m) {
-  std::string out;
-  keys::AppendLengthPrefixed(out, m.topic);
-  keys::AppendLengthPrefixed(out, m.key);
-  keys::AppendLengthPrefixed(out, m.value);
-  for (const auto& [name, value] : m.headers) {
-    keys::AppendLengthPrefixed(out, name);
-    keys::AppendLengthPrefixed(out, value);
-  }
-  return out;
-}
-
 bool ReadLengthPrefixed(std::string_view& in, std::string& out) {
-  uint64_t n = 0;
-  int shift = 0;
-  while (true) {
-    if (in.empty() || shift > 56) return false;
-    const auto b = static_cast<uint8_t>(in[0]);
-    in.remove_prefix(1);
-    n |= static_cast<uint64_t>(b & 0x7f) << shift;
-    shift += 7;
-    if ((b & 0x80) == 0) break;
-  }
-  if (in.size() < n) return false;
-  out.assign(in.data(), n);
-  in.remove_prefix(n);
-  return true;
+  const std::optional<std::string_view> v = keys::ReadLengthPrefixed(in);
+  if (v) out.assign(*v);
+  return v.has_value();
 }
 
 bool SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
@@ -141,7 +116,18 @@ void DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
 
 }  // namespace
 
-std::string Runtime::EncodeOutMessage(const OutMessage& m) { return EncodeOutMessageImpl(m); }
+// Outbox entry: lp(topic) lp(key) lp(value) then lp(name) lp(value) per header.
+std::string Runtime::EncodeOutMessage(const OutMessage& m) {
+  std::string out;
+  keys::AppendLengthPrefixed(out, m.topic);
+  keys::AppendLengthPrefixed(out, m.key);
+  keys::AppendLengthPrefixed(out, m.value);
+  for (const auto& [name, value] : m.headers) {
+    keys::AppendLengthPrefixed(out, name);
+    keys::AppendLengthPrefixed(out, value);
+  }
+  return out;
+}
 
 std::optional<Runtime::OutMessage> Runtime::DecodeOutMessage(std::string_view in) {
   OutMessage m;

@@ -240,14 +240,15 @@ std::map<std::string, int64_t> CommittedOffsets(const fs::path& state_path) {
   if (!store) return out;
   for (uint16_t task = 0; task < 64; ++task) {
     const std::string prefix = keys::TablePrefix(task, keys::kOffset);
-    (void)(*store)->Scan(
-        prefix, state::PrefixEnd(prefix), [&](std::string_view k, std::string_view v) {
-          int64_t next = 0;
-          if (v.size() == 8) std::memcpy(&next, v.data(), 8);
-          // key: task O lp(topic); topic names are short (one length byte)
-          out[std::string(k.substr(prefix.size() + 1)) + "[" + std::to_string(task) + "]"] = next;
-          return true;
-        });
+    (void)(*store)->Scan(prefix, state::PrefixEnd(prefix),
+                         [&](std::string_view k, std::string_view v) {
+                           int64_t next = 0;
+                           if (v.size() == 8) std::memcpy(&next, v.data(), 8);
+                           std::string_view rest = k.substr(prefix.size());  // lp(topic)
+                           const std::string topic(keys::ReadLengthPrefixed(rest).value_or("?"));
+                           out[topic + "[" + std::to_string(task) + "]"] = next;
+                           return true;
+                         });
   }
   return out;
 }
