@@ -248,7 +248,7 @@ Engine* Runtime::EngineFor(int32_t task) {
   auto it = engines_.find(task);
   if (it != engines_.end()) return it->second.get();
   EngineOptions options;
-  options.as_of = Today();
+  options.as_of = today_;
   options.assessment_limit = config_.assessment_limit;
   options.icpc_limit = config_.icpc_limit;
   options.task = static_cast<uint16_t>(task);
@@ -329,7 +329,7 @@ void Runtime::Process(void* m) {
   const std::string_view value(static_cast<const char*>(msg->payload), msg->len);
   auto event = config_.FormatOf(topic) == Format::kJson ? DecodeJson(value) : DecodeProtobuf(value);
   std::expected<ValidEvent, DeadLetterReason> valid =
-      event ? Validate(*event, Today()) : std::unexpected(event.error());
+      event ? Validate(*event, today_) : std::unexpected(event.error());
   if (valid &&
       std::string_view(static_cast<const char*>(msg->key), msg->key_len) != valid->child_id) {
     valid = std::unexpected(DeadLetterReason::kKeyMismatch);
@@ -348,18 +348,18 @@ void Runtime::Process(void* m) {
 }
 
 void Runtime::RollAsOf() {
-  const Date today = Today();
+  today_ = Today();
   bool advanced = false;
   for (auto& [task, engine] : engines_) {
-    if (engine->as_of() >= today) continue;
-    if (auto r = engine->AdvanceAsOf(today); !r) {
+    if (engine->as_of() >= today_) continue;
+    if (auto r = engine->AdvanceAsOf(today_); !r) {
       Fail(kExitState, "advancing as_of: " + r.error().message);
       return;
     }
     advanced = true;
   }
   if (advanced) {
-    log_->info("as_of is now {}", today.ToString());
+    log_->info("as_of is now {}", today_.ToString());
     Commit();
   }
 }
@@ -382,6 +382,7 @@ void Runtime::Commit() {
   }
   // 2. The outbox: the global rows (the sum of the tasks' parts: distinct children never span
   //    tasks) and the dead letters of this interval.
+  const std::string as_of = today_.ToString();
   std::vector<OutMessage> outbox = std::move(dead_letters_);
   dead_letters_.clear();
   output::KpiRow out;
@@ -398,16 +399,15 @@ void Runtime::Commit() {
     if (config_.output_format == Format::kJson) {
       message.value = app::RowToJson(total);
       message.value.pop_back();  // newline
-      message.value.insert(message.value.size() - 1,
-                           ",\"as_of\":\"" + Today().ToString() +
-                               "\",\"revision\":" + std::to_string(total.revision));
+      message.value.insert(message.value.size() - 1, ",\"as_of\":\"" + as_of + "\",\"revision\":" +
+                                                         std::to_string(total.revision));
     } else {
       out.set_kpi(std::string(KpiName(kpi)));
       out.set_week_start(week.ToString());
       out.set_dimension(dimension);
       out.set_count(total.count);
       out.set_base(total.base);
-      out.set_as_of(Today().ToString());
+      out.set_as_of(as_of);
       out.set_revision(total.revision);
       message.value = out.SerializeAsString();
     }
@@ -511,6 +511,7 @@ std::expected<void, Failure> Runtime::Run() {
   log_->info("running: {} input topic(s), output {}, dead letters {}", config_.input_topics.size(),
              config_.output_topic, config_.dlq_topic);
   last_commit_ms_ = clock_.NowMs();
+  today_ = Today();
   Deliver();  // whatever a crash left in the outbox, before anything new
   while (!stop_.load() && !failure_) {
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_, 20);

@@ -70,7 +70,8 @@ class Runtime {
   void Commit();
   void Fail(int exit_code, std::string message);
   Engine* EngineFor(int32_t task);
-  Date Today() const;
+  Date Today() const;  // reads the clock (or processing.as_of)
+  Date today_;         // the date in force: read once per loop iteration in RollAsOf
 
   Config config_;
   const Clock& clock_;
