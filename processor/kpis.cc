@@ -61,6 +61,22 @@ std::optional<Kpi> KpiFromName(std::string_view name) {
   return std::nullopt;
 }
 
+bool HasBase(Kpi kpi) {
+  switch (kpi) {
+    case Kpi::kAssessmentsInTimescale:
+    case Kpi::kIcpcInTimescale:
+    case Kpi::kCpPlansEnded2y:
+    case Kpi::kAttendanceRate:
+    case Kpi::kAbsenceRate:
+    case Kpi::kUnauthorisedAbsenceRate:
+    case Kpi::kPersistentAbsence:
+    case Kpi::kSevereAbsence:
+      return true;
+    default:
+      return false;
+  }
+}
+
 const std::array<Kpi, kKpiCount>& AllKpis() {
   static const std::array<Kpi, kKpiCount> all = [] {
     std::array<Kpi, kKpiCount> a{};

@@ -49,6 +49,8 @@ inline constexpr int kKpiCount = 30;
 
 std::string_view KpiName(Kpi kpi);
 std::optional<Kpi> KpiFromName(std::string_view name);
+// Whether the KPI has a denominator (`base`): the rates and the in-timescale shares.
+bool HasBase(Kpi kpi);
 // Every KPI, in id order.
 const std::array<Kpi, kKpiCount>& AllKpis();
 

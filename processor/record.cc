@@ -1,8 +1,18 @@
 #include "processor/record.h"
 
+#include <array>
 #include <cstring>
 
 namespace kpi {
+
+std::string_view KindName(Kind kind) {
+  static constexpr std::array<std::string_view, 12> kNames = {
+      "contact", "referral",     "assessment", "s47",       "icpc",      "cin_plan",
+      "cp_plan", "looked_after", "attendance", "exclusion", "enrolment", "profile"};
+  const auto i = static_cast<size_t>(kind) - 1;
+  return i < kNames.size() ? kNames[i] : std::string_view("unknown");
+}
+
 namespace {
 
 constexpr uint8_t kFormat = 1;

@@ -69,6 +69,9 @@ struct Record {
   std::string text;
 };
 
+// The event body's field name in EVENTS.md: "contact", "cin_plan", "profile" ...
+std::string_view KindName(Kind kind);
+
 std::string EncodeRecord(const Record& r);
 // nullopt when the bytes are not a record written by EncodeRecord (state corruption).
 std::optional<Record> DecodeRecord(std::string_view bytes);

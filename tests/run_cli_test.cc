@@ -1,6 +1,9 @@
 // `kpi-processor run` refuses to start on a wrong configuration (exit 2) or a corrupt or
 // unusable state store (exit 3), with a message that says what is wrong.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -51,6 +54,22 @@ class RunCliTest : public ::testing::Test {
 TEST_F(RunCliTest, UnknownSettingIsAConfigurationError) {
   EXPECT_EQ(Run(Config() + "commit:\n  intervl_ms: 5\n"), 2);
   EXPECT_NE(Output().find("unknown setting 'commit.intervl_ms'"), std::string::npos) << Output();
+}
+
+TEST_F(RunCliTest, AMetricsPortInUseIsAConfigurationError) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string taken = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  EXPECT_EQ(Run(Config(), "KPI_METRICS_ADDRESS=" + taken + " KPI_HTTP_ADDRESS=127.0.0.1:0"), 2);
+  EXPECT_NE(Output().find("metrics.address: cannot listen on " + taken), std::string::npos)
+      << Output();
+  ::close(fd);
 }
 
 TEST_F(RunCliTest, MissingBootstrapServersIsAConfigurationError) {

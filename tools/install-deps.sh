@@ -13,6 +13,9 @@ packages=(
   libyaml-cpp-dev         # the run command's configuration file
   libspdlog-dev           # logging
   libcli11-dev            # command-line parsing for the subcommands (header-only)
+  prometheus-cpp-dev      # metrics exposition (its Exposer)
+  libcivetweb-dev         # HTTP server under the Exposer; also serves /kpi, /healthz, /readyz
+  prometheus              # promtool for the alert-rule tests; the server for the scrape test
   clang-format            # the format check of tools/test.sh
 )
 

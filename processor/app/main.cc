@@ -19,6 +19,7 @@
 #include "processor/app/state_commands.h"
 #include "processor/runtime/clock.h"
 #include "processor/runtime/runtime.h"
+#include "sinks/prometheus/server.h"
 
 extern char** environ;
 
@@ -32,7 +33,7 @@ void OnSignal(int) {
 // One named logger per module; all to stderr.
 void CreateLoggers() {
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  for (const char* name : {"runtime", "kafka"}) {
+  for (const char* name : {"runtime", "kafka", "sinks"}) {
     auto logger = std::make_shared<spdlog::logger>(name, sink);
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
     spdlog::register_logger(logger);
@@ -54,6 +55,17 @@ int RunProcessor(const std::string& config_path) {
   if (!rt) {
     log->critical("{}", rt.error().message);
     return rt.error().exit_code;
+  }
+  kpi::sinks::ServerOptions endpoints;
+  endpoints.metrics_address = config->metrics_address;
+  endpoints.http_address = config->http_address;
+  endpoints.stall_ms = int64_t{config->http_stall_seconds} * 1000;
+  endpoints.metrics.dimension_kinds = config->metrics_dimensions;
+  endpoints.metrics.max_series = static_cast<size_t>(config->metrics_max_series);
+  auto server = kpi::sinks::Server::Start((*rt)->probe(), endpoints, spdlog::get("sinks"));
+  if (!server) {
+    log->critical("{}", server.error());
+    return kpi::runtime::kExitConfig;
   }
   g_runtime.store(rt->get());
   std::signal(SIGTERM, OnSignal);

@@ -112,6 +112,17 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
   return summary;
 }
 
+std::string RowToJson(const Row& row, std::string_view as_of) {
+  std::string line = RowToJson(row);
+  line.resize(line.size() - 2);  // "}\n"
+  line.append(",\"as_of\":\"");
+  line.append(as_of);
+  line.append("\",\"revision\":");
+  line.append(std::to_string(row.revision));
+  line.push_back('}');
+  return line;
+}
+
 std::string RowToJson(const Row& row) {
   std::string line = "{\"kpi\":\"";
   line.append(KpiName(row.kpi));

@@ -218,6 +218,32 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
     c.fixed_as_of = Date::Parse(*v);
     if (!c.fixed_as_of) return std::unexpected("processing.as_of: '" + *v + "' is not YYYY-MM-DD");
   }
+  for (const auto& [name, target] : {std::pair{"metrics.address", &c.metrics_address},
+                                     std::pair{"http.address", &c.http_address}}) {
+    const auto v = r.Take(name);
+    if (!v) continue;
+    const size_t colon = v->rfind(':');
+    if (!v->empty() && (colon == std::string::npos || colon + 1 == v->size())) {
+      return std::unexpected(std::string(name) + ": expected host:port (e.g. 127.0.0.1:9464) or " +
+                             "empty to turn it off, got '" + *v + "'");
+    }
+    *target = *v;
+  }
+  if (auto v = r.Take("metrics.dimensions")) {
+    c.metrics_dimensions = SplitList(*v);
+    for (const std::string& kind : c.metrics_dimensions) {
+      if (kind != "all" && kind != "school" && kind != "year" && kind != "sen") {
+        return std::unexpected("metrics.dimensions: expected any of all, school, year, sen; got '" +
+                               kind + "'");
+      }
+    }
+  }
+  if (auto x = r.Int("metrics.max_series", 0, 10000000, c.metrics_max_series); !x) {
+    return std::unexpected(x.error());
+  }
+  if (auto x = r.Int("http.stall_seconds", 1, 86400, c.http_stall_seconds); !x) {
+    return std::unexpected(x.error());
+  }
   if (!r.rest().empty()) {
     return std::unexpected("unknown setting '" + r.rest().begin()->first + "'");
   }

@@ -43,6 +43,12 @@ struct Config {
   int assessment_limit = 45;
   int icpc_limit = 15;
   std::optional<Date> fixed_as_of;  // backfill: a fixed reporting date instead of today
+  // Endpoints (sinks/prometheus/server.h). Loopback by default: any other address is a choice.
+  std::string metrics_address = "127.0.0.1:9464";  // "" turns /metrics off
+  std::vector<std::string> metrics_dimensions = {"all", "school", "year", "sen"};
+  int metrics_max_series = 10000;
+  std::string http_address = "127.0.0.1:9465";  // "" turns /kpi, /healthz, /readyz off
+  int http_stall_seconds = 120;                 // /healthz fails after this long without a loop
 
   Format FormatOf(const std::string& topic) const {
     const auto it = topic_formats.find(topic);

@@ -84,5 +84,31 @@ TEST(ConfigTest, MistakesAreClearErrors) {
             std::string::npos);
 }
 
+TEST(ConfigTest, EndpointsBindToLoopbackUnlessConfigured) {
+  const auto d = ParseConfig(kMinimal, {});
+  ASSERT_TRUE(d.has_value()) << d.error();
+  EXPECT_EQ(d->metrics_address, "127.0.0.1:9464");
+  EXPECT_EQ(d->http_address, "127.0.0.1:9465");
+  EXPECT_EQ(d->metrics_dimensions.size(), 4u);
+  const auto c = ParseConfig(std::string(kMinimal) +
+                                 "metrics:\n  address: 0.0.0.0:9100\n  dimensions: [all, year]\n"
+                                 "  max_series: 50\nhttp:\n  address: ''\n",
+                             {"KPI_HTTP_STALL_SECONDS=30"});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->metrics_address, "0.0.0.0:9100");
+  EXPECT_EQ(c->metrics_dimensions, (std::vector<std::string>{"all", "year"}));
+  EXPECT_EQ(c->metrics_max_series, 50);
+  EXPECT_EQ(c->http_address, "");
+  EXPECT_EQ(c->http_stall_seconds, 30);
+  EXPECT_NE(ParseConfig(std::string(kMinimal) + "metrics:\n  dimensions: [all, ward]\n", {})
+                .error()
+                .find("metrics.dimensions"),
+            std::string::npos);
+  EXPECT_NE(ParseConfig(std::string(kMinimal) + "metrics:\n  address: localhost\n", {})
+                .error()
+                .find("metrics.address: expected host:port"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace kpi::runtime

@@ -3,6 +3,8 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <set>
 #include <tuple>
 
@@ -150,7 +152,11 @@ std::string RowKey(const Row& row) {
 }
 
 Runtime::Runtime(const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log)
-    : config_(config), clock_(clock), log_(std::move(log)), calendar_(config.closures) {}
+    : config_(config),
+      clock_(clock),
+      log_(std::move(log)),
+      calendar_(config.closures),
+      probe_(config.input_topics) {}
 
 Runtime::~Runtime() {
   if (consumer_ != nullptr) rd_kafka_destroy(consumer_);
@@ -293,16 +299,29 @@ void Runtime::OnAssign(void* p) {
     int64_t offset = RD_KAFKA_OFFSET_BEGINNING;
     if (*stored && (*stored)->size() == 8) std::memcpy(&offset, (*stored)->data(), 8);
     tp.offset = offset;
+    positions_[{tp.topic, tp.partition}] = offset >= 0 ? offset : -1;
     log_->info("assigned {} [{}] from offset {}", tp.topic, tp.partition, offset);
   }
   rd_kafka_assign(consumer_, parts);
+  if (failure_) return;
+  // Restored: the committed table of the tasks now owned is what /kpi and the gauges show.
+  std::vector<Row> table;
+  for (const auto& [task, engine] : engines_) {
+    std::vector<Row> part = engine->Table();
+    std::move(part.begin(), part.end(), std::back_inserter(table));
+  }
+  probe_.Assigned(std::move(table), today_);
 }
 
 void Runtime::OnRevoke(void* p) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(p);
   Commit();
+  probe_.Revoked();
   std::set<int32_t> revoked;
-  for (int i = 0; i < parts->cnt; ++i) revoked.insert(parts->elems[i].partition);
+  for (int i = 0; i < parts->cnt; ++i) {
+    revoked.insert(parts->elems[i].partition);
+    positions_.erase({parts->elems[i].topic, parts->elems[i].partition});
+  }
   for (const int32_t task : revoked) engines_.erase(task);
   log_->info("revoked {} partition(s)", parts->cnt);
 }
@@ -310,6 +329,7 @@ void Runtime::OnRevoke(void* p) {
 void Runtime::DeadLetter(void* m, DeadLetterReason reason) {
   auto* msg = static_cast<rd_kafka_message_t*>(m);
   ++dead_lettered_;
+  probe_.DeadLettered(reason);
   // Original key and value bytes, unchanged; delivered with the next commit's outbox.
   OutMessage out;
   out.topic = config_.dlq_topic;
@@ -328,6 +348,13 @@ void Runtime::Process(void* m) {
   const std::string topic = rd_kafka_topic_name(msg->rkt);
   const std::string_view value(static_cast<const char*>(msg->payload), msg->len);
   auto event = config_.FormatOf(topic) == Format::kJson ? DecodeJson(value) : DecodeProtobuf(value);
+  // Kinds are the body's oneof field numbers less 9 (record.h).
+  const int body = event ? static_cast<int>(event->body_case()) : 0;
+  probe_.EventConsumed(
+      topic, body >= 10 && body <= 21 ? std::optional(static_cast<Kind>(body - 9)) : std::nullopt);
+  rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  const int64_t ts = rd_kafka_message_timestamp(msg, &ts_type);
+  if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) event_unix_ms_.push_back(ts);
   std::expected<ValidEvent, DeadLetterReason> valid =
       event ? Validate(*event, today_) : std::unexpected(event.error());
   if (valid &&
@@ -337,10 +364,16 @@ void Runtime::Process(void* m) {
   if (!valid) {
     DeadLetter(msg, valid.error());
   } else if (Engine* engine = EngineFor(msg->partition)) {
-    if (auto applied = engine->Apply(*valid); !applied) {
+    const auto applied = engine->Apply(*valid);
+    if (!applied) {
       Fail(kExitState, "applying an event of " + topic + " [" + std::to_string(msg->partition) +
                            "]: " + applied.error().message);
       return;
+    }
+    if (*applied == ApplyOutcome::kApplied) {
+      probe_.EventApplied();
+    } else {
+      probe_.EventStale();
     }
   }
   next_offsets_[{topic, msg->partition}] = msg->offset + 1;
@@ -366,6 +399,7 @@ void Runtime::RollAsOf() {
 
 void Runtime::Commit() {
   if (failure_) return;
+  const auto started = std::chrono::steady_clock::now();
   // 1. Derived state and the changed cells of every task.
   std::set<std::tuple<Kpi, Date, std::string>> changed;
   for (auto& [task, engine] : engines_) {
@@ -386,6 +420,8 @@ void Runtime::Commit() {
   std::vector<OutMessage> outbox = std::move(dead_letters_);
   dead_letters_.clear();
   output::KpiRow out;
+  std::vector<Row> totals;
+  totals.reserve(changed.size());
   for (const auto& [kpi, week, dimension] : changed) {
     Row total{kpi, week, dimension, 0, 0, 0};
     for (const auto& [task, engine] : engines_) {
@@ -397,10 +433,7 @@ void Runtime::Commit() {
     }
     OutMessage message{config_.output_topic, RowKey(total), {}, {}};
     if (config_.output_format == Format::kJson) {
-      message.value = app::RowToJson(total);
-      message.value.pop_back();  // newline
-      message.value.insert(message.value.size() - 1, ",\"as_of\":\"" + as_of + "\",\"revision\":" +
-                                                         std::to_string(total.revision));
+      message.value = app::RowToJson(total, as_of);
     } else {
       out.set_kpi(std::string(KpiName(kpi)));
       out.set_week_start(week.ToString());
@@ -412,6 +445,7 @@ void Runtime::Commit() {
       message.value = out.SerializeAsString();
     }
     outbox.push_back(std::move(message));
+    totals.push_back(std::move(total));
   }
   // 3. State changes, consumed offsets and the outbox, in one atomic batch.
   state::WriteBatch batch;
@@ -429,12 +463,46 @@ void Runtime::Commit() {
     Fail(kExitState, "state commit: " + w.error().message);
     return;
   }
+  for (const auto& [tp, offset] : next_offsets_) positions_[tp] = offset;
   next_offsets_.clear();
   pending_ = 0;
   ++commits_;
   last_commit_ms_ = clock_.NowMs();
   // 4. Deliver it.
   if (!outbox.empty()) Deliver();
+  if (failure_) return;
+  const int64_t now_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  probe_.Committed(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+      event_unix_ms_, now_unix_ms, totals, today_);
+  event_unix_ms_.clear();
+}
+
+void Runtime::ReportStatus() {
+  sinks::StatusReport report;
+  for (const auto& [tp, committed] : positions_) {
+    int64_t low = 0;
+    int64_t high = 0;
+    sinks::PartitionStatus p{tp.first, tp.second, -1};
+    const auto pending = next_offsets_.find(tp);
+    const int64_t position = pending != next_offsets_.end() ? pending->second : committed;
+    // Watermarks as last seen by the fetcher: no broker round trip.
+    if (rd_kafka_get_watermark_offsets(consumer_, tp.first.c_str(), tp.second, &low, &high) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        high >= 0) {
+      p.lag = std::max<int64_t>(0, high - (position >= 0 ? position : low));
+    }
+    report.partitions.push_back(std::move(p));
+  }
+  report.state_sst_bytes = store_->TotalSstBytes();
+  report.state_live_bytes = store_->EstimatedLiveBytes();
+  report.block_cache_usage_bytes = store_->BlockCacheUsage();
+  report.block_cache_capacity_bytes = config_.block_cache_mb << 20;
+  probe_.Status(std::move(report), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now().time_since_epoch())
+                                       .count());
 }
 
 void Runtime::Deliver() {
@@ -512,6 +580,10 @@ std::expected<void, Failure> Runtime::Run() {
              config_.output_topic, config_.dlq_topic);
   last_commit_ms_ = clock_.NowMs();
   today_ = Today();
+  probe_.Started(std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count());
+  ReportStatus();
   Deliver();  // whatever a crash left in the outbox, before anything new
   while (!stop_.load() && !failure_) {
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_, 20);
@@ -536,7 +608,12 @@ std::expected<void, Failure> Runtime::Run() {
     } else if (due) {
       last_commit_ms_ = clock_.NowMs();
     }
+    if (const int64_t now = clock_.NowMs(); now - last_status_ms_ >= 1000) {
+      last_status_ms_ = now;
+      ReportStatus();
+    }
   }
+  probe_.Revoked();
   if (!failure_) Commit();                            // the final commit
   if (!failure_) rd_kafka_consumer_close(consumer_);  // leaves the group
   log_->info("stopped: {} consumed, {} dead-lettered, {} commits", consumed_, dead_lettered_,

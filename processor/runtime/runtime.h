@@ -23,6 +23,7 @@
 #include "processor/engine.h"
 #include "processor/runtime/clock.h"
 #include "processor/runtime/config.h"
+#include "sinks/probe.h"
 #include "state/rocksdb/rocksdb_store.h"
 
 struct rd_kafka_s;
@@ -52,6 +53,9 @@ class Runtime {
   // Runs until RequestStop (then commits and leaves the group) or a failure.
   std::expected<void, Failure> Run();
   void RequestStop() { stop_.store(true); }
+  // What the runtime reports about itself: counters, the committed table, readiness. Read it
+  // from any thread (the metrics and query server does).
+  const sinks::RuntimeProbe& probe() const { return probe_; }
 
  private:
   Runtime(const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log);
@@ -68,6 +72,8 @@ class Runtime {
   static std::optional<OutMessage> DecodeOutMessage(std::string_view bytes);
   void RollAsOf();
   void Commit();
+  // Lags, store sizes and the heartbeat, to the probe.
+  void ReportStatus();
   void Fail(int exit_code, std::string message);
   Engine* EngineFor(int32_t task);
   Date Today() const;  // reads the clock (or processing.as_of)
@@ -82,6 +88,11 @@ class Runtime {
   rd_kafka_s* producer_ = nullptr;
   std::map<int32_t, std::unique_ptr<Engine>> engines_;               // by task
   std::map<std::pair<std::string, int32_t>, int64_t> next_offsets_;  // consumed, uncommitted
+  // Assigned partitions and their position as of the last commit (-1: from the beginning).
+  std::map<std::pair<std::string, int32_t>, int64_t> positions_;
+  std::vector<int64_t> event_unix_ms_;  // Kafka timestamps of the events since the last commit
+  int64_t last_status_ms_ = 0;
+  sinks::RuntimeProbe probe_;
   struct OutMessage {
     std::string topic;
     std::string key;

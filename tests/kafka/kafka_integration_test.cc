@@ -74,7 +74,8 @@ class KafkaIntegrationTest : public ::testing::Test {
     for (const auto& [topic, json] : kJsonTopics) cfg << "    " << topic << ": json\n";
     cfg << "state:\n  path: " << (dir_ / "state").string() << "\n  block_cache_mb: 16\n"
         << "commit:\n  interval_ms: 100\n  delivery_timeout_ms: 60000\n"
-        << "processing:\n  as_of: " << as_of_.ToString() << "\n";
+        << "processing:\n  as_of: " << as_of_.ToString() << "\n"
+        << "metrics:\n  address: 127.0.0.1:0\nhttp:\n  address: 127.0.0.1:0\n";
   }
 
   void StartProcessor() {

@@ -121,7 +121,8 @@ int main(int argc, char** argv) {
     cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps()
         << "\n  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
         << "state:\n  path: " << (dir / "state").string() << "\n"
-        << "processing:\n  as_of: " << as_of.ToString() << "\n";
+        << "processing:\n  as_of: " << as_of.ToString() << "\n"
+        << "metrics:\n  address: 127.0.0.1:0\nhttp:\n  address: 127.0.0.1:0\n";
   }
   kpi::testing::Process processor({(kpi::testing::BinaryDir() / "kpi-processor").string(), "run",
                                    "--config", (dir / "config.yaml").string()},

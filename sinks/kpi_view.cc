@@ -1,0 +1,69 @@
+#include "sinks/kpi_view.h"
+
+namespace kpi::sinks {
+
+std::string_view DimensionKind(std::string_view dimension) {
+  const size_t eq = dimension.find('=');
+  return eq == std::string_view::npos ? dimension : dimension.substr(0, eq);
+}
+
+void KpiView::Reset(const std::vector<Row>& rows, Date as_of) {
+  std::map<Key, Row> fresh;
+  for (const Row& row : rows) {
+    auto [it, inserted] = fresh.try_emplace(Key{KpiName(row.kpi), row.week, row.dimension}, row);
+    if (!inserted) {
+      it->second.count += row.count;
+      it->second.base += row.base;
+      it->second.revision += row.revision;
+    }
+  }
+  std::erase_if(fresh, [](const auto& kv) { return kv.second.count == 0 && kv.second.base == 0; });
+  const std::lock_guard lock(mu_);
+  rows_ = std::move(fresh);
+  as_of_ = as_of;
+}
+
+void KpiView::Upsert(const std::vector<Row>& rows, Date as_of) {
+  const std::lock_guard lock(mu_);
+  for (const Row& row : rows) {
+    Key key{KpiName(row.kpi), row.week, row.dimension};
+    if (row.count == 0 && row.base == 0) {
+      rows_.erase(key);
+    } else {
+      rows_.insert_or_assign(std::move(key), row);
+    }
+  }
+  as_of_ = as_of;
+}
+
+std::vector<Row> KpiView::Query(const ViewQuery& q) const {
+  std::vector<Row> out;
+  const std::lock_guard lock(mu_);
+  auto it = rows_.begin();
+  auto end = rows_.end();
+  if (q.kpi) {  // one KPI: its range of the map
+    const std::string_view name = KpiName(*q.kpi);
+    it = rows_.lower_bound(Key{name, Date(INT32_MIN), ""});
+    end = rows_.upper_bound(Key{name, Date(INT32_MAX), ""});
+  }
+  for (; it != end; ++it) {
+    const Row& row = it->second;
+    if (q.week && row.week != *q.week) continue;
+    if (q.dimension && row.dimension != *q.dimension) continue;
+    if (q.dimension_kind && DimensionKind(row.dimension) != *q.dimension_kind) continue;
+    out.push_back(row);
+  }
+  return out;
+}
+
+std::optional<Date> KpiView::as_of() const {
+  const std::lock_guard lock(mu_);
+  return as_of_;
+}
+
+size_t KpiView::size() const {
+  const std::lock_guard lock(mu_);
+  return rows_.size();
+}
+
+}  // namespace kpi::sinks

@@ -1,0 +1,245 @@
+#include "sinks/prometheus/collector.h"
+
+#include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+#include <sstream>
+
+namespace kpi::sinks {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+// Labels in name order, whatever order the caller gives.
+void AddGauge(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  std::sort(labels.begin(), labels.end());
+  m.label = std::move(labels);
+  m.gauge.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+void AddCounter(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  std::sort(labels.begin(), labels.end());
+  m.label = std::move(labels);
+  m.counter.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+MetricFamily HistogramFamily(std::string name, std::string help, const HistogramSnapshot& h) {
+  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Histogram);
+  ClientMetric m;
+  m.histogram.sample_count = h.cumulative.back();
+  m.histogram.sample_sum = h.sum;
+  for (size_t i = 0; i < h.cumulative.size(); ++i) {
+    m.histogram.bucket.push_back({h.cumulative[i], i < h.bounds.size()
+                                                       ? h.bounds[i]
+                                                       : std::numeric_limits<double>::infinity()});
+  }
+  f.metric.push_back(std::move(m));
+  return f;
+}
+
+double UnixSeconds(Date d) { return static_cast<double>(d.days()) * 86400.0; }
+
+constexpr std::array<Kpi, 7> kBacklogs = {
+    Kpi::kAssessmentsOpen, Kpi::kAssessmentsOverdue, Kpi::kS47AwaitingIcpc, Kpi::kS47IcpcOverdue,
+    Kpi::kCpPlansOpen,     Kpi::kCinPlansOpen,       Kpi::kClaOpen};
+
+}  // namespace
+
+KpiSelection SelectKpiSeries(const KpiView& view, Date as_of, const MetricsOptions& options) {
+  KpiSelection out;
+  const Date weeks[2] = {as_of.WeekStart(), as_of.WeekStart() - 7};
+  const auto wanted = [&](std::string_view kind) {
+    return std::find(options.dimension_kinds.begin(), options.dimension_kinds.end(), kind) !=
+           options.dimension_kinds.end();
+  };
+  for (const std::string_view kind : {"all", "sen", "year", "school"}) {
+    if (!wanted(kind)) continue;
+    for (int p = 0; p < 2; ++p) {
+      ViewQuery q;
+      q.week = weeks[p];
+      q.dimension_kind = std::string(kind);
+      std::vector<Row> rows = view.Query(q);
+      if (kind == "all") {  // every KPI, zero-filled
+        std::vector<Row> full;
+        for (const Kpi kpi : AllKpis()) {
+          const auto it =
+              std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.kpi == kpi; });
+          full.push_back(it != rows.end() ? *it : Row{kpi, weeks[p], "all", 0, 0, 0});
+        }
+        rows = std::move(full);
+      }
+      for (Row& row : rows) {
+        if (out.series.size() >= options.max_series) {
+          ++out.dropped;
+          continue;
+        }
+        out.series.push_back({std::move(row), p == 0});
+      }
+    }
+  }
+  return out;
+}
+
+ProcessorCollector::ProcessorCollector(const RuntimeProbe& probe, MetricsOptions options,
+                                       std::shared_ptr<spdlog::logger> log)
+    : probe_(probe), options_(std::move(options)), log_(std::move(log)) {}
+
+std::vector<MetricFamily> ProcessorCollector::Collect() const {
+  const ProbeSnapshot s = probe_.Snapshot();
+  std::vector<MetricFamily> out;
+
+  MetricFamily consumed = Family("kpi_events_consumed_total",
+                                 "Input records read, by topic and event kind (unknown: did not "
+                                 "decode)",
+                                 MetricType::Counter);
+  for (size_t t = 0; t < s.topics.size(); ++t) {
+    for (int k = 0; k < kKindSlots; ++k) {
+      const uint64_t n = s.consumed[t][k];
+      if (n == 0) continue;
+      const std::string kind =
+          k == kKindSlots - 1 ? "unknown" : std::string(KindName(static_cast<Kind>(k + 1)));
+      AddCounter(consumed, static_cast<double>(n), {{"topic", s.topics[t]}, {"kind", kind}});
+    }
+  }
+  out.push_back(std::move(consumed));
+
+  MetricFamily applied =
+      Family("kpi_events_applied_total", "Valid events applied to the state", MetricType::Counter);
+  AddCounter(applied, static_cast<double>(s.applied));
+  out.push_back(std::move(applied));
+  MetricFamily stale =
+      Family("kpi_events_stale_total", "Valid events older than the stored version (no change)",
+             MetricType::Counter);
+  AddCounter(stale, static_cast<double>(s.stale));
+  out.push_back(std::move(stale));
+
+  MetricFamily dlq = Family("kpi_dead_letters_total", "Input records dead-lettered, by reason code",
+                            MetricType::Counter);
+  for (int r = 0; r < kDeadLetterReasonCount; ++r) {
+    AddCounter(dlq, static_cast<double>(s.dead_letters[r]),
+               {{"reason", std::string(ReasonCode(static_cast<DeadLetterReason>(r)))}});
+  }
+  out.push_back(std::move(dlq));
+
+  MetricFamily commits =
+      Family("kpi_commits_total", "Commits made durable and delivered", MetricType::Counter);
+  AddCounter(commits, static_cast<double>(s.commits));
+  out.push_back(std::move(commits));
+  out.push_back(HistogramFamily("kpi_commit_duration_seconds",
+                                "Duration of a commit: state batch written and output delivered",
+                                s.commit_duration));
+  out.push_back(HistogramFamily(
+      "kpi_event_to_commit_latency_seconds",
+      "From an input record's Kafka timestamp to the delivery of the commit that covers it",
+      s.event_to_commit));
+
+  MetricFamily lag = Family("kpi_consumer_lag",
+                            "Records of an assigned input partition not yet consumed (high "
+                            "watermark minus position)",
+                            MetricType::Gauge);
+  for (const PartitionStatus& p : s.status.partitions) {
+    if (p.lag < 0) continue;
+    AddGauge(lag, static_cast<double>(p.lag),
+             {{"topic", p.topic}, {"partition", std::to_string(p.partition)}});
+  }
+  out.push_back(std::move(lag));
+
+  const auto single_gauge = [&](std::string name, std::string help, double value) {
+    MetricFamily f = Family(std::move(name), std::move(help), MetricType::Gauge);
+    AddGauge(f, value);
+    out.push_back(std::move(f));
+  };
+  if (s.last_commit_unix_seconds) {
+    single_gauge("kpi_last_commit_timestamp_seconds",
+                 "Unix time of the last successful commit (the process start before the first)",
+                 *s.last_commit_unix_seconds);
+  }
+  single_gauge("kpi_state_sst_bytes", "RocksDB: total size of the SST files",
+               static_cast<double>(s.status.state_sst_bytes));
+  single_gauge("kpi_state_live_bytes", "RocksDB: estimated size of the live data",
+               static_cast<double>(s.status.state_live_bytes));
+  single_gauge("kpi_block_cache_usage_bytes", "RocksDB: block cache in use",
+               static_cast<double>(s.status.block_cache_usage_bytes));
+  single_gauge("kpi_block_cache_capacity_bytes", "RocksDB: block cache capacity",
+               static_cast<double>(s.status.block_cache_capacity_bytes));
+  single_gauge("kpi_ready", "1 once partitions are assigned and restored", s.ready ? 1 : 0);
+  MetricFamily build = Family("kpi_build_info", "Build information", MetricType::Gauge);
+  AddGauge(build, 1, {{"version", KPI_VERSION}});
+  out.push_back(std::move(build));
+
+  const std::optional<Date> as_of = probe_.view().as_of();
+  if (!as_of) return out;  // no table yet: no KPI gauges
+  single_gauge("kpi_as_of_timestamp_seconds",
+               "The reporting date (midnight UTC of as_of): snapshots are taken at it",
+               UnixSeconds(*as_of));
+  MetricFamily week_start =
+      Family("kpi_week_start_timestamp_seconds",
+             "Start (Monday) of the weeks the KPI gauges are about", MetricType::Gauge);
+  AddGauge(week_start, UnixSeconds(as_of->WeekStart()), {{"period", "current"}});
+  AddGauge(week_start, UnixSeconds(as_of->WeekStart() - 7), {{"period", "previous"}});
+  out.push_back(std::move(week_start));
+
+  const KpiSelection selection = SelectKpiSeries(probe_.view(), *as_of, options_);
+  MetricFamily count =
+      Family("kpi_count", "KPI value (KPIS.md) of the current or previous week, by dimension",
+             MetricType::Gauge);
+  MetricFamily base =
+      Family("kpi_base", "KPI denominator (rates and in-timescale shares)", MetricType::Gauge);
+  MetricFamily backlog =
+      Family("kpi_backlog", "Backlogs at as_of (the current week's snapshot, all children)",
+             MetricType::Gauge);
+  for (const KpiSeries& k : selection.series) {
+    std::vector<ClientMetric::Label> labels = {{"dimension", k.row.dimension},
+                                               {"kpi", std::string(KpiName(k.row.kpi))},
+                                               {"period", k.current ? "current" : "previous"}};
+    AddGauge(count, static_cast<double>(k.row.count), labels);
+    if (HasBase(k.row.kpi)) AddGauge(base, static_cast<double>(k.row.base), std::move(labels));
+  }
+  // Backlogs from the view itself, so that the cap never hides them.
+  for (const Kpi kpi : kBacklogs) {
+    ViewQuery q;
+    q.kpi = kpi;
+    q.week = as_of->WeekStart();
+    q.dimension = "all";
+    const std::vector<Row> rows = probe_.view().Query(q);
+    AddGauge(backlog, rows.empty() ? 0 : static_cast<double>(rows.front().count),
+             {{"backlog", std::string(KpiName(kpi))}});
+  }
+  out.push_back(std::move(count));
+  out.push_back(std::move(base));
+  out.push_back(std::move(backlog));
+  single_gauge("kpi_metrics_series_dropped",
+               "KPI rows without gauges because metrics.max_series was reached",
+               static_cast<double>(selection.dropped));
+  if (selection.dropped > 0 && !cap_logged_.exchange(true) && log_ != nullptr) {
+    log_->warn(
+        "metrics.max_series ({}) reached: {} KPI rows have no gauge; narrow metrics.dimensions or "
+        "raise the cap (the output topic and /kpi still have every row)",
+        options_.max_series, selection.dropped);
+  }
+  return out;
+}
+
+std::string SerializeText(const std::vector<prometheus::MetricFamily>& families) {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+}  // namespace kpi::sinks

@@ -1,0 +1,138 @@
+#include "sinks/query.h"
+
+#include "processor/app/json_out.h"
+#include "processor/app/replay.h"
+
+namespace kpi::sinks {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> UrlDecode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out.push_back(' ');
+    } else if (in[i] == '%') {
+      if (i + 2 >= in.size()) return std::nullopt;
+      const int hi = HexValue(in[i + 1]);
+      const int lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+HttpResponse Error(int status, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = "{\"error\":";
+  app::AppendJsonString(r.body, message);
+  r.body += "}\n";
+  return r;
+}
+
+HttpResponse Text(int status, std::string body) {
+  return HttpResponse{status, "text/plain; charset=utf-8", std::move(body)};
+}
+
+}  // namespace
+
+std::optional<std::map<std::string, std::string>> ParseQueryString(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    auto name = UrlDecode(pair.substr(0, eq));
+    auto value = UrlDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!name || !value) return std::nullopt;
+    out[*name] = *value;
+  }
+  return out;
+}
+
+HttpResponse HandleKpiQuery(const RuntimeProbe& probe, std::string_view query) {
+  if (!probe.ready()) return Error(503, "not ready: partitions are not assigned and restored");
+  const auto params = ParseQueryString(query);
+  if (!params) return Error(400, "malformed query string");
+  const std::optional<Date> as_of = probe.view().as_of();
+  if (!as_of) return Error(503, "not ready: no table yet");
+  ViewQuery q;
+  for (const auto& [name, value] : *params) {
+    if (name == "kpi") {
+      q.kpi = KpiFromName(value);
+      if (!q.kpi) return Error(400, "kpi: unknown KPI '" + value + "' (KPIS.md names)");
+    } else if (name == "week") {
+      if (value == "current") {
+        q.week = as_of->WeekStart();
+      } else if (value == "previous") {
+        q.week = as_of->WeekStart() - 7;
+      } else if (const std::optional<Date> d = Date::Parse(value)) {
+        q.week = d->WeekStart();
+      } else {
+        return Error(400, "week: expected YYYY-MM-DD, current or previous");
+      }
+    } else if (name == "dimension") {
+      if (value == "all" || value == "school" || value == "year" || value == "sen") {
+        q.dimension_kind = value;
+      } else if (value.find('=') != std::string::npos) {
+        q.dimension = value;
+      } else {
+        return Error(400, "dimension: expected all, school, year, sen or a value like year=7");
+      }
+    } else {
+      return Error(400, "unknown parameter '" + name + "' (kpi, week, dimension)");
+    }
+  }
+  const std::string as_of_text = as_of->ToString();
+  HttpResponse r;
+  r.body = "{\"as_of\":\"" + as_of_text + "\",\"rows\":[";
+  bool first = true;
+  for (const Row& row : probe.view().Query(q)) {
+    if (!first) r.body.push_back(',');
+    first = false;
+    r.body += app::RowToJson(row, as_of_text);
+  }
+  r.body += "]}\n";
+  return r;
+}
+
+HttpResponse HandleHealth(const RuntimeProbe& probe, int64_t now_steady_ms, int64_t stall_ms) {
+  const int64_t beat = probe.last_heartbeat_ms();
+  if (beat == 0) return Text(503, "starting\n");
+  if (now_steady_ms - beat > stall_ms) {
+    return Text(503, "stalled: the main loop has not reported for " +
+                         std::to_string((now_steady_ms - beat) / 1000) + " s\n");
+  }
+  return Text(200, "ok\n");
+}
+
+HttpResponse HandleReady(const RuntimeProbe& probe) {
+  return probe.ready() ? Text(200, "ready\n") : Text(503, "not ready\n");
+}
+
+HttpResponse HandleHttp(const RuntimeProbe& probe, std::string_view method, std::string_view path,
+                        std::string_view query, int64_t now_steady_ms, int64_t stall_ms) {
+  if (path != "/kpi" && path != "/healthz" && path != "/readyz") {
+    return Error(404, "not found: the paths are /kpi, /healthz and /readyz");
+  }
+  if (method != "GET" && method != "HEAD") return Error(405, "method not allowed: use GET");
+  if (path == "/kpi") return HandleKpiQuery(probe, query);
+  if (path == "/healthz") return HandleHealth(probe, now_steady_ms, stall_ms);
+  return HandleReady(probe);
+}
+
+}  // namespace kpi::sinks
