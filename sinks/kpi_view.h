@@ -22,10 +22,10 @@
 namespace kpi::sinks {
 
 struct ViewQuery {
-  std::optional<Kpi> kpi;
-  std::optional<Date> week;  // a week_start (Monday)
-  std::optional<std::string> dimension;
-  std::optional<std::string> dimension_kind;  // "all", "school", "year", "sen"
+  std::optional<Kpi> kpi = std::nullopt;
+  std::optional<Date> week = std::nullopt;  // a week_start (Monday)
+  std::optional<std::string> dimension = std::nullopt;
+  std::optional<std::string> dimension_kind = std::nullopt;  // "all", "school", "year", "sen"
 };
 
 class KpiView {

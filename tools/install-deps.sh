@@ -17,6 +17,7 @@ packages=(
   libcivetweb-dev         # HTTP server under the Exposer; also serves /kpi, /healthz, /readyz
   prometheus              # promtool for the alert-rule tests; the server for the scrape test
   clang-format            # the format check of tools/test.sh
+  curl python3            # tools/demo.sh and its live view, tools/dashboard
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "processor/validate.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
+#include "tools/gen/route.h"
 
 namespace kpi::testing {
 namespace {
@@ -297,49 +299,12 @@ Table OutputTable(const std::string& bootstraps, const std::string& topic) {
 
 Produced Route(const std::string& line, const std::map<std::string, bool>& json_topics,
                const std::string& fallback_topic) {
-  auto event = DecodeJson(line);
-  if (!event) return {fallback_topic, "", line};
-  std::string topic;
-  switch (event->body_case()) {
-    case events::Event::kContact:
-      topic = "contacts";
-      break;
-    case events::Event::kReferral:
-      topic = "referrals";
-      break;
-    case events::Event::kAssessment:
-      topic = "assessments";
-      break;
-    case events::Event::kS47:
-      topic = "s47";
-      break;
-    case events::Event::kIcpc:
-      topic = "icpc";
-      break;
-    case events::Event::kCinPlan:
-    case events::Event::kCpPlan:
-    case events::Event::kLookedAfter:
-      topic = "plans";
-      break;
-    case events::Event::kAttendance:
-      topic = "attendance";
-      break;
-    case events::Event::kExclusion:
-      topic = "exclusions";
-      break;
-    case events::Event::kEnrolment:
-      topic = "enrolments";
-      break;
-    case events::Event::kProfile:
-      topic = "children";
-      break;
-    default:
-      return {fallback_topic, "", line};  // unknown kind
+  std::set<std::string> json;
+  for (const auto& [topic, is_json] : json_topics) {
+    if (is_json) json.insert(topic);
   }
-  if (event->child_id().empty()) return {fallback_topic, "", line};
-  const auto json = json_topics.find(topic);
-  const bool as_json = json != json_topics.end() && json->second;
-  return {topic, event->child_id(), as_json ? line : event->SerializeAsString()};
+  gen::Routed r = gen::Route(line, json, fallback_topic);
+  return {std::move(r.topic), std::move(r.key), std::move(r.value)};
 }
 
 }  // namespace kpi::testing

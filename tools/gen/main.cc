@@ -1,10 +1,12 @@
-// kpi-gen: writes a generated local authority's events as NDJSON (see generator.h).
+// kpi-gen: writes a generated local authority's events as NDJSON (see generator.h), or produces
+// them to Kafka topics (kafka_sink.h), paced or as fast as possible.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
 #include "tools/gen/generator.h"
+#include "tools/gen/kafka_sink.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"kpi-gen: deterministic NDJSON event stream of a generated local authority"};
@@ -19,7 +21,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("!--no-attendance", p.attendance, "leave out attendance marks");
   app.add_option("--output", output, "NDJSON file, or - for stdout")->capture_default_str();
+  kpi::gen::KafkaSinkOptions kafka;
+  std::vector<std::string> json_topics;
+  app.add_option("--kafka", kafka.bootstrap_servers,
+                 "produce to Kafka instead (bootstrap servers): each event to its input topic, "
+                 "keyed by child_id, protobuf");
+  app.add_option("--json-topics", json_topics, "topics that get the JSON line instead")
+      ->delimiter(',');
+  app.add_option("--rate", kafka.rate, "events per second to Kafka (0: as fast as possible)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  kafka.json_topics.insert(json_topics.begin(), json_topics.end());
   if (!start.empty()) {
     const auto d = kpi::Date::Parse(start);
     if (!d) {
@@ -27,6 +39,21 @@ int main(int argc, char** argv) {
       return 2;
     }
     p.start = *d;
+  }
+  if (!kafka.bootstrap_servers.empty()) {
+    auto sink = kpi::gen::KafkaSink::Create(kafka);
+    if (!sink) {
+      std::fprintf(stderr, "kpi-gen: kafka: %s\n", sink.error().c_str());
+      return 2;
+    }
+    const kpi::gen::Counts counts =
+        kpi::gen::Generate(p, [&](std::string_view line) { (*sink)->Send(line); });
+    const uint64_t failed = (*sink)->Finish(60000);
+    std::fprintf(stderr, "kpi-gen: %llu events produced, %llu not delivered; period ends %s\n",
+                 static_cast<unsigned long long>(counts.events),
+                 static_cast<unsigned long long>(failed),
+                 kpi::gen::PeriodEnd(p).ToString().c_str());
+    return failed == 0 ? 0 : 1;
   }
   std::ofstream file;
   std::ostream* out = &std::cout;

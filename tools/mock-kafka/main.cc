@@ -1,7 +1,7 @@
 // kpi-mock-kafka: hosts librdkafka's mock cluster for the tests and the demo (never used by the
 // processor, which reaches it like any cluster through bootstrap.servers).
 //
-//   kpi-mock-kafka --brokers 3 --topic contacts:6 --topic kpi.results:6 \
+//   kpi-mock-kafka --brokers 3 --topic contacts:6 --topic kpi.results:6
 //       --bootstrap-file /tmp/bootstrap --control /tmp/control.fifo
 //
 // It writes the bootstrap list to --bootstrap-file (a temp file, then rename) once the cluster is
