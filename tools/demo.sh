@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one-command demo (README): installs what is missing, builds, starts the mock Kafka cluster
-# (tools/mock-kafka) with the input and output topics, starts the processor, streams a generated
-# authority into the topics at a steady rate while the processor consumes it (so the mock's
+# (tools/mock-kafka) with the input and output topics, starts the processor with as_of following
+# the events, streams a generated authority (the last `--weeks` weeks up to today) into the topics
+# at a steady rate while the processor consumes it (so the mock's
 # retention of ~5 MiB per partition is never reached), and shows a live terminal view of the
 # latest weeks' front-door and school KPIs with the backlog. Ctrl-C stops everything and leaves
 # no process behind.
@@ -75,7 +76,7 @@ state:
   path: $work/state
   block_cache_mb: 64
 processing:
-  as_of: $end
+  as_of: events   # as_of follows the stream: weeks pass in seconds
 metrics:
   address: 127.0.0.1:$metrics_port
 http:

@@ -214,9 +214,13 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
   if (auto x = r.Int("calendar.icpc_limit", 1, 1000, c.icpc_limit); !x) {
     return std::unexpected(x.error());
   }
-  if (auto v = r.Take("processing.as_of"); v && !v->empty()) {
+  if (auto v = r.Take("processing.as_of"); v && *v == "events") {
+    c.as_of_from_events = true;
+  } else if (v && !v->empty()) {
     c.fixed_as_of = Date::Parse(*v);
-    if (!c.fixed_as_of) return std::unexpected("processing.as_of: '" + *v + "' is not YYYY-MM-DD");
+    if (!c.fixed_as_of) {
+      return std::unexpected("processing.as_of: '" + *v + "' is not YYYY-MM-DD or events");
+    }
   }
   for (const auto& [name, target] : {std::pair{"metrics.address", &c.metrics_address},
                                      std::pair{"http.address", &c.http_address}}) {

@@ -43,6 +43,10 @@ struct Config {
   int assessment_limit = 45;
   int icpc_limit = 15;
   std::optional<Date> fixed_as_of;  // backfill: a fixed reporting date instead of today
+  // `processing.as_of: events`: as_of follows the latest recorded_at consumed (UTC date), never
+  // moving back and never past today. For replays of history through Kafka and the demo, where
+  // weeks of events pass in seconds.
+  bool as_of_from_events = false;
   // Endpoints (sinks/prometheus/server.h). Loopback by default: any other address is a choice.
   std::string metrics_address = "127.0.0.1:9464";  // "" turns /metrics off
   std::vector<std::string> metrics_dimensions = {"all", "school", "year", "sen"};

@@ -84,6 +84,21 @@ TEST(ConfigTest, MistakesAreClearErrors) {
             std::string::npos);
 }
 
+TEST(ConfigTest, AsOfIsTodayAFixedDateOrTheEvents) {
+  EXPECT_FALSE(ParseConfig(kMinimal, {})->as_of_from_events);
+  const auto events = ParseConfig(std::string(kMinimal) + "processing:\n  as_of: events\n", {});
+  ASSERT_TRUE(events.has_value()) << events.error();
+  EXPECT_TRUE(events->as_of_from_events);
+  EXPECT_FALSE(events->fixed_as_of.has_value());
+  EXPECT_EQ(
+      ParseConfig(std::string(kMinimal) + "processing:\n  as_of: 2026-03-04\n", {})->fixed_as_of,
+      Date::FromYmd(2026, 3, 4));
+  EXPECT_NE(ParseConfig(std::string(kMinimal) + "processing:\n  as_of: later\n", {})
+                .error()
+                .find("YYYY-MM-DD or events"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, EndpointsBindToLoopbackUnlessConfigured) {
   const auto d = ParseConfig(kMinimal, {});
   ASSERT_TRUE(d.has_value()) << d.error();

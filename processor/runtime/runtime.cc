@@ -248,7 +248,17 @@ void Runtime::Fail(int exit_code, std::string message) {
   if (!failure_) failure_ = Failure{exit_code, std::move(message)};
 }
 
-Date Runtime::Today() const { return config_.fixed_as_of ? *config_.fixed_as_of : clock_.Today(); }
+Date Runtime::Today() const {
+  if (config_.fixed_as_of) return *config_.fixed_as_of;
+  if (config_.as_of_from_events) {
+    // Before the first event: the date the stored engines were left at, or the epoch (a new
+    // store starts there and moves with the first event).
+    Date d = event_day_.value_or(Date(0));
+    for (const auto& [task, engine] : engines_) d = std::max(d, engine->as_of());
+    return std::min(d, clock_.Today());
+  }
+  return clock_.Today();
+}
 
 Engine* Runtime::EngineFor(int32_t task) {
   auto it = engines_.find(task);
@@ -355,6 +365,12 @@ void Runtime::Process(void* m) {
   rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
   const int64_t ts = rd_kafka_message_timestamp(msg, &ts_type);
   if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) event_unix_ms_.push_back(ts);
+  if (event && config_.as_of_from_events && event->has_recorded_at()) {
+    // The event's own day moves as_of first, so that it is validated against it.
+    const Date day(static_cast<int32_t>(event->recorded_at().seconds() / 86400));
+    event_day_ = std::max(event_day_.value_or(day), day);
+    today_ = std::max(today_, std::min(*event_day_, clock_.Today()));
+  }
   std::expected<ValidEvent, DeadLetterReason> valid =
       event ? Validate(*event, today_) : std::unexpected(event.error());
   if (valid &&

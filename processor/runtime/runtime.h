@@ -76,8 +76,9 @@ class Runtime {
   void ReportStatus();
   void Fail(int exit_code, std::string message);
   Engine* EngineFor(int32_t task);
-  Date Today() const;  // reads the clock (or processing.as_of)
-  Date today_;         // the date in force: read once per loop iteration in RollAsOf
+  Date Today() const;              // reads the clock (or processing.as_of)
+  Date today_;                     // the date in force: read once per loop iteration in RollAsOf
+  std::optional<Date> event_day_;  // processing.as_of: events: the latest recorded_at date
 
   Config config_;
   const Clock& clock_;

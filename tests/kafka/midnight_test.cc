@@ -87,5 +87,64 @@ TEST(MidnightTest, AsOfMovesAtMidnightAndTheNewWeekAppears) {
   fs::remove_all(dir);
 }
 
+// processing.as_of: events: history streamed through Kafka moves as_of with its recorded_at, so
+// weeks pass as fast as the events arrive; the wall clock only caps it.
+TEST(MidnightTest, AsOfFollowsTheEventsWhenConfigured) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("kpi_event_as_of_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  MockKafka mock(dir, 1, {"plans:1", "contacts:1", "kpi.results:1", "kpi.dlq:1"});
+  ASSERT_FALSE(mock.bootstraps().empty());
+  auto config = runtime::ParseConfig(
+      "kafka:\n  bootstrap.servers: " + mock.bootstraps() +
+          "\n  session.timeout.ms: 3000\n  heartbeat.interval.ms: 750\n  fetch.wait.max.ms: 50\n"
+          "input:\n  topics: [plans, contacts]\nstate:\n  path: " +
+          (dir / "state").string() +
+          "\n  block_cache_mb: 8\ncommit:\n  interval_ms: 50\nprocessing:\n  as_of: events\n",
+      {});
+  ASSERT_TRUE(config.has_value()) << config.error();
+  FakeClock clock(Date::FromYmd(2026, 12, 1));
+  auto log = std::make_shared<spdlog::logger>("event-as-of-test",
+                                              std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto rt = runtime::Runtime::Create(*config, clock, log);
+  ASSERT_TRUE(rt.has_value()) << rt.error().message;
+  std::thread run([&] { EXPECT_TRUE((*rt)->Run().has_value()); });
+  const std::map<std::string, bool> protobuf;
+  {
+    Producer producer(mock.bootstraps());
+    producer.Produce(Route(
+        R"({"eventId":"CIN1","childId":"C1","recordedAt":"2026-03-02T10:00:00Z","cinPlan":{"startDate":"2026-03-02"}})",
+        protobuf, "contacts"));
+    // Recorded on the 12th, dated the 17th: held back while as_of is the 12th.
+    producer.Produce(Route(
+        R"({"eventId":"CT1","childId":"C2","recordedAt":"2026-03-12T10:00:00Z","contact":{"contactDate":"2026-03-17"}})",
+        protobuf, "contacts"));
+    ASSERT_TRUE(producer.Flush(10000));
+  }
+  EXPECT_TRUE(WaitFor(mock.bootstraps(), "cin_plans_open|2026-03-09|all", {1, 0}));
+  EXPECT_FALSE(
+      OutputTable(mock.bootstraps(), "kpi.results").contains("cin_plans_open|2026-03-16|all"));
+  EXPECT_FALSE(OutputTable(mock.bootstraps(), "kpi.results").contains("contacts|2026-03-16|all"));
+  {
+    Producer producer(mock.bootstraps());
+    producer.Produce(Route(
+        R"({"eventId":"CT2","childId":"C3","recordedAt":"2026-03-18T10:00:00Z","contact":{"contactDate":"2026-03-18"}})",
+        protobuf, "contacts"));
+    // A recorded_at far in the future does not move as_of past the wall clock.
+    producer.Produce(Route(
+        R"({"eventId":"CT3","childId":"C4","recordedAt":"2027-06-01T10:00:00Z","contact":{"contactDate":"2026-12-31"}})",
+        protobuf, "contacts"));
+    ASSERT_TRUE(producer.Flush(10000));
+  }
+  EXPECT_TRUE(WaitFor(mock.bootstraps(), "contacts|2026-03-16|all", {2, 0}));
+  EXPECT_TRUE(WaitFor(mock.bootstraps(), "cin_plans_open|2026-11-30|all", {1, 0}));
+  EXPECT_FALSE(OutputTable(mock.bootstraps(), "kpi.results").contains("contacts|2026-12-28|all"));
+  EXPECT_EQ((*rt)->probe().view().as_of(), Date::FromYmd(2026, 12, 1));
+  (*rt)->RequestStop();
+  run.join();
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kpi::testing
