@@ -22,21 +22,19 @@ MetricFamily Family(std::string name, std::string help, MetricType type) {
   return f;
 }
 
-// Labels in name order, whatever order the caller gives.
-void AddGauge(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
+// One sample of a gauge or counter family, labels in name order whatever order the caller gives.
+void AddSample(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels) {
   ClientMetric m;
   std::sort(labels.begin(), labels.end());
   m.label = std::move(labels);
-  m.gauge.value = value;
+  (f.type == MetricType::Counter ? m.counter.value : m.gauge.value) = value;
   f.metric.push_back(std::move(m));
 }
-
+void AddGauge(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
+  AddSample(f, value, std::move(labels));
+}
 void AddCounter(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric m;
-  std::sort(labels.begin(), labels.end());
-  m.label = std::move(labels);
-  m.counter.value = value;
-  f.metric.push_back(std::move(m));
+  AddSample(f, value, std::move(labels));
 }
 
 MetricFamily HistogramFamily(std::string name, std::string help, const HistogramSnapshot& h) {

@@ -43,107 +43,101 @@ bool WaitFor(const std::string& bootstraps, const std::string& key,
   return false;
 }
 
-TEST(MidnightTest, AsOfMovesAtMidnightAndTheNewWeekAppears) {
-  const fs::path dir = fs::temp_directory_path() / ("kpi_midnight_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  MockKafka mock(dir, 1, {"plans:2", "contacts:2", "kpi.results:2", "kpi.dlq:1"});
-  ASSERT_FALSE(mock.bootstraps().empty());
-  {
-    Producer producer(mock.bootstraps());
-    const std::map<std::string, bool> protobuf;
-    producer.Produce(Route(
-        R"({"eventId":"CIN1","childId":"C1","recordedAt":"2026-03-02T10:00:00Z","cinPlan":{"startDate":"2026-03-02"}})",
-        protobuf, "contacts"));
-    producer.Produce(Route(
-        R"({"eventId":"CT1","childId":"C2","recordedAt":"2026-03-12T10:00:00Z","contact":{"contactDate":"2026-03-17"}})",
-        protobuf, "contacts"));
-    ASSERT_TRUE(producer.Flush(10000));
+// A runtime in this process with a fake clock, against its own mock broker (topics plans and
+// contacts); stopped and cleaned up on destruction.
+class InProcess {
+ public:
+  InProcess(const std::string& name, Date today, const std::string& extra_yaml)
+      : dir_(fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()))), clock_(today) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    mock_ = std::make_unique<MockKafka>(
+        dir_, 1, std::vector<std::string>{"plans:2", "contacts:2", "kpi.results:2", "kpi.dlq:1"});
+    yaml_ = "kafka:\n  bootstrap.servers: " + mock_->bootstraps() +
+            "\n  session.timeout.ms: 3000\n  heartbeat.interval.ms: 750\n  fetch.wait.max.ms: 50\n"
+            "input:\n  topics: [plans, contacts]\nstate:\n  path: " +
+            (dir_ / "state").string() + "\n  block_cache_mb: 8\ncommit:\n  interval_ms: 50\n" +
+            extra_yaml;
   }
-  auto config = runtime::ParseConfig(
-      "kafka:\n  bootstrap.servers: " + mock.bootstraps() +
-          "\n  session.timeout.ms: 3000\n  heartbeat.interval.ms: 750\n  fetch.wait.max.ms: 50\n"
-          "input:\n  topics: [plans, contacts]\nstate:\n  path: " +
-          (dir / "state").string() + "\n  block_cache_mb: 8\ncommit:\n  interval_ms: 50\n",
-      {});
-  ASSERT_TRUE(config.has_value()) << config.error();
-  FakeClock clock(Date::FromYmd(2026, 3, 13));  // a Friday
-  auto log = std::make_shared<spdlog::logger>("midnight-test",
-                                              std::make_shared<spdlog::sinks::null_sink_mt>());
-  auto rt = runtime::Runtime::Create(*config, clock, log);
-  ASSERT_TRUE(rt.has_value()) << rt.error().message;
-  std::thread run([&] { EXPECT_TRUE((*rt)->Run().has_value()); });
+  ~InProcess() {
+    if (rt_ != nullptr) rt_->RequestStop();
+    if (run_.joinable()) run_.join();
+    rt_.reset();
+    mock_.reset();
+    fs::remove_all(dir_);
+  }
+  // Starts the runtime; empty on success, else why not.
+  std::string Start() {
+    if (mock_->bootstraps().empty()) return "no mock broker";
+    auto config = runtime::ParseConfig(yaml_, {});
+    if (!config) return config.error();
+    auto log = std::make_shared<spdlog::logger>("in-process",
+                                                std::make_shared<spdlog::sinks::null_sink_mt>());
+    auto rt = runtime::Runtime::Create(*config, clock_, log);
+    if (!rt) return rt.error().message;
+    rt_ = std::move(*rt);
+    run_ = std::thread([this] { EXPECT_TRUE(rt_->Run().has_value()); });
+    return "";
+  }
+  // Produces NDJSON events (protobuf, routed by kind) and waits for their delivery.
+  bool Produce(const std::vector<std::string>& lines) {
+    Producer producer(mock_->bootstraps());
+    for (const std::string& line : lines) producer.Produce(Route(line, {}, "contacts"));
+    return producer.Flush(10000);
+  }
+  bool Has(const std::string& key) {
+    return OutputTable(mock_->bootstraps(), "kpi.results").contains(key);
+  }
+  const std::string& bootstraps() const { return mock_->bootstraps(); }
+  FakeClock& clock() { return clock_; }
+  runtime::Runtime& runtime() { return *rt_; }
 
-  EXPECT_TRUE(WaitFor(mock.bootstraps(), "cin_plans_open|2026-03-09|all", {1, 0}));
+ private:
+  fs::path dir_;
+  FakeClock clock_;
+  std::unique_ptr<MockKafka> mock_;
+  std::string yaml_;
+  std::unique_ptr<runtime::Runtime> rt_;
+  std::thread run_;
+};
+
+constexpr const char* kCinPlan =
+    R"({"eventId":"CIN1","childId":"C1","recordedAt":"2026-03-02T10:00:00Z","cinPlan":{"startDate":"2026-03-02"}})";
+// Recorded on the 12th, dated the 17th (the next week).
+constexpr const char* kFutureContact =
+    R"({"eventId":"CT1","childId":"C2","recordedAt":"2026-03-12T10:00:00Z","contact":{"contactDate":"2026-03-17"}})";
+
+TEST(MidnightTest, AsOfMovesAtMidnightAndTheNewWeekAppears) {
+  InProcess p("kpi_midnight", Date::FromYmd(2026, 3, 13), "");  // a Friday
+  ASSERT_TRUE(p.Produce({kCinPlan, kFutureContact}));
+  ASSERT_EQ(p.Start(), "");
+  EXPECT_TRUE(WaitFor(p.bootstraps(), "cin_plans_open|2026-03-09|all", {1, 0}));
   // The contact is dated in the next week: not reported yet.
-  EXPECT_FALSE(OutputTable(mock.bootstraps(), "kpi.results").contains("contacts|2026-03-16|all"));
+  EXPECT_FALSE(p.Has("contacts|2026-03-16|all"));
 
-  clock.Set(Date::FromYmd(2026, 3, 16));  // midnight passes into a new week
-  EXPECT_TRUE(WaitFor(mock.bootstraps(), "cin_plans_open|2026-03-16|all", {1, 0}));
-  EXPECT_TRUE(WaitFor(mock.bootstraps(), "contacts|2026-03-16|all", {1, 0}));
-
-  (*rt)->RequestStop();
-  run.join();
-  fs::remove_all(dir);
+  p.clock().Set(Date::FromYmd(2026, 3, 16));  // midnight passes into a new week
+  EXPECT_TRUE(WaitFor(p.bootstraps(), "cin_plans_open|2026-03-16|all", {1, 0}));
+  EXPECT_TRUE(WaitFor(p.bootstraps(), "contacts|2026-03-16|all", {1, 0}));
 }
 
 // processing.as_of: events: history streamed through Kafka moves as_of with its recorded_at, so
 // weeks pass as fast as the events arrive; the wall clock only caps it.
 TEST(MidnightTest, AsOfFollowsTheEventsWhenConfigured) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("kpi_event_as_of_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  MockKafka mock(dir, 1, {"plans:1", "contacts:1", "kpi.results:1", "kpi.dlq:1"});
-  ASSERT_FALSE(mock.bootstraps().empty());
-  auto config = runtime::ParseConfig(
-      "kafka:\n  bootstrap.servers: " + mock.bootstraps() +
-          "\n  session.timeout.ms: 3000\n  heartbeat.interval.ms: 750\n  fetch.wait.max.ms: 50\n"
-          "input:\n  topics: [plans, contacts]\nstate:\n  path: " +
-          (dir / "state").string() +
-          "\n  block_cache_mb: 8\ncommit:\n  interval_ms: 50\nprocessing:\n  as_of: events\n",
-      {});
-  ASSERT_TRUE(config.has_value()) << config.error();
-  FakeClock clock(Date::FromYmd(2026, 12, 1));
-  auto log = std::make_shared<spdlog::logger>("event-as-of-test",
-                                              std::make_shared<spdlog::sinks::null_sink_mt>());
-  auto rt = runtime::Runtime::Create(*config, clock, log);
-  ASSERT_TRUE(rt.has_value()) << rt.error().message;
-  std::thread run([&] { EXPECT_TRUE((*rt)->Run().has_value()); });
-  const std::map<std::string, bool> protobuf;
-  {
-    Producer producer(mock.bootstraps());
-    producer.Produce(Route(
-        R"({"eventId":"CIN1","childId":"C1","recordedAt":"2026-03-02T10:00:00Z","cinPlan":{"startDate":"2026-03-02"}})",
-        protobuf, "contacts"));
-    // Recorded on the 12th, dated the 17th: held back while as_of is the 12th.
-    producer.Produce(Route(
-        R"({"eventId":"CT1","childId":"C2","recordedAt":"2026-03-12T10:00:00Z","contact":{"contactDate":"2026-03-17"}})",
-        protobuf, "contacts"));
-    ASSERT_TRUE(producer.Flush(10000));
-  }
-  EXPECT_TRUE(WaitFor(mock.bootstraps(), "cin_plans_open|2026-03-09|all", {1, 0}));
-  EXPECT_FALSE(
-      OutputTable(mock.bootstraps(), "kpi.results").contains("cin_plans_open|2026-03-16|all"));
-  EXPECT_FALSE(OutputTable(mock.bootstraps(), "kpi.results").contains("contacts|2026-03-16|all"));
-  {
-    Producer producer(mock.bootstraps());
-    producer.Produce(Route(
-        R"({"eventId":"CT2","childId":"C3","recordedAt":"2026-03-18T10:00:00Z","contact":{"contactDate":"2026-03-18"}})",
-        protobuf, "contacts"));
-    // A recorded_at far in the future does not move as_of past the wall clock.
-    producer.Produce(Route(
-        R"({"eventId":"CT3","childId":"C4","recordedAt":"2027-06-01T10:00:00Z","contact":{"contactDate":"2026-12-31"}})",
-        protobuf, "contacts"));
-    ASSERT_TRUE(producer.Flush(10000));
-  }
-  EXPECT_TRUE(WaitFor(mock.bootstraps(), "contacts|2026-03-16|all", {2, 0}));
-  EXPECT_TRUE(WaitFor(mock.bootstraps(), "cin_plans_open|2026-11-30|all", {1, 0}));
-  EXPECT_FALSE(OutputTable(mock.bootstraps(), "kpi.results").contains("contacts|2026-12-28|all"));
-  EXPECT_EQ((*rt)->probe().view().as_of(), Date::FromYmd(2026, 12, 1));
-  (*rt)->RequestStop();
-  run.join();
-  fs::remove_all(dir);
+  InProcess p("kpi_event_as_of", Date::FromYmd(2026, 12, 1), "processing:\n  as_of: events\n");
+  ASSERT_EQ(p.Start(), "");
+  ASSERT_TRUE(p.Produce({kCinPlan, kFutureContact}));
+  EXPECT_TRUE(WaitFor(p.bootstraps(), "cin_plans_open|2026-03-09|all", {1, 0}));
+  EXPECT_FALSE(p.Has("cin_plans_open|2026-03-16|all"));
+  EXPECT_FALSE(p.Has("contacts|2026-03-16|all"));  // held back while as_of is the 12th
+  ASSERT_TRUE(p.Produce({
+      R"({"eventId":"CT2","childId":"C3","recordedAt":"2026-03-18T10:00:00Z","contact":{"contactDate":"2026-03-18"}})",
+      // A recorded_at far in the future does not move as_of past the wall clock.
+      R"({"eventId":"CT3","childId":"C4","recordedAt":"2027-06-01T10:00:00Z","contact":{"contactDate":"2026-12-31"}})",
+  }));
+  EXPECT_TRUE(WaitFor(p.bootstraps(), "contacts|2026-03-16|all", {2, 0}));
+  EXPECT_TRUE(WaitFor(p.bootstraps(), "cin_plans_open|2026-11-30|all", {1, 0}));
+  EXPECT_FALSE(p.Has("contacts|2026-12-28|all"));
+  EXPECT_EQ(p.runtime().probe().view().as_of(), Date::FromYmd(2026, 12, 1));
 }
 
 }  // namespace
