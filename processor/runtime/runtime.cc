@@ -248,16 +248,17 @@ void Runtime::Fail(int exit_code, std::string message) {
   if (!failure_) failure_ = Failure{exit_code, std::move(message)};
 }
 
-Date Runtime::Today() const {
+Date Runtime::Today() {
+  wall_today_ = clock_.Today();
   if (config_.fixed_as_of) return *config_.fixed_as_of;
   if (config_.as_of_from_events) {
     // Before the first event: the date the stored engines were left at, or the epoch (a new
     // store starts there and moves with the first event).
     Date d = event_day_.value_or(Date(0));
     for (const auto& [task, engine] : engines_) d = std::max(d, engine->as_of());
-    return std::min(d, clock_.Today());
+    return std::min(d, wall_today_);
   }
-  return clock_.Today();
+  return wall_today_;
 }
 
 Engine* Runtime::EngineFor(int32_t task) {
@@ -369,7 +370,7 @@ void Runtime::Process(void* m) {
     // The event's own day moves as_of first, so that it is validated against it.
     const Date day(static_cast<int32_t>(event->recorded_at().seconds() / 86400));
     event_day_ = std::max(event_day_.value_or(day), day);
-    today_ = std::max(today_, std::min(*event_day_, clock_.Today()));
+    today_ = std::max(today_, std::min(*event_day_, wall_today_));
   }
   std::expected<ValidEvent, DeadLetterReason> valid =
       event ? Validate(*event, today_) : std::unexpected(event.error());

@@ -76,7 +76,8 @@ class Runtime {
   void ReportStatus();
   void Fail(int exit_code, std::string message);
   Engine* EngineFor(int32_t task);
-  Date Today() const;              // reads the clock (or processing.as_of)
+  Date Today();                    // reads the clock into wall_today_; returns the date in force
+  Date wall_today_;                // the clock's date, read with today_
   Date today_;                     // the date in force: read once per loop iteration in RollAsOf
   std::optional<Date> event_day_;  // processing.as_of: events: the latest recorded_at date
 

@@ -66,13 +66,16 @@ KpiSelection SelectKpiSeries(const KpiView& view, Date as_of, const MetricsOptio
     return std::find(options.dimension_kinds.begin(), options.dimension_kinds.end(), kind) !=
            options.dimension_kinds.end();
   };
+  // One read of the view per week, then the rows by dimension kind.
+  std::vector<Row> week_rows[2];
+  for (int p = 0; p < 2; ++p) week_rows[p] = view.Query({.week = weeks[p]});
   for (const std::string_view kind : {"all", "sen", "year", "school"}) {
     if (!wanted(kind)) continue;
     for (int p = 0; p < 2; ++p) {
-      ViewQuery q;
-      q.week = weeks[p];
-      q.dimension_kind = std::string(kind);
-      std::vector<Row> rows = view.Query(q);
+      std::vector<Row> rows;
+      for (const Row& r : week_rows[p]) {
+        if (DimensionKind(r.dimension) == kind) rows.push_back(r);
+      }
       if (kind == "all") {  // every KPI, zero-filled
         std::vector<Row> full;
         for (const Kpi kpi : AllKpis()) {
