@@ -1,0 +1,111 @@
+// kpi-replay-bench: replay throughput of the KPI core on one core, beside the limit of the same
+// run: a parse-only pass over the same input. Attendance-heavy generated input, decoded from
+// NDJSON (the fast path) and from protobuf. Everything is in memory before the clock starts;
+// state is the in-memory store, committed every --commit-every events as `replay` does.
+//
+//   build/bin/kpi-replay-bench --children 2000 --weeks 26
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "processor/calendar.h"
+#include "processor/engine.h"
+#include "processor/validate.h"
+#include "state/memory_store.h"
+#include "tools/gen/generator.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+template <typename Decode>
+double ParseOnly(const std::vector<std::string>& input, Decode decode, uint64_t& decoded) {
+  const auto start = Clock::now();
+  decoded = 0;
+  for (const std::string& in : input) decoded += decode(in).has_value() ? 1 : 0;
+  return Seconds(start);
+}
+
+template <typename Decode>
+double Replay(const std::vector<std::string>& input, Decode decode, kpi::Date as_of,
+              uint64_t commit_every, size_t& rows) {
+  const kpi::Calendar calendar;
+  kpi::state::MemoryStore store;
+  kpi::EngineOptions options;
+  options.as_of = as_of;
+  auto engine = std::move(*kpi::Engine::Open(store, calendar, options));
+  const auto start = Clock::now();
+  uint64_t since = 0;
+  const auto commit = [&] {
+    (void)engine->PrepareCommit();
+    (void)store.Write(engine->TakeBatch());
+  };
+  for (const std::string& in : input) {
+    auto event = decode(in);
+    if (!event) continue;
+    auto valid = kpi::Validate(*event, as_of);
+    if (!valid) continue;
+    (void)engine->Apply(*valid);
+    if (++since >= commit_every) {
+      commit();
+      since = 0;
+    }
+  }
+  commit();
+  const double seconds = Seconds(start);
+  rows = engine->Table().size();
+  return seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kpi-replay-bench: replay events/s on one core beside a parse-only pass"};
+  kpi::gen::Params p;
+  p.children = 2000;
+  p.weeks = 26;
+  uint64_t commit_every = 100000;
+  app.add_option("--children", p.children)->capture_default_str();
+  app.add_option("--weeks", p.weeks)->capture_default_str();
+  app.add_option("--commit-every", commit_every)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<std::string> json;
+  kpi::gen::Generate(p, [&](std::string_view line) { json.emplace_back(line); });
+  std::vector<std::string> proto;
+  for (const std::string& line : json) {
+    auto e = kpi::DecodeJsonWithProtobuf(line);
+    proto.push_back(e ? e->SerializeAsString() : line);
+  }
+  const kpi::Date as_of = kpi::gen::PeriodEnd(p);
+  const double n = static_cast<double>(json.size());
+  std::printf("input: %zu events (%u children, %u weeks, attendance-heavy), as_of %s\n",
+              json.size(), p.children, p.weeks, as_of.ToString().c_str());
+  std::printf("%-10s %18s %18s %8s %8s\n", "format", "parse-only ev/s", "replay ev/s", "ratio",
+              "rows");
+  const auto json_decode = [](const std::string& s) { return kpi::DecodeJson(s); };
+  const auto proto_decode = [](const std::string& s) { return kpi::DecodeProtobuf(s); };
+  for (int f = 0; f < 2; ++f) {
+    uint64_t decoded = 0;
+    size_t rows = 0;
+    const double parse =
+        f == 0 ? ParseOnly(json, json_decode, decoded) : ParseOnly(proto, proto_decode, decoded);
+    const double replay = f == 0 ? Replay(json, json_decode, as_of, commit_every, rows)
+                                 : Replay(proto, proto_decode, as_of, commit_every, rows);
+    std::printf("%-10s %18.0f %18.0f %8.3f %8zu\n", f == 0 ? "ndjson" : "protobuf", n / parse,
+                n / replay, parse / replay, rows);
+  }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("peak RSS: %.0f MiB (input held in memory twice)\n",
+              static_cast<double>(usage.ru_maxrss) / 1024.0);
+  return 0;
+}
