@@ -25,6 +25,15 @@ std::string OutboxKey(uint64_t seq) {
   return key;
 }
 
+template <typename C>
+int64_t Millis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(C::now().time_since_epoch()).count();
+}
+// Wall time for event-to-commit latency (Kafka timestamps are Unix ms); steady time for the
+// heartbeat that /healthz compares with its own steady clock.
+int64_t UnixMs() { return Millis<std::chrono::system_clock>(); }
+int64_t SteadyMs() { return Millis<std::chrono::steady_clock>(); }
+
 std::string EncodeI64(int64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
 
 bool ReadLengthPrefixed(std::string_view& in, std::string& out) {
@@ -339,7 +348,6 @@ void Runtime::OnRevoke(void* p) {
 
 void Runtime::DeadLetter(void* m, DeadLetterReason reason) {
   auto* msg = static_cast<rd_kafka_message_t*>(m);
-  ++dead_lettered_;
   probe_.DeadLettered(reason);
   // Original key and value bytes, unchanged; delivered with the next commit's outbox.
   OutMessage out;
@@ -355,7 +363,6 @@ void Runtime::DeadLetter(void* m, DeadLetterReason reason) {
 
 void Runtime::Process(void* m) {
   auto* msg = static_cast<rd_kafka_message_t*>(m);
-  ++consumed_;
   const std::string topic = rd_kafka_topic_name(msg->rkt);
   const std::string_view value(static_cast<const char*>(msg->payload), msg->len);
   auto event = config_.FormatOf(topic) == Format::kJson ? DecodeJson(value) : DecodeProtobuf(value);
@@ -483,17 +490,13 @@ void Runtime::Commit() {
   for (const auto& [tp, offset] : next_offsets_) positions_[tp] = offset;
   next_offsets_.clear();
   pending_ = 0;
-  ++commits_;
   last_commit_ms_ = clock_.NowMs();
   // 4. Deliver it.
   if (!outbox.empty()) Deliver();
   if (failure_) return;
-  const int64_t now_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
   probe_.Committed(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-      event_unix_ms_, now_unix_ms, totals, today_);
+      event_unix_ms_, UnixMs(), totals, today_);
   event_unix_ms_.clear();
 }
 
@@ -517,9 +520,7 @@ void Runtime::ReportStatus() {
   report.state_live_bytes = store_->EstimatedLiveBytes();
   report.block_cache_usage_bytes = store_->BlockCacheUsage();
   report.block_cache_capacity_bytes = config_.block_cache_mb << 20;
-  probe_.Status(std::move(report), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::steady_clock::now().time_since_epoch())
-                                       .count());
+  probe_.Status(std::move(report), SteadyMs());
 }
 
 void Runtime::Deliver() {
@@ -597,9 +598,7 @@ std::expected<void, Failure> Runtime::Run() {
              config_.output_topic, config_.dlq_topic);
   last_commit_ms_ = clock_.NowMs();
   today_ = Today();
-  probe_.Started(std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count());
+  probe_.Started(UnixMs());
   ReportStatus();
   Deliver();  // whatever a crash left in the outbox, before anything new
   while (!stop_.load() && !failure_) {
@@ -633,8 +632,15 @@ std::expected<void, Failure> Runtime::Run() {
   probe_.Revoked();
   if (!failure_) Commit();                            // the final commit
   if (!failure_) rd_kafka_consumer_close(consumer_);  // leaves the group
-  log_->info("stopped: {} consumed, {} dead-lettered, {} commits", consumed_, dead_lettered_,
-             commits_);
+  const sinks::ProbeSnapshot s = probe_.Snapshot();
+  uint64_t consumed = 0;
+  for (const auto& kinds : s.consumed) {
+    for (const uint64_t n : kinds) consumed += n;
+  }
+  uint64_t dead_lettered = 0;
+  for (const uint64_t n : s.dead_letters) dead_lettered += n;
+  log_->info("stopped: {} consumed, {} dead-lettered, {} commits", consumed, dead_lettered,
+             s.commits);
   if (failure_) return std::unexpected(*failure_);
   return {};
 }

@@ -108,9 +108,6 @@ class Runtime {
   std::atomic<bool> stop_{false};
   std::atomic<bool> delivery_failed_{false};
   std::optional<Failure> failure_;
-  uint64_t consumed_ = 0;
-  uint64_t dead_lettered_ = 0;
-  uint64_t commits_ = 0;
 };
 
 // A KPI row as it goes to the output topic: key `kpi|week_start|dimension`.

@@ -23,18 +23,12 @@ MetricFamily Family(std::string name, std::string help, MetricType type) {
 }
 
 // One sample of a gauge or counter family, labels in name order whatever order the caller gives.
-void AddSample(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels) {
+void AddSample(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
   ClientMetric m;
   std::sort(labels.begin(), labels.end());
   m.label = std::move(labels);
   (f.type == MetricType::Counter ? m.counter.value : m.gauge.value) = value;
   f.metric.push_back(std::move(m));
-}
-void AddGauge(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
-  AddSample(f, value, std::move(labels));
-}
-void AddCounter(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
-  AddSample(f, value, std::move(labels));
 }
 
 MetricFamily HistogramFamily(std::string name, std::string help, const HistogramSnapshot& h) {
@@ -115,32 +109,32 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
       if (n == 0) continue;
       const std::string kind =
           k == kKindSlots - 1 ? "unknown" : std::string(KindName(static_cast<Kind>(k + 1)));
-      AddCounter(consumed, static_cast<double>(n), {{"topic", s.topics[t]}, {"kind", kind}});
+      AddSample(consumed, static_cast<double>(n), {{"topic", s.topics[t]}, {"kind", kind}});
     }
   }
   out.push_back(std::move(consumed));
 
   MetricFamily applied =
       Family("kpi_events_applied_total", "Valid events applied to the state", MetricType::Counter);
-  AddCounter(applied, static_cast<double>(s.applied));
+  AddSample(applied, static_cast<double>(s.applied));
   out.push_back(std::move(applied));
   MetricFamily stale =
       Family("kpi_events_stale_total", "Valid events older than the stored version (no change)",
              MetricType::Counter);
-  AddCounter(stale, static_cast<double>(s.stale));
+  AddSample(stale, static_cast<double>(s.stale));
   out.push_back(std::move(stale));
 
   MetricFamily dlq = Family("kpi_dead_letters_total", "Input records dead-lettered, by reason code",
                             MetricType::Counter);
   for (int r = 0; r < kDeadLetterReasonCount; ++r) {
-    AddCounter(dlq, static_cast<double>(s.dead_letters[r]),
-               {{"reason", std::string(ReasonCode(static_cast<DeadLetterReason>(r)))}});
+    AddSample(dlq, static_cast<double>(s.dead_letters[r]),
+              {{"reason", std::string(ReasonCode(static_cast<DeadLetterReason>(r)))}});
   }
   out.push_back(std::move(dlq));
 
   MetricFamily commits =
       Family("kpi_commits_total", "Commits made durable and delivered", MetricType::Counter);
-  AddCounter(commits, static_cast<double>(s.commits));
+  AddSample(commits, static_cast<double>(s.commits));
   out.push_back(std::move(commits));
   out.push_back(HistogramFamily("kpi_commit_duration_seconds",
                                 "Duration of a commit: state batch written and output delivered",
@@ -156,14 +150,14 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
                             MetricType::Gauge);
   for (const PartitionStatus& p : s.status.partitions) {
     if (p.lag < 0) continue;
-    AddGauge(lag, static_cast<double>(p.lag),
-             {{"topic", p.topic}, {"partition", std::to_string(p.partition)}});
+    AddSample(lag, static_cast<double>(p.lag),
+              {{"topic", p.topic}, {"partition", std::to_string(p.partition)}});
   }
   out.push_back(std::move(lag));
 
   const auto single_gauge = [&](std::string name, std::string help, double value) {
     MetricFamily f = Family(std::move(name), std::move(help), MetricType::Gauge);
-    AddGauge(f, value);
+    AddSample(f, value);
     out.push_back(std::move(f));
   };
   if (s.last_commit_unix_seconds) {
@@ -181,7 +175,7 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
                static_cast<double>(s.status.block_cache_capacity_bytes));
   single_gauge("kpi_ready", "1 once partitions are assigned and restored", s.ready ? 1 : 0);
   MetricFamily build = Family("kpi_build_info", "Build information", MetricType::Gauge);
-  AddGauge(build, 1, {{"version", KPI_VERSION}});
+  AddSample(build, 1, {{"version", KPI_VERSION}});
   out.push_back(std::move(build));
 
   const std::optional<Date> as_of = probe_.view().as_of();
@@ -192,8 +186,8 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
   MetricFamily week_start =
       Family("kpi_week_start_timestamp_seconds",
              "Start (Monday) of the weeks the KPI gauges are about", MetricType::Gauge);
-  AddGauge(week_start, UnixSeconds(as_of->WeekStart()), {{"period", "current"}});
-  AddGauge(week_start, UnixSeconds(as_of->WeekStart() - 7), {{"period", "previous"}});
+  AddSample(week_start, UnixSeconds(as_of->WeekStart()), {{"period", "current"}});
+  AddSample(week_start, UnixSeconds(as_of->WeekStart() - 7), {{"period", "previous"}});
   out.push_back(std::move(week_start));
 
   const KpiSelection selection = SelectKpiSeries(probe_.view(), *as_of, options_);
@@ -209,8 +203,8 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
     std::vector<ClientMetric::Label> labels = {{"dimension", k.row.dimension},
                                                {"kpi", std::string(KpiName(k.row.kpi))},
                                                {"period", k.current ? "current" : "previous"}};
-    AddGauge(count, static_cast<double>(k.row.count), labels);
-    if (HasBase(k.row.kpi)) AddGauge(base, static_cast<double>(k.row.base), std::move(labels));
+    AddSample(count, static_cast<double>(k.row.count), labels);
+    if (HasBase(k.row.kpi)) AddSample(base, static_cast<double>(k.row.base), std::move(labels));
   }
   // Backlogs from the view itself, so that the cap never hides them.
   for (const Kpi kpi : kBacklogs) {
@@ -219,8 +213,8 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
     q.week = as_of->WeekStart();
     q.dimension = "all";
     const std::vector<Row> rows = probe_.view().Query(q);
-    AddGauge(backlog, rows.empty() ? 0 : static_cast<double>(rows.front().count),
-             {{"backlog", std::string(KpiName(kpi))}});
+    AddSample(backlog, rows.empty() ? 0 : static_cast<double>(rows.front().count),
+              {{"backlog", std::string(KpiName(kpi))}});
   }
   out.push_back(std::move(count));
   out.push_back(std::move(base));
