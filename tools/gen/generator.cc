@@ -3,13 +3,50 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <random>
+#include <queue>
 #include <vector>
 
 #include "processor/calendar.h"
+#include "tools/gen/school_terms.h"
+
+// How the stream is made in time order without holding it:
+// - Each child has its own random stream, seeded from (seed, child). Its records other than
+//   attendance marks (about a tenth of its events) are a pure function of that stream, so they
+//   are made again when their turn comes instead of being kept: a heap holds one entry per child,
+//   its next arrival.
+// - Each child's marks of a day have their own random stream, seeded from (seed, child, day).
+//   A day's first versions are made when the clock reaches the day, as small references sorted
+//   by arrival; the line is written when it is emitted. Corrections, their stale re-sends and
+//   deletes are kept as lines in a second heap until they arrive.
+// - Memory is a few dozen bytes per child plus one day's marks, whatever the number of weeks.
 
 namespace kpi::gen {
 namespace {
+
+// SplitMix64: cheap to seed, so every child and every child-day has its own stream.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t Next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double U() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  int R(int lo, int hi) {
+    return hi <= lo ? lo : lo + static_cast<int>(Next() % static_cast<uint64_t>(hi - lo + 1));
+  }
+  bool Chance(double p) { return U() < p; }
+
+ private:
+  uint64_t state_;
+};
+
+uint64_t Seed(uint64_t seed, uint64_t a, uint64_t b = 0) {
+  Rng r(seed ^ (a * 0xd1b54a32d192ed03ULL) ^ (b * 0x8cb92ba72f3d8dd7ULL));
+  return r.Next();
+}
 
 struct Out {
   int64_t arrival;  // seconds since epoch: when the source system sends it
@@ -17,121 +54,158 @@ struct Out {
   std::string line;
 };
 
-std::string Timestamp(int64_t seconds) {
+bool Later(const Out& a, const Out& b) {
+  return a.arrival != b.arrival ? a.arrival > b.arrival : a.seq > b.seq;
+}
+
+void AppendTimestamp(std::string& s, int64_t seconds) {
   const Date d(static_cast<int32_t>(seconds / 86400));
   const int64_t sod = seconds % 86400;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%sT%02d:%02d:%02dZ", d.ToString().c_str(),
-                static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
-                static_cast<int>(sod % 60));
-  return buf;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "T%02d:%02d:%02dZ", static_cast<int>(sod / 3600),
+                static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60));
+  s += d.ToString();
+  s += buf;
+}
+
+std::string Timestamp(int64_t seconds) {
+  std::string s;
+  AppendTimestamp(s, seconds);
+  return s;
 }
 
 int64_t At(Date d, int seconds_of_day) {
   return static_cast<int64_t>(d.days()) * 86400 + seconds_of_day;
 }
 
-class Builder {
- public:
-  explicit Builder(const Params& p)
-      : p_(p), rng_(p.seed), calendar_(), cutoff_(At(PeriodEnd(p) + 1, 0)) {}
+std::string ChildId(uint32_t c) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "C%06u", c);
+  return buf;
+}
 
-  Counts Run(const std::function<void(std::string_view)>& emit) {
-    const Date end = PeriodEnd(p_);
-    const uint32_t schools = std::max<uint32_t>(3, p_.children / 250);
-    for (uint32_t c = 0; c < p_.children; ++c) Child(c, schools, end);
-    for (uint64_t i = 0; i < static_cast<uint64_t>(out_.size() * p_.malformed_rate); ++i) {
-      Malformed(end);
+std::string Urn(uint32_t school) { return std::to_string(100000 + school); }
+
+std::string Q(const std::string& s) { return "\"" + s + "\""; }
+
+// One record with its versions: `bodies` are the JSON bodies ("\"contact\":{...}") of the
+// successive versions, `times` their recorded_at. Adds deletes (with `delete_body`, which must
+// carry the identity fields; empty: never deleted) and stale re-sends by the rates. Versions
+// recorded at or after `cutoff` (the end of the period) have not happened yet.
+template <typename PushFn>
+void AddVersions(Rng& rng, const Params& p, int64_t cutoff, Counts* counts,
+                 const std::string& child, const std::string& id,
+                 const std::vector<std::string>& bodies, std::vector<int64_t> times,
+                 const std::string& delete_body, PushFn&& push) {
+  const auto line = [&](const std::string& body, int64_t t, bool deleted) {
+    std::string s = "{\"eventId\":\"" + id + "\",\"childId\":\"" + child + "\",\"recordedAt\":\"";
+    AppendTimestamp(s, t);
+    s += '"';
+    if (deleted) s += ",\"deleted\":true";
+    s += "," + body + "}";
+    return s;
+  };
+  while (!times.empty() && times.back() >= cutoff) times.pop_back();
+  if (times.empty()) return;
+  for (size_t i = 0; i < times.size(); ++i) {
+    push(times[i] + rng.R(0, 600), line(bodies[i], times[i], false));
+  }
+  if (times.size() > 1 && rng.Chance(p.stale_rate * 10)) {
+    // The first version arrives again after the last one: stale.
+    if (counts != nullptr) ++counts->stale;
+    push(times.back() + 3600 + rng.R(0, 3600), line(bodies.front(), times.front(), false));
+  }
+  if (!delete_body.empty() && rng.Chance(p.delete_rate)) {
+    const int64_t t = times.back() + 86400 * rng.R(1, 20);
+    if (t < cutoff) {
+      if (counts != nullptr) ++counts->deletes;
+      push(t, line(delete_body, t, true));
     }
-    std::sort(out_.begin(), out_.end(), [](const Out& a, const Out& b) {
-      return a.arrival != b.arrival ? a.arrival < b.arrival : a.seq < b.seq;
-    });
-    for (const Out& o : out_) emit(o.line);
-    counts_.events = out_.size();
-    return counts_;
+  }
+}
+
+// What a child's marks depend on, kept for every child (the rest is made again when needed).
+struct MarkPlan {
+  uint32_t urn = 0;       // school index + 1; 0: not of school age
+  uint32_t next_urn = 0;  // after a move; 0: none (no move, or elective home education)
+  Date leave;             // first day away from the first school
+  float absence = 0;      // chance that a session is missed
+};
+
+// Builds one child's records other than marks, and its MarkPlan, from the child's own stream.
+class ChildBuilder {
+ public:
+  ChildBuilder(const Params& p, uint32_t schools, int64_t cutoff)
+      : p_(p), schools_(schools), cutoff_(cutoff), rng_(0) {}
+
+  // The child's records in arrival order; `counts` (if given) gets the stale re-sends and deletes.
+  const std::vector<Out>& Build(uint32_t c, MarkPlan* plan, Counts* counts) {
+    rng_ = Rng(Seed(p_.seed, c, 1));
+    out_.clear();
+    counts_ = counts;
+    seq_ = 0;
+    exclusions_ = 0;
+    Child(c, plan);
+    std::sort(out_.begin(), out_.end(), [](const Out& a, const Out& b) { return Later(b, a); });
+    return out_;
   }
 
  private:
-  double U() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
-  int R(int lo, int hi) { return hi <= lo ? lo : std::uniform_int_distribution<int>(lo, hi)(rng_); }
-  bool Chance(double p) { return U() < p; }
+  double U() { return rng_.U(); }
+  int R(int lo, int hi) { return rng_.R(lo, hi); }
+  bool Chance(double p) { return rng_.Chance(p); }
 
   void Push(int64_t arrival, std::string line) {
     out_.push_back({arrival, seq_++, std::move(line)});
   }
 
-  // One record with its versions. `bodies` are the JSON bodies ("\"contact\":{...}") of the
-  // successive versions, `times` their recorded_at. Adds deletes (with `delete_body`, which must
-  // carry the identity fields; empty: never deleted) and stale re-sends by the rates.
   void Versions(const std::string& child, const std::string& id,
                 const std::vector<std::string>& bodies, std::vector<int64_t> times,
-                const std::string& empty_body) {
-    const auto line = [&](const std::string& body, int64_t t, bool deleted) {
-      std::string s = "{\"eventId\":\"" + id + "\",\"childId\":\"" + child +
-                      "\",\"recordedAt\":\"" + Timestamp(t) + "\"";
-      if (deleted) s += ",\"deleted\":true";
-      s += "," + body + "}";
-      return s;
-    };
-    // Versions recorded after the period have not happened yet.
-    while (!times.empty() && times.back() >= cutoff_) {
-      times.pop_back();
-    }
-    if (times.empty()) return;
-    for (size_t i = 0; i < times.size(); ++i) {
-      Push(times[i] + R(0, 600), line(bodies[i], times[i], false));
-    }
-    if (times.size() > 1 && Chance(p_.stale_rate * 10)) {
-      // The first version arrives again after the last one: stale.
-      ++counts_.stale;
-      Push(times.back() + 3600 + R(0, 3600), line(bodies.front(), times.front(), false));
-    }
-    if (!empty_body.empty() && Chance(p_.delete_rate)) {
-      ++counts_.deletes;
-      const int64_t t = times.back() + 86400 * R(1, 20);
-      if (t < cutoff_) Push(t, line(empty_body, t, true));
-    }
+                const std::string& delete_body) {
+    AddVersions(rng_, p_, cutoff_, counts_, child, id, bodies, std::move(times), delete_body,
+                [this](int64_t arrival, std::string line) { Push(arrival, std::move(line)); });
   }
 
-  static std::string Q(const std::string& s) { return "\"" + s + "\""; }
-
-  void Child(uint32_t c, uint32_t schools, Date end) {
-    char idbuf[16];
-    std::snprintf(idbuf, sizeof idbuf, "C%06u", c);
-    const std::string child = idbuf;
+  void Child(uint32_t c, MarkPlan* plan) {
+    *plan = MarkPlan{};
+    const std::string child = ChildId(c);
     const Date start = p_.start;
+    const Date end = PeriodEnd(p_);
     // Profile: age 0..17 on the first day, SEN status, school for ages 4..16.
     const int age_days = R(0, 17 * 365 + 300);
     const Date dob = start - age_days;
     const int age = age_days / 365;
     const bool school_age = age >= 4 && age <= 16;
-    std::string urn =
-        school_age ? std::to_string(100000 + R(0, static_cast<int>(schools) - 1)) : "";
+    const uint32_t school =
+        school_age ? static_cast<uint32_t>(R(0, static_cast<int>(schools_) - 1)) : 0;
+    const std::string urn = school_age ? Urn(school) : "";
     const double sen_roll = U();
     const char* sen = sen_roll < 0.8    ? "NONE"
                       : sen_roll < 0.93 ? "SEN_SUPPORT"
                       : sen_roll < 0.97 ? "EHCP"
                                         : "";
-    const auto profile_body = [&](const std::string& school, const char* sen_status) {
-      std::string b = "\"profile\":{\"effectiveDate\":\"" + (start - R(30, 400)).ToString() +
+    const auto profile_body = [&](Date effective, const std::string& at_school,
+                                  const char* sen_status) {
+      std::string b = "\"profile\":{\"effectiveDate\":\"" + effective.ToString() +
                       "\",\"dateOfBirth\":\"" + dob.ToString() + "\"";
       if (*sen_status) b += ",\"senStatus\":\"" + std::string(sen_status) + "\"";
-      if (!school.empty()) b += ",\"schoolUrn\":" + Q(school);
+      if (!at_school.empty()) b += ",\"schoolUrn\":" + Q(at_school);
       return b + "}";
     };
-    Versions(child, child + "-P0", {profile_body(urn, sen)}, {At(start - 30, 3600 + R(0, 7200))},
-             "");
+    const Date effective = start - R(30, 400);
+    const int64_t profile_at = At(start - 30, 3600 + R(0, 7200));
+    Versions(child, child + "-P0", {profile_body(effective, urn, sen)}, {profile_at}, "");
 
-    // Enrolment and marks.
-    Date leave;
-    std::string next_urn;
+    // Enrolment, with a mid-year move to another school or to elective home education.
     bool moved = false;
     if (school_age) {
       const Date enrol_start = Date::FromYmd(start.ToYmd().year, 9, R(1, 5));
       moved = Chance(0.05);
       const int span = static_cast<int>(p_.weeks) * 7;
-      leave = start + R(span / 4, span - span / 4);
+      const Date leave = start + R(span / 4, span - span / 4);
       const bool ehe = moved && Chance(0.2);
+      plan->urn = school + 1;
+      plan->leave = moved ? leave : end + 1;
       std::string body = "\"enrolment\":{\"schoolUrn\":" + Q(urn) + ",\"startDate\":\"" +
                          (enrol_start - 365 * std::min(age - 4, 3)).ToString() + "\"";
       std::vector<std::string> bodies = {body + "}"};
@@ -141,30 +215,41 @@ class Builder {
                          (ehe ? "EHE" : "TRANSFER") + "\"}");
         times.push_back(At(leave, 50000));
         if (!ehe) {
-          next_urn = std::to_string(100000 + R(0, static_cast<int>(schools) - 1));
+          const uint32_t next = static_cast<uint32_t>(R(0, static_cast<int>(schools_) - 1));
+          plan->next_urn = next + 1;
+          const Date joined = leave + R(1, 10);
           Versions(child, child + "-EN1",
-                   {"\"enrolment\":{\"schoolUrn\":" + Q(next_urn) + ",\"startDate\":\"" +
-                    (leave + R(1, 10)).ToString() + "\"}"},
+                   {"\"enrolment\":{\"schoolUrn\":" + Q(Urn(next)) + ",\"startDate\":\"" +
+                    joined.ToString() + "\"}"},
                    {At(leave + 10, 50000)}, "\"enrolment\":{}");
           // The profile follows the move, recorded late (after the marks at the new school).
-          std::string b = "\"profile\":{\"effectiveDate\":\"" + (leave + 1).ToString() +
-                          "\",\"dateOfBirth\":\"" + dob.ToString() + "\"";
-          if (*sen) b += ",\"senStatus\":\"" + std::string(sen) + "\"";
-          b += ",\"schoolUrn\":" + Q(next_urn) + "}";
-          Versions(child, child + "-P1", {b}, {At(leave + 25, 30000)}, "");
+          Versions(child, child + "-P1", {profile_body(leave + 1, Urn(next), sen)},
+                   {At(leave + 25, 30000)}, "");
         }
       }
       Versions(child, child + "-EN0", bodies, times, "\"enrolment\":{}");
-      if (p_.attendance) Marks(child, urn, next_urn, moved ? leave : end + 1, end);
+      if (p_.attendance) {
+        // Absence propensity: most children attend well; some are persistently or severely
+        // absent.
+        const double roll = U();
+        plan->absence = roll < 0.02 ? 0.55f : roll < 0.15 ? 0.14f : 0.04f;
+      }
       if (Chance(0.03)) Exclusion(child, urn, end, "SUSPENSION");
       if (Chance(0.002)) Exclusion(child, urn, end, "PERMANENT");
+    }
+    // A profile change: SEN support begins, or an EHC plan is issued (children who stay put).
+    if (!moved && Chance(0.03) &&
+        (std::string_view(sen) == "NONE" || std::string_view(sen) == "SEN_SUPPORT")) {
+      const Date from = start + R(0, static_cast<int>(end - start));
+      const char* next_sen = std::string_view(sen) == "NONE" ? "SEN_SUPPORT" : "EHCP";
+      Versions(child, child + "-P2", {profile_body(from, urn, next_sen)},
+               {At(from + R(0, 14), 32000)}, "");
     }
     // Social care journey.
     if (Chance(0.15)) Journey(child, end);
     if (Chance(0.02)) PreexistingPlan(child, end);
     if (Chance(0.008)) LookedAfterEpisode(child, end);
   }
-
   // Children already in care (about 70 in 10,000 in England), some on short breaks (V3/V4).
   void LookedAfterEpisode(const std::string& child, Date end) {
     const Date start = p_.start - R(1, 1500);
@@ -182,58 +267,9 @@ class Builder {
     Versions(child, child + "-LAC", bodies, times, "\"lookedAfter\":{}");
   }
 
-  void Marks(const std::string& child, const std::string& urn, const std::string& next_urn,
-             Date leave, Date end) {
-    // Absence propensity: most children attend well; some are persistently or severely absent.
-    const double roll = U();
-    const double absence = roll < 0.02 ? 0.55 : roll < 0.15 ? 0.14 : 0.04;
-    for (Date d = p_.start; d <= end; d = d + 1) {
-      if (!calendar_.IsWorkingDay(d)) continue;
-      const std::string* school = d < leave ? &urn : next_urn.empty() ? nullptr : &next_urn;
-      if (school == nullptr) continue;
-      if (d >= leave && d < leave + 7) continue;  // between schools
-      for (const char* session : {"AM", "PM"}) {
-        const std::string code = Code(absence);
-        const int64_t t = At(d, (session[0] == 'A' ? 9 * 3600 : 13 * 3600) + R(0, 1800));
-        const std::string id = child + "-M" + d.ToString() + session;
-        const std::string body = "\"attendance\":{\"schoolUrn\":" + Q(*school) + ",\"date\":\"" +
-                                 d.ToString() + "\",\"session\":\"" + session +
-                                 "\",\"code\":" + Q(code) + "}";
-        ++counts_.marks;
-        if (Chance(p_.correction_rate)) {
-          const std::string fixed = code == "N" ? "I" : code == "/" ? "M" : "/";
-          const std::string body2 = "\"attendance\":{\"schoolUrn\":" + Q(*school) + ",\"date\":\"" +
-                                    d.ToString() + "\",\"session\":\"" + session +
-                                    "\",\"code\":" + Q(fixed) + "}";
-          Versions(child, id, {body, body2}, {t, t + 86400 + R(0, 3600)},
-                   "\"attendance\":{\"schoolUrn\":" + Q(*school) + ",\"date\":\"" + d.ToString() +
-                       "\",\"session\":\"" + session + "\"}");
-        } else {
-          Push(t + R(0, 300), "{\"eventId\":\"" + id + "\",\"childId\":\"" + child +
-                                  "\",\"recordedAt\":\"" + Timestamp(t) + "\"," + body + "}");
-        }
-      }
-    }
-  }
-
-  std::string Code(double absence) {
-    const double u = U();
-    if (u < absence) {
-      static constexpr std::array<const char*, 8> kAbsent = {"I", "I", "M", "C",
-                                                             "N", "N", "O", "G"};
-      return kAbsent[static_cast<size_t>(R(0, kAbsent.size() - 1))];
-    }
-    const double v = U();
-    if (v < 0.01) return "-";
-    if (v < 0.02) return "B";
-    if (v < 0.025) return "X";
-    if (v < 0.05) return "L";
-    return "/";
-  }
-
   void Exclusion(const std::string& child, const std::string& urn, Date end, const char* kind) {
     const Date d = p_.start + R(5, static_cast<int>(end - p_.start));
-    Versions(child, child + "-X" + std::to_string(exclusion_seq_++),
+    Versions(child, child + "-X" + std::to_string(exclusions_++),
              {"\"exclusion\":{\"schoolUrn\":" + Q(urn) + ",\"startDate\":\"" + d.ToString() +
               "\",\"kind\":\"" + kind + "\",\"sessions\":" + std::to_string(R(1, 10)) + "}"},
              {At(d, 50000)}, "\"exclusion\":{}");
@@ -334,61 +370,273 @@ class Builder {
     Plan(child, Chance(0.5) ? "cpPlan" : "cinPlan", child + "-OLD", start, end);
   }
 
-  void Malformed(Date end) {
-    const Date d = p_.start + R(0, static_cast<int>(end - p_.start));
+  const Params& p_;
+  uint32_t schools_;
+  int64_t cutoff_;  // nothing is recorded at or after this moment
+  Rng rng_;
+  std::vector<Out> out_;
+  Counts* counts_ = nullptr;
+  uint64_t seq_ = 0;
+  uint32_t exclusions_ = 0;
+};
+
+char Code(Rng& rng, double absence) {
+  if (rng.U() < absence) {
+    static constexpr std::array<char, 8> kAbsent = {'I', 'I', 'M', 'C', 'N', 'N', 'O', 'G'};
+    return kAbsent[static_cast<size_t>(rng.R(0, kAbsent.size() - 1))];
+  }
+  const double v = rng.U();
+  if (v < 0.01) return '-';
+  if (v < 0.02) return 'B';
+  if (v < 0.025) return 'X';
+  if (v < 0.05) return 'L';
+  return '/';
+}
+
+// A first version of a mark, written out when it is emitted.
+struct MarkRef {
+  int64_t arrival;
+  uint32_t child;
+  uint32_t school;
+  int32_t recorded_sod;  // recorded_at, seconds into the day
+  char session;          // 'A' or 'P'
+  char code;
+};
+
+// The body of a mark (`"attendance":{...}`); without a code, the body of its delete.
+void AppendMarkBody(std::string& s, Date d, char session, uint32_t school, const char* code) {
+  const std::string date = d.ToString();
+  const char* sess = session == 'A' ? "AM" : "PM";
+  s += "\"attendance\":{\"schoolUrn\":\"";
+  s += Urn(school);
+  s += "\",\"date\":\"";
+  s += date;
+  s += "\",\"session\":\"";
+  s += sess;
+  s += '"';
+  if (code != nullptr) {
+    s += ",\"code\":\"";
+    s += code;
+    s += '"';
+  }
+  s += '}';
+}
+
+void AppendMark(std::string& s, const std::string& child, Date d, char session, uint32_t school,
+                int64_t recorded_at, char code) {
+  s += "{\"eventId\":\"";
+  s += child;
+  s += "-M";
+  s += d.ToString();
+  s += session == 'A' ? "AM" : "PM";
+  s += "\",\"childId\":\"";
+  s += child;
+  s += "\",\"recordedAt\":\"";
+  AppendTimestamp(s, recorded_at);
+  s += "\",";
+  const char text[2] = {code, 0};
+  AppendMarkBody(s, d, session, school, text);
+  s += '}';
+}
+
+class Stream {
+ public:
+  Stream(const Params& p, const std::function<void(std::string_view)>& emit)
+      : p_(p),
+        emit_(emit),
+        terms_(calendar_),
+        end_(PeriodEnd(p)),
+        cutoff_(At(end_ + 1, 0)),
+        schools_(std::max<uint32_t>(3, p.children / 250)),
+        builder_(p, schools_, cutoff_),
+        malformed_rng_(Seed(p.seed, 0xbad)) {}
+
+  Counts Run() {
+    // First pass: every child's mark plan and first arrival.
+    plans_.resize(p_.children);
+    for (uint32_t c = 0; c < p_.children; ++c) {
+      const std::vector<Out>& out = builder_.Build(c, &plans_[c], &counts_);
+      if (!out.empty()) children_.push({out.front().arrival, c, 0});
+    }
+    Date d = p_.start;
+    if (!children_.empty())
+      d = std::min(d, Date(static_cast<int32_t>(children_.top().arrival / 86400)));
+    for (;; d = d + 1) {
+      marks_.clear();
+      next_mark_ = 0;
+      if (p_.attendance && d >= p_.start && d <= end_ && terms_.IsSchoolDay(d)) LoadMarks(d);
+      EmitDay(d);
+      if (d >= end_ && pending_.empty() && children_.empty()) break;
+    }
+    return counts_;
+  }
+
+ private:
+  struct Next {
+    int64_t arrival;
+    uint32_t child;
+    uint32_t index;  // into the child's records in arrival order
+    bool operator>(const Next& o) const {
+      return arrival != o.arrival ? arrival > o.arrival
+             : child != o.child   ? child > o.child
+                                  : index > o.index;
+    }
+  };
+  struct LaterOut {
+    bool operator()(const Out& a, const Out& b) const { return Later(a, b); }
+  };
+
+  // Every school child's marks of day `d`: first versions as references, corrected marks (all
+  // their versions) as lines in `pending_`.
+  void LoadMarks(Date d) {
+    for (uint32_t c = 0; c < p_.children; ++c) {
+      const MarkPlan& plan = plans_[c];
+      if (plan.urn == 0) continue;
+      uint32_t school = plan.urn;
+      if (d >= plan.leave) {
+        if (plan.next_urn == 0 || d < plan.leave + 7) continue;  // home educated, or between
+        school = plan.next_urn;
+      }
+      --school;
+      Rng rng(Seed(p_.seed, c, 0x100000000ULL + static_cast<uint32_t>(d.days())));
+      for (const char session : {'A', 'P'}) {
+        const char code = Code(rng, plan.absence);
+        const int sod = (session == 'A' ? 9 * 3600 : 13 * 3600) + rng.R(0, 1800);
+        ++counts_.marks;
+        if (rng.Chance(p_.correction_rate)) {
+          const char fixed[2] = {code == 'N' ? 'I' : code == '/' ? 'M' : '/', 0};
+          const char first[2] = {code, 0};
+          const std::string child = ChildId(c);
+          const auto body = [&](const char* mark_code) {
+            std::string b;
+            AppendMarkBody(b, d, session, school, mark_code);
+            return b;
+          };
+          const int64_t t = At(d, sod);
+          const std::string id = child + "-M" + d.ToString() + (session == 'A' ? "AM" : "PM");
+          AddVersions(rng, p_, cutoff_, &counts_, child, id, {body(first), body(fixed)},
+                      {t, t + 86400 + rng.R(0, 3600)}, body(nullptr),
+                      [this](int64_t arrival, std::string line) {
+                        pending_.push({arrival, pending_seq_++, std::move(line)});
+                      });
+        } else {
+          marks_.push_back({At(d, sod) + rng.R(0, 300), c, school, sod, session, code});
+        }
+      }
+    }
+    std::sort(marks_.begin(), marks_.end(), [](const MarkRef& a, const MarkRef& b) {
+      return a.arrival != b.arrival ? a.arrival < b.arrival
+             : a.child != b.child   ? a.child < b.child
+                                    : a.session < b.session;
+    });
+  }
+
+  // Emits everything that arrives on day `d`, in arrival order.
+  void EmitDay(Date d) {
+    const int64_t day_end = At(d + 1, 0);
+    for (;;) {
+      // The earliest of the three sources; ties go to pending, then marks, then other records.
+      int64_t best = day_end;
+      int source = -1;
+      if (!pending_.empty() && pending_.top().arrival < best) {
+        best = pending_.top().arrival;
+        source = 0;
+      }
+      if (next_mark_ < marks_.size() && marks_[next_mark_].arrival < best) {
+        best = marks_[next_mark_].arrival;
+        source = 1;
+      }
+      if (!children_.empty() && children_.top().arrival < best) source = 2;
+      if (source < 0) return;
+      if (source == 0) {
+        Emit(pending_.top().line, d);
+        pending_.pop();
+      } else if (source == 1) {
+        const MarkRef& m = marks_[next_mark_++];
+        line_.clear();
+        AppendMark(line_, ChildId(m.child), d, m.session, m.school, At(d, m.recorded_sod), m.code);
+        Emit(line_, d);
+      } else {
+        const Next next = children_.top();
+        children_.pop();
+        MarkPlan unused;
+        const std::vector<Out>& out = builder_.Build(next.child, &unused, nullptr);
+        Emit(out[next.index].line, d);
+        if (next.index + 1 < out.size()) {
+          children_.push({out[next.index + 1].arrival, next.child, next.index + 1});
+        }
+      }
+    }
+  }
+
+  void Emit(std::string_view line, Date d) {
+    emit_(line);
+    ++counts_.events;
+    if (d >= p_.start && d <= end_ && malformed_rng_.Chance(p_.malformed_rate)) Malformed(d);
+  }
+
+  void Malformed(Date d) {
+    Rng& rng = malformed_rng_;
     const std::string t = Timestamp(At(d, 60000));
-    const std::string child = "C" + std::to_string(900000 + R(0, 9999));
+    const std::string child = "C" + std::to_string(900000 + rng.R(0, 9999));
+    const std::string head =
+        "{\"eventId\":\"BAD\",\"childId\":\"" + child + "\",\"recordedAt\":\"" + t + "\",";
     static constexpr int kKinds = 7;
     std::string line;
-    switch (R(0, kKinds - 1)) {
-      case 0:
+    switch (rng.R(0, kKinds - 1)) {
+      case 0:  // cut short
         line = "{\"eventId\":\"BAD\",\"childId\":\"" + child + "\",\"recordedAt\"";
         break;
-      case 1:
+      case 1:  // no child
         line = "{\"eventId\":\"BAD\",\"recordedAt\":\"" + t + "\",\"contact\":{\"contactDate\":\"" +
                d.ToString() + "\"}}";
         break;
-      case 2:
-        line = "{\"eventId\":\"BAD\",\"childId\":\"" + child + "\",\"recordedAt\":\"" + t +
-               "\",\"contact\":{\"contactDate\":\"2026-02-30\"}}";
+      case 2:  // not a real date
+        line = head + "\"contact\":{\"contactDate\":\"2026-02-30\"}}";
         break;
-      case 3:
-        line = "{\"eventId\":\"BAD\",\"childId\":\"" + child + "\",\"recordedAt\":\"" + t +
-               "\",\"cpPlan\":{\"startDate\":\"" + d.ToString() + "\",\"endDate\":\"" +
+      case 3:  // ends before it starts
+        line = head + "\"cpPlan\":{\"startDate\":\"" + d.ToString() + "\",\"endDate\":\"" +
                (d - 3).ToString() + "\"}}";
         break;
-      case 4:
-        line = "{\"eventId\":\"BAD\",\"childId\":\"" + child + "\",\"recordedAt\":\"" + t +
-               "\",\"attendance\":{\"schoolUrn\":\"100001\",\"date\":\"" + d.ToString() +
+      case 4:  // unknown code
+        line = head + "\"attendance\":{\"schoolUrn\":\"100001\",\"date\":\"" + d.ToString() +
                "\",\"session\":\"AM\",\"code\":\"ZZ\"}}";
         break;
-      case 5:
-        line = "{\"eventId\":\"BAD\",\"childId\":\"" + child + "\",\"recordedAt\":\"" + t +
-               "\",\"referral\":{\"referralDate\":\"1985-06-01\"}}";
+      case 5:  // out of range
+        line = head + "\"referral\":{\"referralDate\":\"1985-06-01\"}}";
         break;
-      default:
-        line = "{\"eventId\":\"BAD\",\"childId\":\"" + child + "\",\"recordedAt\":\"" + t +
-               "\",\"carePlan\":{\"startDate\":\"" + d.ToString() + "\"}}";
+      default:  // unknown kind
+        line = head + "\"carePlan\":{\"startDate\":\"" + d.ToString() + "\"}}";
         break;
     }
     ++counts_.malformed;
-    Push(At(d, 60000), std::move(line));
+    ++counts_.events;
+    emit_(line);
   }
 
   const Params& p_;
-  std::mt19937_64 rng_;
+  const std::function<void(std::string_view)>& emit_;
   Calendar calendar_;
-  int64_t cutoff_;  // nothing is recorded at or after this moment
-  std::vector<Out> out_;
-  uint64_t seq_ = 0;
-  uint64_t exclusion_seq_ = 0;
+  SchoolTerms terms_;
+  Date end_;
+  int64_t cutoff_;
+  uint32_t schools_;
+  ChildBuilder builder_;
+  Rng malformed_rng_;
   Counts counts_;
+  std::vector<MarkPlan> plans_;
+  std::priority_queue<Next, std::vector<Next>, std::greater<>> children_;
+  std::priority_queue<Out, std::vector<Out>, LaterOut> pending_;
+  uint64_t pending_seq_ = 0;
+  std::vector<MarkRef> marks_;
+  size_t next_mark_ = 0;
+  std::string line_;
 };
 
 }  // namespace
 
 Counts Generate(const Params& params, const std::function<void(std::string_view)>& emit) {
-  return Builder(params).Run(emit);
+  return Stream(params, emit).Run();
 }
 
 }  // namespace kpi::gen

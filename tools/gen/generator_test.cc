@@ -1,0 +1,183 @@
+// The generator: same parameters give the same bytes; the stream comes in arrival order; marks
+// fall on school days; every kind of record, and every kind of trouble, is in it.
+#include "tools/gen/generator.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "processor/calendar.h"
+#include "processor/validate.h"
+#include "tools/gen/school_terms.h"
+
+namespace kpi::gen {
+namespace {
+
+std::vector<std::string> Lines(const Params& p, Counts* counts = nullptr) {
+  std::vector<std::string> lines;
+  const Counts c = Generate(p, [&](std::string_view line) { lines.emplace_back(line); });
+  if (counts != nullptr) *counts = c;
+  return lines;
+}
+
+Params Small(uint32_t children, uint32_t weeks) {
+  Params p;
+  p.children = children;
+  p.weeks = weeks;
+  return p;
+}
+
+TEST(SchoolTermsTest, HolidaysOfTheYear2025To2026) {
+  const Calendar calendar;
+  const SchoolTerms terms(calendar);
+  const auto school = [&](int y, int m, int d) {
+    return terms.IsSchoolDay(Date::FromYmd(y, m, d));
+  };
+  EXPECT_FALSE(school(2025, 8, 29));  // summer
+  EXPECT_FALSE(school(2025, 9, 2));   // before the first weekday from 3 September
+  EXPECT_TRUE(school(2025, 9, 3));
+  EXPECT_FALSE(school(2025, 9, 6));  // Saturday
+  EXPECT_TRUE(school(2025, 10, 24));
+  for (int d = 27; d <= 31; ++d) EXPECT_FALSE(school(2025, 10, d)) << d;  // October half term
+  EXPECT_TRUE(school(2025, 11, 3));
+  EXPECT_TRUE(school(2025, 12, 19));
+  EXPECT_FALSE(school(2025, 12, 22));
+  EXPECT_FALSE(school(2026, 1, 2));
+  EXPECT_TRUE(school(2026, 1, 5));
+  for (int d = 16; d <= 20; ++d) EXPECT_FALSE(school(2026, 2, d)) << d;  // February half term
+  EXPECT_TRUE(school(2026, 2, 23));
+  // Good Friday 2026 is 3 April: Easter runs from Monday 30 March to Friday 10 April.
+  EXPECT_TRUE(school(2026, 3, 27));
+  EXPECT_FALSE(school(2026, 3, 30));
+  EXPECT_FALSE(school(2026, 4, 10));
+  EXPECT_TRUE(school(2026, 4, 13));
+  // Spring bank holiday 2026 is 25 May: that week is the half term.
+  EXPECT_TRUE(school(2026, 5, 22));
+  for (int d = 25; d <= 29; ++d) EXPECT_FALSE(school(2026, 5, d)) << d;
+  EXPECT_TRUE(school(2026, 6, 1));
+  EXPECT_TRUE(school(2026, 7, 21));
+  EXPECT_FALSE(school(2026, 7, 22));
+  // 2026's October half term: the last Monday of October 2026 is the 26th.
+  EXPECT_TRUE(school(2026, 10, 23));
+  EXPECT_FALSE(school(2026, 10, 26));
+  EXPECT_FALSE(school(2026, 10, 30));
+  EXPECT_TRUE(school(2026, 11, 2));
+}
+
+TEST(GeneratorTest, SameParametersSameBytesAnotherSeedAnotherStream) {
+  const Params p = Small(300, 4);
+  Counts a{};
+  Counts b{};
+  const auto first = Lines(p, &a);
+  const auto second = Lines(p, &b);
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(a.events, first.size());
+  EXPECT_EQ(a.marks, b.marks);
+  Params q = p;
+  q.seed = 2;
+  EXPECT_NE(Lines(q), first);
+}
+
+TEST(GeneratorTest, EveryKindOfRecordAndOfTroubleIsInTheStream) {
+  Counts counts{};
+  const auto lines = Lines(Small(2000, 26), &counts);
+  std::map<int, size_t> kinds;
+  size_t bad = 0;
+  size_t deleted = 0;
+  size_t marks = 0;
+  size_t moves = 0;
+  size_t ehe = 0;
+  std::map<std::string, std::set<std::string>> profile_dates;  // child -> effective dates
+  for (const std::string& line : lines) {
+    const auto event = DecodeJson(line);
+    if (!event) {
+      ++bad;
+      continue;
+    }
+    ++kinds[static_cast<int>(event->body_case())];
+    if (event->deleted()) ++deleted;
+    if (event->has_attendance() && !event->deleted()) ++marks;
+    if (event->has_enrolment() && !event->enrolment().end_date().empty()) {
+      (event->enrolment().leave_reason() == events::Enrolment::EHE ? ehe : moves)++;
+    }
+    if (event->has_profile()) {
+      profile_dates[event->child_id()].insert(event->profile().effective_date());
+    }
+  }
+  for (int kind = events::Event::kContact; kind <= events::Event::kProfile; ++kind) {
+    EXPECT_GT(kinds[kind], 0u) << "no record of body kind " << kind;
+  }
+  // Attendance-heavy, as an authority's stream is.
+  EXPECT_GT(kinds[events::Event::kAttendance] * 10, lines.size() * 9);
+  EXPECT_GE(marks, counts.marks);  // corrections add versions
+  EXPECT_GT(moves, 0u);
+  EXPECT_GT(ehe, 0u);
+  size_t changed_profiles = 0;
+  for (const auto& [child, dates] : profile_dates) changed_profiles += dates.size() > 1;
+  EXPECT_GT(changed_profiles, 20u);
+  EXPECT_GT(deleted, 0u);
+  EXPECT_EQ(deleted, counts.deletes);
+  EXPECT_GT(counts.stale, 0u);
+  // Malformed lines: about the configured share, and only some of them fail to decode (the rest
+  // decode and fail validation).
+  EXPECT_GT(counts.malformed, lines.size() * 1 / 1000);
+  EXPECT_LT(counts.malformed, lines.size() * 4 / 1000);
+  EXPECT_GT(bad, 0u);
+  EXPECT_LT(bad, counts.malformed);
+}
+
+// Lines come in arrival order: a record arrives at most 10 minutes after it is recorded, so a
+// recorded_at more than 10 minutes older than one already seen is a stale re-send (or a malformed
+// line, which is recorded in the afternoon of its day).
+TEST(GeneratorTest, StreamIsInArrivalOrder) {
+  Counts counts{};
+  const auto lines = Lines(Small(1000, 12), &counts);
+  int64_t latest = 0;
+  uint64_t late = 0;
+  for (const std::string& line : lines) {
+    const auto event = DecodeJson(line);
+    if (!event || event->event_id() == "BAD") continue;
+    const int64_t at = event->recorded_at().seconds();
+    if (at + 600 < latest) ++late;
+    latest = std::max(latest, at);
+  }
+  EXPECT_LE(late, counts.stale);
+  EXPECT_GT(latest, 0);
+}
+
+TEST(GeneratorTest, MarksFallOnSchoolDaysOfThePeriodOnly) {
+  Params p = Small(600, 20);
+  p.start = Date::FromYmd(2026, 6, 1);  // across the summer holiday
+  const Calendar calendar;
+  const SchoolTerms terms(calendar);
+  std::set<Date> days;
+  for (const std::string& line : Lines(p)) {
+    const auto event = DecodeJson(line);
+    if (!event || !event->has_attendance() || event->event_id() == "BAD") continue;
+    const Date d = *Date::Parse(event->attendance().date());
+    EXPECT_TRUE(terms.IsSchoolDay(d)) << d.ToString();
+    EXPECT_GE(d, p.start);
+    EXPECT_LE(d, PeriodEnd(p));
+    days.insert(d);
+  }
+  EXPECT_EQ(days.count(Date::FromYmd(2026, 8, 3)), 0u);
+  EXPECT_EQ(days.count(Date::FromYmd(2026, 7, 21)), 1u);
+  EXPECT_EQ(days.count(Date::FromYmd(2026, 9, 3)), 1u);
+}
+
+TEST(GeneratorTest, WithoutAttendanceThereAreNoMarks) {
+  Params p = Small(500, 8);
+  p.attendance = false;
+  Counts counts{};
+  for (const std::string& line : Lines(p, &counts)) {
+    const auto event = DecodeJson(line);
+    if (event && event->event_id() != "BAD") EXPECT_FALSE(event->has_attendance());
+  }
+  EXPECT_EQ(counts.marks, 0u);
+}
+
+}  // namespace
+}  // namespace kpi::gen
