@@ -18,6 +18,7 @@ packages=(
   prometheus              # promtool for the alert-rule tests; the server for the scrape test
   clang-format            # the format check of tools/test.sh
   curl python3            # tools/demo.sh and its live view, tools/dashboard
+  rocksdb-tools           # db_bench: the limit beside kpi-state-bench
 )
 
 missing=()
