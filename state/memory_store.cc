@@ -16,17 +16,20 @@ std::string PrefixEnd(std::string_view prefix) {
 }
 
 std::expected<std::optional<std::string>, Error> MemoryStore::Get(std::string_view key) {
-  const auto it = data_.find(key);
-  if (it == data_.end()) return std::optional<std::string>();
-  return std::optional<std::string>(it->second);
+  const auto it = index_.find(key);
+  if (it == index_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second->second);
 }
 
 std::expected<void, Error> MemoryStore::Write(const WriteBatch& batch) {
   for (const WriteOp& op : batch) {
     if (op.value) {
-      data_.insert_or_assign(op.key, *op.value);
-    } else if (const auto it = data_.find(op.key); it != data_.end()) {
-      data_.erase(it);
+      const auto [it, inserted] = data_.insert_or_assign(op.key, *op.value);
+      if (inserted) index_.emplace(it->first, it);
+    } else if (const auto it = index_.find(op.key); it != index_.end()) {
+      const Map::iterator node = it->second;
+      index_.erase(it);
+      data_.erase(node);
     }
   }
   return {};

@@ -4,6 +4,8 @@
 
 #include <map>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "state/state_store.h"
 
@@ -19,7 +21,10 @@ class MemoryStore final : public StateStore {
   size_t size() const { return data_.size(); }
 
  private:
-  std::map<std::string, std::string, std::less<>> data_;
+  using Map = std::map<std::string, std::string, std::less<>>;
+  Map data_;  // ordered, for Scan
+  // Point reads by hash: the map's nodes never move, so the views of its keys stay valid.
+  std::unordered_map<std::string_view, Map::iterator> index_;
 };
 
 }  // namespace kpi::state

@@ -5,18 +5,25 @@
 namespace kpi::state {
 
 std::expected<std::optional<std::string>, Error> WriteBuffer::Get(std::string_view key) {
-  const auto it = pending_.find(key);
-  if (it != pending_.end()) return it->second;
+  const auto it = index_.find(key);
+  if (it != index_.end()) return it->second->second;
   return base_.Get(key);
 }
 
-void WriteBuffer::Put(std::string_view key, std::string_view value) {
-  pending_.insert_or_assign(std::string(key), std::optional<std::string>(std::string(value)));
+void WriteBuffer::Set(std::string_view key, std::optional<std::string> value) {
+  if (const auto it = index_.find(key); it != index_.end()) {
+    it->second->second = std::move(value);
+    return;
+  }
+  const auto node = pending_.emplace(std::string(key), std::move(value)).first;
+  index_.emplace(node->first, node);
 }
 
-void WriteBuffer::Delete(std::string_view key) {
-  pending_.insert_or_assign(std::string(key), std::optional<std::string>());
+void WriteBuffer::Put(std::string_view key, std::string_view value) {
+  Set(key, std::string(value));
 }
+
+void WriteBuffer::Delete(std::string_view key) { Set(key, std::nullopt); }
 
 std::expected<void, Error> WriteBuffer::Scan(std::string_view begin, std::string_view end,
                                              const ScanVisitor& visit) {
@@ -52,6 +59,7 @@ WriteBatch WriteBuffer::TakeBatch() {
   WriteBatch batch;
   batch.reserve(pending_.size());
   for (auto& [key, value] : pending_) batch.push_back({key, std::move(value)});
+  index_.clear();
   pending_.clear();
   return batch;
 }

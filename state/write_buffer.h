@@ -7,6 +7,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "state/state_store.h"
 
@@ -35,7 +37,11 @@ class WriteBuffer {
 
  private:
   StateStore& base_;
-  std::map<std::string, std::optional<std::string>, std::less<>> pending_;
+  using Map = std::map<std::string, std::optional<std::string>, std::less<>>;
+  Map pending_;  // ordered, for Scan and for a sorted batch
+  // Point reads by hash: the map's nodes never move, so the views of its keys stay valid.
+  std::unordered_map<std::string_view, Map::iterator> index_;
+  void Set(std::string_view key, std::optional<std::string> value);
 };
 
 }  // namespace kpi::state
