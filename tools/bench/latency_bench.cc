@@ -1,0 +1,231 @@
+// kpi-latency-bench: event-to-output latency at a fixed input rate, through the (mock) broker:
+// from the moment an event is handed to the producer to the moment a consumer of the output
+// topic can read a KPI row that counts it. Prints p50/p90/p99/max; not a test.
+//
+//   build/bin/kpi-latency-bench [--rate 20000] [--seconds 30] [--commit-interval-ms 200]
+//
+// A generated authority is produced at --rate events/s. One event in --marker-every is a marker:
+// a contact of a new child dated in the week of 2000-01-03, which no generated record touches.
+// The consumer follows the row `contacts|2000-01-03|all`; when its count reaches n, the n-th
+// marker is readable, and its latency is now minus the time it was produced. Markers are keyed by
+// their own child like every record, so they spread over the partitions with the rest.
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "tests/kafka/harness.h"
+#include "tools/gen/generator.h"
+
+namespace {
+
+using kpi::testing::fs::path;
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+const std::vector<std::string> kTopics = {"contacts",   "referrals", "assessments", "s47",
+                                          "icpc",       "plans",     "attendance",  "exclusions",
+                                          "enrolments", "children"};
+const std::string kMarkerRow = "contacts|2000-01-03|all";
+
+// Follows kMarkerRow on the output topic; records when each count was first readable.
+class Follower {
+ public:
+  Follower(const std::string& bootstraps, const std::string& topic, int partitions) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "kpi-latency-bench", err, sizeof err);
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", err, sizeof err);
+    rd_kafka_conf_set(conf, "fetch.error.backoff.ms", "5", err, sizeof err);
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; ++p) {
+      rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset =
+          RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(rk_, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Follower() {
+    stop_ = true;
+    thread_.join();
+    rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+  }
+  // seen[i]: when count i + 1 was first readable.
+  std::vector<Clock::time_point> Seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  void Loop() {
+    static const std::regex kCount(R"("count":\s*"?(\d+))");
+    while (!stop_) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 5);
+      if (m == nullptr) continue;
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->key_len == kMarkerRow.size() &&
+          std::string_view(static_cast<const char*>(m->key), m->key_len) == kMarkerRow) {
+        const auto now = Clock::now();
+        const std::string value(static_cast<const char*>(m->payload), m->len);
+        std::smatch match;
+        if (std::regex_search(value, match, kCount)) {
+          const size_t count = std::stoull(match[1].str());
+          std::lock_guard lock(mu_);
+          while (seen_.size() < count) seen_.push_back(now);
+        }
+      }
+      rd_kafka_message_destroy(m);
+    }
+  }
+  rd_kafka_t* rk_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<Clock::time_point> seen_;
+};
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  return v[i];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kpi-latency-bench: event-to-output latency at a fixed input rate"};
+  int rate = 20000;
+  int seconds = 30;
+  int partitions = 8;
+  int marker_every = 20;
+  int commit_interval_ms = 200;
+  int warmup_seconds = 3;
+  app.add_option("--rate", rate, "input events per second")->capture_default_str();
+  app.add_option("--seconds", seconds, "how long to produce")->capture_default_str();
+  app.add_option("--partitions", partitions, "partitions per topic")->capture_default_str();
+  app.add_option("--marker-every", marker_every, "one marker per this many events")
+      ->capture_default_str();
+  app.add_option("--commit-interval-ms", commit_interval_ms, "the processor's commit.interval_ms")
+      ->capture_default_str();
+  app.add_option("--warmup-seconds", warmup_seconds, "markers of the first seconds not counted")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  const path dir =
+      kpi::testing::fs::temp_directory_path() / ("kpi_latency_bench_" + std::to_string(::getpid()));
+  kpi::testing::fs::remove_all(dir);
+  kpi::testing::fs::create_directories(dir);
+  std::vector<std::string> topics;
+  for (const std::string& t : kTopics) topics.push_back(t + ":" + std::to_string(partitions));
+  topics.push_back("kpi.results:" + std::to_string(partitions));
+  topics.push_back("kpi.dlq:2");
+  kpi::testing::MockKafka mock(dir, 1, topics);
+  if (mock.bootstraps().empty()) {
+    std::fprintf(stderr, "kpi-latency-bench: the mock broker did not start\n");
+    return 1;
+  }
+
+  // Enough generated events for the run (about 160 per child over 26 weeks).
+  kpi::gen::Params params;
+  params.weeks = 26;
+  params.children =
+      std::max<uint32_t>(500, static_cast<uint32_t>(static_cast<int64_t>(rate) * seconds / 150));
+  std::vector<std::string> lines;
+  kpi::gen::Generate(params, [&](std::string_view l) { lines.emplace_back(l); });
+  const kpi::Date as_of = kpi::gen::PeriodEnd(params);
+
+  {
+    std::ofstream cfg(dir / "config.yaml");
+    cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps()
+        << "\n  session.timeout.ms: 6000\n  fetch.wait.max.ms: 10\n"
+        << "state:\n  path: " << (dir / "state").string() << "\n"
+        << "commit:\n  interval_ms: " << commit_interval_ms << "\n"
+        << "processing:\n  as_of: " << as_of.ToString() << "\n"
+        << "output:\n  format: json\n"
+        << "metrics:\n  address: 127.0.0.1:0\nhttp:\n  address: 127.0.0.1:0\n";
+  }
+  kpi::testing::Process processor({(kpi::testing::BinaryDir() / "kpi-processor").string(), "run",
+                                   "--config", (dir / "config.yaml").string()},
+                                  dir / "processor.log");
+  // Start producing once the processor owns its partitions (the mock's group join takes seconds).
+  for (bool assigned = false; !assigned && processor.running();) {
+    std::ifstream log(dir / "processor.log");
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    assigned = text.find("assigned ") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Follower follower(mock.bootstraps(), "kpi.results", partitions);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  const std::map<std::string, bool> json;  // every topic protobuf
+  std::vector<Clock::time_point> sent;     // markers' produce times
+  uint64_t produced = 0;
+  size_t next = 0;
+  {
+    kpi::testing::Producer producer(mock.bootstraps());
+    const auto start = Clock::now();
+    const uint64_t total = static_cast<uint64_t>(rate) * static_cast<uint64_t>(seconds);
+    while (produced < total && processor.running()) {
+      const uint64_t due = std::min<uint64_t>(total, static_cast<uint64_t>(Since(start) * rate));
+      for (; produced < due; ++produced) {
+        if (produced % static_cast<uint64_t>(marker_every) == 0) {
+          char child[24];
+          std::snprintf(child, sizeof child, "LAT%07zu", sent.size());
+          const std::string line = std::string("{\"eventId\":\"") + child + "\",\"childId\":\"" +
+                                   child + "\",\"recordedAt\":\"2000-01-04T10:00:00Z\"," +
+                                   "\"contact\":{\"contactDate\":\"2000-01-04\"}}";
+          producer.Produce(kpi::testing::Route(line, json, "contacts"));
+          sent.push_back(Clock::now());
+        } else {
+          producer.Produce(kpi::testing::Route(lines[next++ % lines.size()], json, "contacts"));
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    const double took = Since(start);
+    producer.Flush(60000);
+    std::printf(
+        "input              %llu events in %.1f s (%.0f events/s), %zu markers, %d "
+        "partitions per topic\n",
+        static_cast<unsigned long long>(produced), took, static_cast<double>(produced) / took,
+        sent.size(), partitions);
+  }
+  // Wait for the last marker to be readable.
+  const auto waited = Clock::now();
+  while (follower.Seen().size() < sent.size() && Since(waited) < 60 && processor.running()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::vector<Clock::time_point> seen = follower.Seen();
+  processor.Signal(SIGTERM);
+  processor.Wait(30000);
+
+  const auto first = sent.empty() ? Clock::now() : sent.front();
+  std::vector<double> ms;
+  for (size_t i = 0; i < sent.size() && i < seen.size(); ++i) {
+    if (std::chrono::duration<double>(sent[i] - first).count() < warmup_seconds) continue;
+    ms.push_back(std::chrono::duration<double, std::milli>(seen[i] - sent[i]).count());
+  }
+  std::printf("commit.interval_ms %d\n", commit_interval_ms);
+  std::printf("markers readable   %zu of %zu (%zu measured after %d s of warm-up)\n", seen.size(),
+              sent.size(), ms.size(), warmup_seconds);
+  std::printf("latency ms         p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", Quantile(ms, 0.5),
+              Quantile(ms, 0.9), Quantile(ms, 0.99), Quantile(ms, 1.0));
+  kpi::testing::fs::remove_all(dir);
+  return seen.size() >= sent.size() ? 0 : 1;
+}
