@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "tests/kafka/harness.h"
+#include "tools/bench/bench_cluster.h"
 #include "tools/gen/generator.h"
 
 namespace {
@@ -26,10 +27,6 @@ using kpi::testing::fs::path;
 double Seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
-
-const std::vector<std::string> kTopics = {"contacts",   "referrals", "assessments", "s47",
-                                          "icpc",       "plans",     "attendance",  "exclusions",
-                                          "enrolments", "children"};
 
 // Reads every partition of `topics` from the beginning to its end; returns records read.
 uint64_t RawConsume(const std::string& bootstraps, int partitions) {
@@ -42,7 +39,7 @@ uint64_t RawConsume(const std::string& bootstraps, int partitions) {
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   rd_kafka_poll_set_consumer(rk);
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(64);
-  for (const std::string& t : kTopics) {
+  for (const std::string& t : kpi::bench::kInputTopics) {
     for (int p = 0; p < partitions; ++p) {
       rd_kafka_topic_partition_list_add(list, t.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     }
@@ -51,7 +48,7 @@ uint64_t RawConsume(const std::string& bootstraps, int partitions) {
   rd_kafka_topic_partition_list_destroy(list);
   uint64_t records = 0;
   int eof = 0;
-  const int total = partitions * static_cast<int>(kTopics.size());
+  const int total = partitions * static_cast<int>(kpi::bench::kInputTopics.size());
   while (eof < total) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
     if (m == nullptr) continue;
@@ -82,19 +79,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  const path dir =
-      kpi::testing::fs::temp_directory_path() / ("kpi_e2e_bench_" + std::to_string(::getpid()));
-  kpi::testing::fs::remove_all(dir);
-  kpi::testing::fs::create_directories(dir);
-  std::vector<std::string> topics;
-  for (const std::string& t : kTopics) topics.push_back(t + ":" + std::to_string(partitions));
-  topics.push_back("kpi.results:" + std::to_string(partitions));
-  topics.push_back("kpi.dlq:2");
-  kpi::testing::MockKafka mock(dir, 1, topics);
-  if (mock.bootstraps().empty()) {
-    std::fprintf(stderr, "kpi-e2e-bench: the mock broker did not start\n");
-    return 1;
-  }
+  const path dir = kpi::bench::ScratchDir("kpi_e2e_bench");
+  const auto cluster = kpi::bench::StartCluster(dir, partitions, "kpi-e2e-bench");
+  kpi::testing::MockKafka& mock = *cluster;
 
   std::vector<std::string> lines;
   kpi::gen::Generate(params, [&](std::string_view l) { lines.emplace_back(l); });
@@ -128,13 +115,8 @@ int main(int argc, char** argv) {
                                    "--config", (dir / "config.yaml").string()},
                                   dir / "processor.log");
   // From the assignment (the mock's group join takes seconds) to the last record committed.
-  double assigned = 0;
-  while (assigned == 0 && processor.running()) {
-    std::ifstream log(dir / "processor.log");
-    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    if (text.find("assigned ") != std::string::npos) assigned = Seconds();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  kpi::bench::WaitForAssignment(processor, dir / "processor.log");
+  const double assigned = Seconds();
   while (processor.running() &&
          kpi::testing::CommittedRecords(dir / "state") < static_cast<int64_t>(lines.size())) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

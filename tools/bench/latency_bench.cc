@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "tests/kafka/harness.h"
+#include "tools/bench/bench_cluster.h"
 #include "tools/gen/generator.h"
 
 namespace {
@@ -35,9 +36,6 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-const std::vector<std::string> kTopics = {"contacts",   "referrals", "assessments", "s47",
-                                          "icpc",       "plans",     "attendance",  "exclusions",
-                                          "enrolments", "children"};
 const std::string kMarkerRow = "contacts|2000-01-03|all";
 
 // Follows kMarkerRow on the output topic; records when each count was first readable.
@@ -127,19 +125,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  const path dir =
-      kpi::testing::fs::temp_directory_path() / ("kpi_latency_bench_" + std::to_string(::getpid()));
-  kpi::testing::fs::remove_all(dir);
-  kpi::testing::fs::create_directories(dir);
-  std::vector<std::string> topics;
-  for (const std::string& t : kTopics) topics.push_back(t + ":" + std::to_string(partitions));
-  topics.push_back("kpi.results:" + std::to_string(partitions));
-  topics.push_back("kpi.dlq:2");
-  kpi::testing::MockKafka mock(dir, 1, topics);
-  if (mock.bootstraps().empty()) {
-    std::fprintf(stderr, "kpi-latency-bench: the mock broker did not start\n");
-    return 1;
-  }
+  const path dir = kpi::bench::ScratchDir("kpi_latency_bench");
+  const auto cluster = kpi::bench::StartCluster(dir, partitions, "kpi-latency-bench");
+  kpi::testing::MockKafka& mock = *cluster;
 
   // Enough generated events for the run (about 160 per child over 26 weeks).
   kpi::gen::Params params;
@@ -164,12 +152,7 @@ int main(int argc, char** argv) {
                                    "--config", (dir / "config.yaml").string()},
                                   dir / "processor.log");
   // Start producing once the processor owns its partitions (the mock's group join takes seconds).
-  for (bool assigned = false; !assigned && processor.running();) {
-    std::ifstream log(dir / "processor.log");
-    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    assigned = text.find("assigned ") != std::string::npos;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  kpi::bench::WaitForAssignment(processor, dir / "processor.log");
   Follower follower(mock.bootstraps(), "kpi.results", partitions);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 

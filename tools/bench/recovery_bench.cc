@@ -26,6 +26,7 @@
 
 #include "tests/kafka/harness.h"
 #include "tests/util/http_get.h"
+#include "tools/bench/bench_cluster.h"
 #include "tools/gen/generator.h"
 
 namespace {
@@ -38,10 +39,6 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
-const std::vector<std::string> kTopics = {"contacts",   "referrals", "assessments", "s47",
-                                          "icpc",       "plans",     "attendance",  "exclusions",
-                                          "enrolments", "children"};
 
 // The pid of the process whose command line mentions `needle`, or -1.
 int FindPid(const std::string& needle) {
@@ -123,18 +120,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  const path dir = fs::temp_directory_path() / ("kpi_recovery_bench_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  std::vector<std::string> topics;
-  for (const std::string& t : kTopics) topics.push_back(t + ":" + std::to_string(partitions));
-  topics.push_back("kpi.results:" + std::to_string(partitions));
-  topics.push_back("kpi.dlq:2");
-  kpi::testing::MockKafka mock(dir, 1, topics);
-  if (mock.bootstraps().empty()) {
-    std::fprintf(stderr, "kpi-recovery-bench: the mock broker did not start\n");
-    return 1;
-  }
+  const path dir = kpi::bench::ScratchDir("kpi_recovery_bench");
+  const auto cluster = kpi::bench::StartCluster(dir, partitions, "kpi-recovery-bench");
+  kpi::testing::MockKafka& mock = *cluster;
   const int metrics_port = kpi::testing::FreePort();
   const int http_port = kpi::testing::FreePort();
   {

@@ -1,0 +1,60 @@
+// What the broker benchmarks (e2e, latency, recovery) share: a scratch directory, a mock cluster
+// with the example configuration's topics, and waiting for the processor's assignment.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/kafka/harness.h"
+
+namespace kpi::bench {
+
+namespace fs = std::filesystem;
+
+inline const std::vector<std::string> kInputTopics = {
+    "contacts", "referrals",  "assessments", "s47",        "icpc",
+    "plans",    "attendance", "exclusions",  "enrolments", "children"};
+
+// A new, empty directory /tmp/<name>_<pid>.
+inline fs::path ScratchDir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// kpi-mock-kafka with every input topic and kpi.results at `partitions`, and kpi.dlq. Exits the
+// program, naming `bench`, if the cluster does not start.
+inline std::unique_ptr<testing::MockKafka> StartCluster(const fs::path& dir, int partitions,
+                                                        const char* bench) {
+  std::vector<std::string> topics;
+  for (const std::string& t : kInputTopics) topics.push_back(t + ":" + std::to_string(partitions));
+  topics.push_back("kpi.results:" + std::to_string(partitions));
+  topics.push_back("kpi.dlq:2");
+  auto mock = std::make_unique<testing::MockKafka>(dir, 1, topics);
+  if (mock->bootstraps().empty()) {
+    std::fprintf(stderr, "%s: the mock broker did not start\n", bench);
+    std::exit(1);
+  }
+  return mock;
+}
+
+// Waits until `log` (the processor's) says partitions were assigned, or the processor stopped.
+inline void WaitForAssignment(testing::Process& processor, const fs::path& log) {
+  while (processor.running()) {
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("assigned ") != std::string::npos) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace kpi::bench
