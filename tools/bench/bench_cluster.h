@@ -47,12 +47,16 @@ inline std::unique_ptr<testing::MockKafka> StartCluster(const fs::path& dir, int
   return mock;
 }
 
+// Whether the file `log` contains `text` (the processor's log lines carry no child data).
+inline bool LogHas(const fs::path& log, const std::string& text) {
+  std::ifstream in(log);
+  const std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return s.find(text) != std::string::npos;
+}
+
 // Waits until `log` (the processor's) says partitions were assigned, or the processor stopped.
 inline void WaitForAssignment(testing::Process& processor, const fs::path& log) {
-  while (processor.running()) {
-    std::ifstream in(log);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (text.find("assigned ") != std::string::npos) return;
+  while (processor.running() && !LogHas(log, "assigned ")) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }

@@ -95,12 +95,6 @@ uint64_t DirBytes(const path& dir) {
   return bytes;
 }
 
-bool LogHas(const path& log, const std::string& text) {
-  std::ifstream in(log);
-  const std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return s.find(text) != std::string::npos;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -203,8 +197,10 @@ int main(int argc, char** argv) {
   double ready = -1;
   double committed = -1;
   while (processor->running() && Since(restart) < 120 && committed < 0) {
-    if (opened < 0 && LogHas(dir / "processor2.log", "running:")) opened = Since(restart);
-    if (assigned < 0 && LogHas(dir / "processor2.log", "assigned ")) assigned = Since(restart);
+    if (opened < 0 && kpi::bench::LogHas(dir / "processor2.log", "running:"))
+      opened = Since(restart);
+    if (assigned < 0 && kpi::bench::LogHas(dir / "processor2.log", "assigned "))
+      assigned = Since(restart);
     if (ready < 0 && kpi::testing::HttpGet(http_port, "/readyz").first == 200) {
       ready = Since(restart);
     }

@@ -174,7 +174,9 @@ TEST(GeneratorTest, WithoutAttendanceThereAreNoMarks) {
   Counts counts{};
   for (const std::string& line : Lines(p, &counts)) {
     const auto event = DecodeJson(line);
-    if (event && event->event_id() != "BAD") EXPECT_FALSE(event->has_attendance());
+    if (event && event->event_id() != "BAD") {
+      EXPECT_FALSE(event->has_attendance());
+    }
   }
   EXPECT_EQ(counts.marks, 0u);
 }
