@@ -56,6 +56,8 @@ Engine::Engine(state::StateStore& store, const Calendar& calendar, const EngineO
       options_(options),
       as_of_week_(options.as_of.WeekStart()) {
   all_dim_ = Intern("all");
+  year_dims_.fill(kNoDim);
+  sen_dims_.fill(kNoDim);
 }
 
 std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateStore& store,
@@ -172,15 +174,19 @@ const Engine::Profile* Engine::ProfileOn(ChildContext& ctx, Date d) {
 }
 
 Engine::Dims Engine::DimsFor(std::string_view school, uint8_t year, uint8_t sen) {
-  Dims dims;
-  dims[0] = all_dim_;
-  scratch_.assign("school=").append(school.empty() ? std::string_view("unknown") : school);
-  dims[1] = Intern(scratch_);
-  scratch_.assign("year=").append(YearGroupLabel(year));
-  dims[2] = Intern(scratch_);
-  scratch_.assign("sen=").append(SenLabel(sen));
-  dims[3] = Intern(scratch_);
-  return dims;
+  // Each value is interned once; afterwards a lookup builds no string.
+  const auto by_label = [&](uint32_t& id, std::string_view kind, std::string_view label) {
+    if (id == kNoDim) id = Intern(scratch_.assign(kind).append(label));
+    return id;
+  };
+  if (school.empty()) school = "unknown";
+  auto known = school_dims_.find(school);
+  if (known == school_dims_.end()) {
+    known = school_dims_.emplace(std::string(school), kNoDim).first;
+  }
+  return {all_dim_, by_label(known->second, "school=", school),
+          by_label(year_dims_[year], "year=", YearGroupLabel(year)),
+          by_label(sen_dims_[sen], "sen=", SenLabel(sen))};
 }
 
 Engine::Dims Engine::DimsOn(ChildContext& ctx, Date d, std::string_view own_urn) {
@@ -733,8 +739,29 @@ void Engine::FlushAbsenceUnit(const std::string& key, const keys::AbsenceUnitPar
       }
     }
   }
-  ApplyAbsenceEntries(unit.urn, stored, -1);
-  ApplyAbsenceEntries(unit.urn, entries, +1);
+  // Only the entries that differ move cells (a new mark usually changes the weeks from its own
+  // on); an entry retracted and added back unchanged would be work with no effect.
+  std::sort(stored.begin(), stored.end(),
+            [](const AbsenceEntry& x, const AbsenceEntry& y) { return x.week < y.week; });
+  std::vector<AbsenceEntry> retract;
+  std::vector<AbsenceEntry> add;
+  for (size_t i = 0, j = 0; i < stored.size() || j < entries.size();) {
+    if (j == entries.size() || (i < stored.size() && stored[i].week < entries[j].week)) {
+      retract.push_back(stored[i++]);
+    } else if (i == stored.size() || entries[j].week < stored[i].week) {
+      add.push_back(entries[j++]);
+    } else {
+      if (!(stored[i] == entries[j])) {
+        retract.push_back(stored[i]);
+        add.push_back(entries[j]);
+      }
+      ++i;
+      ++j;
+    }
+  }
+  ApplyAbsenceEntries(unit.urn, retract, -1);
+  ApplyAbsenceEntries(unit.urn, add, +1);
+  if (retract.empty() && add.empty()) return;  // the stored rows are already these
   if (entries.empty()) {
     buffer_.Delete(key);
   } else {

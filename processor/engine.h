@@ -126,6 +126,7 @@ class Engine {
     uint8_t year = 0;
     uint8_t sen = 0;
     uint8_t flags = 0;  // 1 base, 2 persistent, 4 severe
+    bool operator==(const AbsenceEntry&) const = default;
   };
 
   // Store access that records the first failure in failed_.
@@ -176,6 +177,15 @@ class Engine {
   std::unordered_map<std::string, uint32_t> dim_ids_;
   std::vector<std::string> dim_names_;
   uint32_t all_dim_ = 0;
+  // DimsFor's caches of interned ids by raw value (kNoDim: not interned yet).
+  static constexpr uint32_t kNoDim = UINT32_MAX;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> school_dims_;
+  std::array<uint32_t, 256> year_dims_{};
+  std::array<uint32_t, 256> sen_dims_{};
   std::string scratch_;
 
   // Profiles by child, read through: profile events replace a child's entry. Bounded: cleared
