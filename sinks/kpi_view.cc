@@ -46,9 +46,16 @@ std::vector<Row> KpiView::Query(const ViewQuery& q) const {
     it = rows_.lower_bound(Key{name, Date(INT32_MIN), ""});
     end = rows_.upper_bound(Key{name, Date(INT32_MAX), ""});
   }
-  for (; it != end; ++it) {
-    const Row& row = it->second;
-    if (q.week && row.week != *q.week) continue;
+  while (it != end) {
+    if (q.week && it->second.week != *q.week) {
+      // Jump to the week within this KPI, or past this KPI's weeks: a scrape reads two weeks
+      // of a table that holds every week, under the lock that commits wait for.
+      const std::string_view name = std::get<0>(it->first);
+      const Date to = it->second.week < *q.week ? *q.week : Date(INT32_MAX);
+      it = rows_.lower_bound(Key{name, to, ""});
+      continue;
+    }
+    const Row& row = (it++)->second;
     if (q.dimension && row.dimension != *q.dimension) continue;
     if (q.dimension_kind && DimensionKind(row.dimension) != *q.dimension_kind) continue;
     out.push_back(row);

@@ -61,6 +61,41 @@ TEST(KpiViewTest, QueryFiltersAndKeepsTheTableOrder) {
   EXPECT_EQ(DimensionKind("all"), "all");
 }
 
+TEST(KpiViewTest, AWeekQueryAcrossKpisEqualsFilteringTheWholeTable) {
+  // The scrape's query: one week, every KPI. Some KPIs lack the week, some have weeks on both
+  // sides of it, and one has only later weeks.
+  KpiView view;
+  std::vector<Row> rows;
+  for (const Kpi kpi : {Kpi::kContacts, Kpi::kReferrals, Kpi::kAttendanceRate, Kpi::kClaOpen}) {
+    for (const int weeks : {-2, -1, 0, 1}) {
+      if (kpi == Kpi::kReferrals && weeks == 0) continue;
+      if (kpi == Kpi::kClaOpen && weeks <= 0) continue;
+      for (const char* dim : {"all", "school=100001", "year=7"}) {
+        rows.push_back(R(kpi, kMon + 7 * weeks, dim, 1 + weeks + 2));
+      }
+    }
+  }
+  view.Reset(rows, kWed + 7);
+  const auto as_keys = [](const std::vector<Row>& got) {
+    std::vector<std::string> keys;
+    for (const Row& r : got) {
+      keys.push_back(std::string(KpiName(r.kpi)) + "|" + r.week.ToString() + "|" + r.dimension);
+    }
+    return keys;
+  };
+  for (const int weeks : {-3, -2, -1, 0, 1, 2}) {
+    const Date week = kMon + 7 * weeks;
+    std::vector<Row> expected;
+    for (const Row& r : view.Query({})) {
+      if (r.week == week) expected.push_back(r);
+    }
+    EXPECT_EQ(as_keys(view.Query({.week = week})), as_keys(expected)) << week.ToString();
+  }
+  EXPECT_EQ(view.Query({.week = kMon}).size(), 6u);  // contacts and attendance, 3 dims each
+  EXPECT_EQ(view.Query({.week = kMon + 7, .dimension_kind = "all"}).size(), 4u);
+  EXPECT_EQ(view.Query({.kpi = Kpi::kReferrals, .week = kMon}).size(), 0u);
+}
+
 TEST(RuntimeProbeTest, CountsEventsByTopicAndKind) {
   RuntimeProbe probe({"contacts", "attendance"});
   probe.EventConsumed("contacts", Kind::kContact);
