@@ -528,7 +528,7 @@ void Runtime::Deliver() {
   std::vector<std::string> delivered;
   std::vector<OutMessage> messages;
   const std::string prefix = OutboxPrefix();
-  auto scanned = store_->Scan(prefix, state::PrefixEnd(prefix),
+  auto scanned = store_->Scan(OutboxKey(outbox_delivered_), state::PrefixEnd(prefix),
                               [&](std::string_view key, std::string_view value) {
                                 std::optional<OutMessage> m = DecodeOutMessage(value);
                                 if (m) messages.push_back(std::move(*m));
@@ -590,7 +590,11 @@ void Runtime::Deliver() {
   state::WriteBatch clear;
   clear.reserve(delivered.size());
   for (std::string& key : delivered) clear.push_back({std::move(key), std::nullopt});
-  if (auto w = store_->Write(clear); !w) Fail(kExitState, "outbox: " + w.error().message);
+  if (auto w = store_->Write(clear); !w) {
+    Fail(kExitState, "outbox: " + w.error().message);
+    return;
+  }
+  outbox_delivered_ = outbox_seq_;
 }
 
 std::expected<void, Failure> Runtime::Run() {
