@@ -42,6 +42,13 @@ std::expected<std::unique_ptr<RocksDbStore>, Error> RocksDbStore::Open(
   table.block_cache = cache;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(options.bloom_bits_per_key));
   table.cache_index_and_filter_blocks = true;  // keeps the cache bound honest
+  // Partitioned: an SST's filter and index are cached as small blocks, under a top level that
+  // stays pinned. A monolithic filter of a large SST (megabytes) does not fit the high-priority
+  // pool of one cache shard, is evicted by data blocks, and was read from disk and checksummed
+  // again on most point reads once the state passed a few million events.
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.pin_top_level_index_and_filter = true;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = options.read_only
