@@ -1,5 +1,5 @@
 // What the broker benchmarks (e2e, latency, recovery) share: a scratch directory, a mock cluster
-// with the example configuration's topics, and waiting for the processor's assignment.
+// with the example configuration's topics, and waiting for the processor's assignment and commits.
 #pragma once
 
 #include <unistd.h>
@@ -9,11 +9,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "tests/kafka/harness.h"
+#include "tests/util/http_get.h"
 
 namespace kpi::bench {
 
@@ -59,6 +61,36 @@ inline void WaitForAssignment(testing::Process& processor, const fs::path& log) 
   while (processor.running() && !LogHas(log, "assigned ")) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+// The sum of a counter's series in the processor's /metrics, or -1 when it does not answer.
+inline double MetricSum(int port, const std::string& name) {
+  const auto [status, body] = testing::HttpGet(port, "/metrics");
+  if (status != 200) return -1;
+  double sum = 0;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name, 0) != 0) continue;
+    const char next = line.size() > name.size() ? line[name.size()] : ' ';
+    if (next != '{' && next != ' ') continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+// Waits until the processor has committed `records` input records, or stopped. While it works,
+// progress comes from its consumed counter (a scrape, every 20 ms); only the last stretch reads
+// the committed offsets from its state, since opening the store replays its write-ahead log: done
+// every 20 ms throughout, that took a core from the processor being measured.
+inline void WaitForCommitted(testing::Process& processor, int metrics_port, const fs::path& state,
+                             int64_t records) {
+  const auto pause = [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); };
+  while (processor.running() &&
+         MetricSum(metrics_port, "kpi_events_consumed_total") < static_cast<double>(records)) {
+    pause();
+  }
+  while (processor.running() && testing::CommittedRecords(state) < records) pause();
 }
 
 }  // namespace kpi::bench

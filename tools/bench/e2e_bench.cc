@@ -103,13 +103,14 @@ int main(int argc, char** argv) {
   const uint64_t raw = RawConsume(mock.bootstraps(), partitions);
   const double raw_s = Seconds() - t;
 
+  const int metrics_port = kpi::testing::FreePort();
   {
     std::ofstream cfg(dir / "config.yaml");
     cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps()
         << "\n  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
         << "state:\n  path: " << (dir / "state").string() << "\n"
         << "processing:\n  as_of: " << as_of.ToString() << "\n"
-        << "metrics:\n  address: 127.0.0.1:0\nhttp:\n  address: 127.0.0.1:0\n";
+        << "metrics:\n  address: 127.0.0.1:" << metrics_port << "\nhttp:\n  address: 127.0.0.1:0\n";
   }
   kpi::testing::Process processor({(kpi::testing::BinaryDir() / "kpi-processor").string(), "run",
                                    "--config", (dir / "config.yaml").string()},
@@ -117,10 +118,8 @@ int main(int argc, char** argv) {
   // From the assignment (the mock's group join takes seconds) to the last record committed.
   kpi::bench::WaitForAssignment(processor, dir / "processor.log");
   const double assigned = Seconds();
-  while (processor.running() &&
-         kpi::testing::CommittedRecords(dir / "state") < static_cast<int64_t>(lines.size())) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  kpi::bench::WaitForCommitted(processor, metrics_port, dir / "state",
+                               static_cast<int64_t>(lines.size()));
   const double e2e_s = Seconds() - assigned;
   processor.Signal(SIGTERM);
   processor.Wait(30000);

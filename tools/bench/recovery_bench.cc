@@ -71,22 +71,6 @@ double StatusMiB(int pid, const std::string& field) {
   return -1;
 }
 
-// The sum of a counter's series in the processor's /metrics, or -1 when it does not answer.
-double MetricSum(int port, const std::string& name) {
-  const auto [status, body] = kpi::testing::HttpGet(port, "/metrics");
-  if (status != 200) return -1;
-  double sum = 0;
-  std::istringstream in(body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name, 0) != 0) continue;
-    const char next = line.size() > name.size() ? line[name.size()] : ' ';
-    if (next != '{' && next != ' ') continue;
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
-}
-
 uint64_t DirBytes(const path& dir) {
   uint64_t bytes = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
@@ -132,7 +116,8 @@ int main(int argc, char** argv) {
       (kpi::testing::BinaryDir() / "kpi-processor").string(), "run", "--config",
       (dir / "config.yaml").string()};
   auto processor = std::make_unique<kpi::testing::Process>(argv_processor, dir / "processor.log");
-  while (processor->running() && MetricSum(metrics_port, "kpi_events_consumed_total") < 0) {
+  while (processor->running() &&
+         kpi::bench::MetricSum(metrics_port, "kpi_events_consumed_total") < 0) {
     Sleep(50);
   }
   const int pid = FindPid((dir / "config.yaml").string());
@@ -149,8 +134,8 @@ int main(int argc, char** argv) {
       producer.Produce(kpi::testing::Route(std::string(line), json, "contacts"));
       ++produced;
       while (produced > static_cast<uint64_t>(consumed) + window && processor->running()) {
-        Sleep(20);
-        consumed = MetricSum(metrics_port, "kpi_events_consumed_total");
+        Sleep(250);  // each poll is a whole /metrics scrape: keep it from taxing the processor
+        consumed = kpi::bench::MetricSum(metrics_port, "kpi_events_consumed_total");
       }
       if (produced % report == 0) {
         std::printf("  %9llu events  %6.0f s  processor RSS %6.0f MiB\n",
@@ -165,10 +150,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  while (processor->running() &&
-         kpi::testing::CommittedRecords(dir / "state") < static_cast<int64_t>(produced)) {
-    Sleep(200);
-  }
+  kpi::bench::WaitForCommitted(*processor, metrics_port, dir / "state",
+                               static_cast<int64_t>(produced));
   if (!processor->running()) {
     std::fprintf(stderr, "kpi-recovery-bench: the processor stopped:\n%s\n",
                  kpi::testing::Tail(dir / "processor.log").c_str());
@@ -204,7 +187,8 @@ int main(int argc, char** argv) {
     if (ready < 0 && kpi::testing::HttpGet(http_port, "/readyz").first == 200) {
       ready = Since(restart);
     }
-    if (ready >= 0 && MetricSum(metrics_port, "kpi_commits_total") > 0) committed = Since(restart);
+    if (ready >= 0 && kpi::bench::MetricSum(metrics_port, "kpi_commits_total") > 0)
+      committed = Since(restart);
     Sleep(5);
   }
   processor->Signal(SIGTERM);
