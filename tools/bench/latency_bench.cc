@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
   kpi::gen::Generate(params, [&](std::string_view l) { lines.emplace_back(l); });
   const kpi::Date as_of = kpi::gen::PeriodEnd(params);
 
+  const int metrics_port = kpi::testing::FreePort();
   {
     std::ofstream cfg(dir / "config.yaml");
     cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps()
@@ -146,7 +147,7 @@ int main(int argc, char** argv) {
         << "commit:\n  interval_ms: " << commit_interval_ms << "\n"
         << "processing:\n  as_of: " << as_of.ToString() << "\n"
         << "output:\n  format: json\n"
-        << "metrics:\n  address: 127.0.0.1:0\nhttp:\n  address: 127.0.0.1:0\n";
+        << "metrics:\n  address: 127.0.0.1:" << metrics_port << "\nhttp:\n  address: 127.0.0.1:0\n";
   }
   kpi::testing::Process processor({(kpi::testing::BinaryDir() / "kpi-processor").string(), "run",
                                    "--config", (dir / "config.yaml").string()},
@@ -195,6 +196,10 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const std::vector<Clock::time_point> seen = follower.Seen();
+  // What one commit costs (state batch, outbox delivery), from the processor's own histogram.
+  const double commits = kpi::bench::MetricSum(metrics_port, "kpi_commit_duration_seconds_count");
+  const double commit_s = kpi::bench::MetricSum(metrics_port, "kpi_commit_duration_seconds_sum");
+  const double consumed = kpi::bench::MetricSum(metrics_port, "kpi_events_consumed_total");
   processor.Signal(SIGTERM);
   processor.Wait(30000);
 
@@ -209,6 +214,10 @@ int main(int argc, char** argv) {
               sent.size(), ms.size(), warmup_seconds);
   std::printf("latency ms         p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", Quantile(ms, 0.5),
               Quantile(ms, 0.9), Quantile(ms, 0.99), Quantile(ms, 1.0));
+  if (commits > 0) {
+    std::printf("commits            %.0f, mean %.1f ms each, %.0f events each\n", commits,
+                1000.0 * commit_s / commits, consumed / commits);
+  }
   kpi::testing::fs::remove_all(dir);
   return seen.size() >= sent.size() ? 0 : 1;
 }
