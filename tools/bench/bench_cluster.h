@@ -79,19 +79,30 @@ inline double MetricSum(int port, const std::string& name) {
   return sum;
 }
 
+// Reads the processor's consumed counter every `poll_ms` until it is at least `at_least` (0: until
+// /metrics answers at all) or the processor stopped; returns the last value read (-1: no answer).
+// Each read is a whole scrape, so poll no faster than the figure needs: at 20 ms the scrapes took
+// 6% of the processor.
+inline double WaitForConsumed(testing::Process& processor, int metrics_port, double at_least,
+                              int poll_ms) {
+  double consumed = MetricSum(metrics_port, "kpi_events_consumed_total");
+  while (processor.running() && consumed < at_least) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+    consumed = MetricSum(metrics_port, "kpi_events_consumed_total");
+  }
+  return consumed;
+}
+
 // Waits until the processor has committed `records` input records, or stopped. While it works,
-// progress comes from its consumed counter (a scrape every 100 ms: at 20 ms the scrapes took 6%
-// of the processor); only the last stretch, from the last record consumed, reads the committed
-// offsets from its state every 20 ms, since opening the store replays its write-ahead log: done
-// throughout, that took a core from the processor being measured.
+// progress comes from its consumed counter; only the last stretch, from the last record
+// consumed, reads the committed offsets from its state every 20 ms, since opening the store
+// replays its write-ahead log: done throughout, that took a core from the processor measured.
 inline void WaitForCommitted(testing::Process& processor, int metrics_port, const fs::path& state,
                              int64_t records) {
-  const auto pause = [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
-  while (processor.running() &&
-         MetricSum(metrics_port, "kpi_events_consumed_total") < static_cast<double>(records)) {
-    pause(100);
+  WaitForConsumed(processor, metrics_port, static_cast<double>(records), 100);
+  while (processor.running() && testing::CommittedRecords(state) < records) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  while (processor.running() && testing::CommittedRecords(state) < records) pause(20);
 }
 
 }  // namespace kpi::bench

@@ -116,10 +116,7 @@ int main(int argc, char** argv) {
       (kpi::testing::BinaryDir() / "kpi-processor").string(), "run", "--config",
       (dir / "config.yaml").string()};
   auto processor = std::make_unique<kpi::testing::Process>(argv_processor, dir / "processor.log");
-  while (processor->running() &&
-         kpi::bench::MetricSum(metrics_port, "kpi_events_consumed_total") < 0) {
-    Sleep(50);
-  }
+  kpi::bench::WaitForConsumed(*processor, metrics_port, 0, 50);  // until /metrics answers
   const int pid = FindPid((dir / "config.yaml").string());
 
   // 1. Build the state.
@@ -133,9 +130,9 @@ int main(int argc, char** argv) {
     const kpi::gen::Counts counts = kpi::gen::Generate(params, [&](std::string_view line) {
       producer.Produce(kpi::testing::Route(std::string(line), json, "contacts"));
       ++produced;
-      while (produced > static_cast<uint64_t>(consumed) + window && processor->running()) {
-        Sleep(250);  // each poll is a whole /metrics scrape: keep it from taxing the processor
-        consumed = kpi::bench::MetricSum(metrics_port, "kpi_events_consumed_total");
+      if (produced > static_cast<uint64_t>(consumed) + window) {
+        consumed = kpi::bench::WaitForConsumed(*processor, metrics_port,
+                                               static_cast<double>(produced - window), 250);
       }
       if (produced % report == 0) {
         std::printf("  %9llu events  %6.0f s  processor RSS %6.0f MiB\n",
