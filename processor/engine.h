@@ -11,11 +11,8 @@
 // restart from the last commit).
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <expected>
-#include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,8 +20,10 @@
 #include <vector>
 
 #include "processor/calendar.h"
+#include "processor/cells.h"
+#include "processor/child_state.h"
 #include "processor/date.h"
-#include "processor/keys.h"
+#include "processor/dims.h"
 #include "processor/kpis.h"
 #include "processor/record.h"
 #include "processor/validate.h"
@@ -38,6 +37,13 @@ struct EngineOptions {
   int assessment_limit = 45;  // working days
   int icpc_limit = 15;        // working days
   uint16_t task = 0;          // input partition: the key prefix of this engine's state
+  // Bound on the hot state (children held in memory), in bytes; 0: unbounded. Past it, the least
+  // recently used children are written back to the buffer and dropped, and read again from the
+  // store when an event names them.
+  size_t memory_bytes = 0;
+  // false: nothing is read from or written to the store but the KPI cells' starting values (a
+  // replay that only wants the table). Memory is then unbounded: memory_bytes must be 0.
+  bool durable = true;
 };
 
 struct Row {
@@ -55,13 +61,17 @@ struct EngineStats {
   uint64_t applied = 0;
   uint64_t stale = 0;
   int64_t live_missing_marks = 0;  // data-quality figure: live marks with code "-" or empty
+  uint64_t children_loaded = 0;    // children read from the store (first use or after eviction)
+  uint64_t children_evicted = 0;   // children dropped from memory to stay within memory_bytes
+  size_t hot_children = 0;         // children in memory now
+  size_t hot_bytes = 0;            // their approximate footprint
 };
 
 class Engine {
  public:
   // Loads the KPI cells of `options.task` from `store`. A store that was already committed keeps
   // the as_of it was built for (options.as_of only seeds a new store); AdvanceAsOf moves it.
-  // Fails if the store cannot be read or is corrupt.
+  // Children are read on first use. Fails if the store cannot be read or is corrupt.
   static std::expected<std::unique_ptr<Engine>, state::Error> Open(state::StateStore& store,
                                                                    const Calendar& calendar,
                                                                    const EngineOptions& options);
@@ -70,13 +80,14 @@ class Engine {
 
   // Moves the reporting date forward (live: at midnight Europe/London). Snapshot rows are
   // restated at the new S(W) and the new week's rows appear; afterwards the cells equal those of
-  // a replay of the same records at `as_of`. Cost: one pass over the task's plans, assessments
-  // and S47s, and over its marks. A date before the current as_of is refused (InvalidArgument).
+  // a replay of the same records at `as_of`. Cost: one pass over every child of the task (cold
+  // ones are read from the store). A date before the current as_of is refused (InvalidArgument).
   std::expected<void, state::Error> AdvanceAsOf(Date as_of);
 
-  // Brings the derived state up to date (persistent and severe absence) and returns the rows
-  // changed since the previous call, each with its new revision, zero rows included. Their state
-  // writes join the buffer; TakeBatch() takes everything for the commit.
+  // Brings the derived state up to date (persistent and severe absence), writes every change of
+  // the hot state behind into the buffer and returns the rows changed since the previous call,
+  // each with its new revision, zero rows included. TakeBatch() then takes everything for the
+  // commit; the caller must write that batch to the store before the next Apply.
   std::expected<std::vector<Row>, state::Error> PrepareCommit();
   state::WriteBatch TakeBatch() { return buffer_.TakeBatch(); }
 
@@ -94,79 +105,60 @@ class Engine {
  private:
   Engine(state::StateStore& store, const Calendar& calendar, const EngineOptions& options);
 
-  struct Profile {
-    Date effective;
-    std::optional<Date> date_of_birth;
-    uint8_t sen = 0;
-    std::string urn;
-  };
-  using Profiles = std::vector<Profile>;  // live, by effective date
-  // What one Apply knows about one child; profiles are loaded on first use.
-  struct ChildContext {
-    explicit ChildContext(std::string_view c) : child(c) {}
-    std::string_view child;
-    const Profiles* profiles = nullptr;
-  };
-  using Dims = std::array<uint32_t, 4>;  // all, school, year, sen (interned ids)
-  struct Unit {
-    std::string key;
-    std::string id;  // event id (empty for marks)
-  };
-  struct Cell {
-    int64_t count = 0;
-    int64_t base = 0;
-    uint64_t revision = 0;
-    int64_t committed_count = 0;
-    int64_t committed_base = 0;
-    bool dirty = false;
-    bool emit = false;  // report at the next commit even if unchanged (its week became visible)
-  };
-  struct AbsenceEntry {
-    Date week;
-    uint8_t year = 0;
-    uint8_t sen = 0;
-    uint8_t flags = 0;  // 1 base, 2 persistent, 4 severe
-    bool operator==(const AbsenceEntry&) const = default;
-  };
+  // ---- hot state (engine.cc) ----
+  // The child's state, read from the store if it is not hot; nullptr after a failed read.
+  ChildState* Child(std::string_view child_id);
+  void MarkDirty(ChildState& child);
+  void Latch(const state::Error& error) {
+    if (!failed_) failed_ = error;
+  }
+  void Corrupt(const char* what) { Latch(state::Corruption(what)); }
+  // Drops least recently used children until the hot state is within its budget. `keep` is not
+  // dropped.
+  void EvictIfNeeded(const ChildState* keep);
+  void Evict(uint32_t slot);
+  // Flushes the child's pending absence units (their rows into the cells).
+  void FlushUnits(ChildState& child);
+  // The ids of every child the task holds, hot or stored.
+  std::vector<std::string> AllChildren();
 
-  // Store access that records the first failure in failed_.
-  std::optional<Record> LoadRecord(std::string_view key);
-  void Scan(std::string_view prefix, const state::ScanVisitor& visit);
-  void ScanRange(std::string_view begin, std::string_view end, const state::ScanVisitor& visit);
-  // Scans record versions (R or M keys) under `prefix`, decoded; an undecodable one is
-  // corruption and stops the scan.
-  void ScanRecords(std::string_view prefix,
-                   const std::function<bool(std::string_view key, Record& record)>& visit);
+  std::expected<ApplyOutcome, state::Error> ApplyRecord(ChildState& child, const ValidEvent& event);
+  std::expected<ApplyOutcome, state::Error> ApplyMark(ChildState& child, const ValidEvent& event);
 
-  std::string IdentityKey(const ValidEvent& event) const;
-  std::vector<Unit> DependentUnits(ChildContext& ctx, const ValidEvent& event,
-                                   const std::optional<Record>& old);
+  // ---- the KPI rules of KPIS.md (rules.cc) ----
+  using Dims = DimTable::Dims;
+  // A record's contribution to the cells and references, computed from the current state.
+  void Contribute(ChildState& child, const RecordVersion& r, int sign);
+  void ContributeMark(ChildState& child, SchoolYear& year, const MarkVersion& mark, int sign);
+  // The child's records (indices) whose contribution can depend on the event's record, other
+  // than the record itself; the same set before and after the change.
+  std::vector<uint32_t> DependentRecords(ChildState& child, const ValidEvent& event,
+                                         const Record* old);
+  // For a profile: contributes every live mark dated in [from, to) (to: none = no end).
+  void ContributeMarksIn(ChildState& child, Date from, std::optional<Date> to, int sign);
+  bool IsSnapshot(Kind kind) const;
 
-  const Profiles& ProfilesOf(ChildContext& ctx);
-  const Profile* ProfileOn(ChildContext& ctx, Date d);
-  Dims DimsOn(ChildContext& ctx, Date d, std::string_view own_urn = {});
-  Dims DimsFor(std::string_view school, uint8_t year, uint8_t sen);
-  uint32_t Intern(const std::string& dim);
-
-  void Contribute(ChildContext& ctx, std::string_view id, const Record& r, int sign);
-  void AddCell(Kpi kpi, Date week, uint32_t dim, int64_t count, int64_t base);
+  // The dimensions of a record dated d: school from the record (`own_school`, for marks,
+  // exclusions and enrolments) or else from the profile on d; year group and SEN from the profile.
+  Dims DimsOn(ChildState& child, Date d, uint32_t own_school = DimTable::kNone);
+  uint32_t OwnSchool(const Record& r);
   void AddRow(Kpi kpi, Date date, const Dims& dims, int64_t count, int64_t base);
-  void AddDistinct(ChildContext& ctx, Kpi kpi, Date date, const Dims& dims, int sign);
+  void AddDistinct(ChildState& child, Kpi kpi, Date date, const Dims& dims, int sign);
   template <typename Visit>
   void ForEachSnapshotWeek(Date start, std::optional<Date> end, Visit visit);
+  std::optional<Date> FirstIcpcNaming(const ChildState& child, std::string_view s47_id) const;
+  std::optional<Date> EarliestCpStart(const ChildState& child) const;
 
-  std::optional<Date> FirstIcpcNaming(ChildContext& ctx, std::string_view s47_id);
-  std::optional<Date> EarliestCpStart(ChildContext& ctx);
-
+  // ---- persistent and severe absence (absence.cc) ----
   // Counts a mark's change into the day summaries of every absence unit whose window holds its
   // date, and marks those units for the next flush. `before`/`after`: the class of the live
   // version before and after (nullopt: none).
-  void UpdateDaySummaries(std::string_view child, std::string_view urn, Date date,
+  void UpdateDaySummaries(ChildState& child, std::string_view urn, Date date,
                           std::optional<AttendanceClass> before,
                           std::optional<AttendanceClass> after);
-  void FlushAbsenceUnit(const std::string& key, const keys::AbsenceUnitParts& unit);
-  void ApplyAbsenceEntries(std::string_view urn, const std::vector<AbsenceEntry>& entries,
-                           int sign);
+  void FlushAbsenceUnit(ChildState& child, SchoolYear& unit);
+  void ApplyAbsenceEntries(SchoolYear& unit, const std::vector<AbsenceEntry>& entries, int sign);
+  void MarkUnitPending(ChildState& child, SchoolYear& unit);
 
   state::WriteBuffer buffer_;
   const Calendar& calendar_;
@@ -174,28 +166,16 @@ class Engine {
   Date as_of_week_;
   std::optional<state::Error> failed_;
 
-  std::unordered_map<std::string, uint32_t> dim_ids_;
-  std::vector<std::string> dim_names_;
-  uint32_t all_dim_ = 0;
-  // DimsFor's caches of interned ids by raw value (kNoDim: not interned yet).
-  static constexpr uint32_t kNoDim = UINT32_MAX;
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> school_dims_;
-  std::array<uint32_t, 256> year_dims_{};
-  std::array<uint32_t, 256> sen_dims_{};
-  std::string scratch_;
+  DimTable dims_;
+  CellTable cells_;
 
-  // Profiles by child, read through: profile events replace a child's entry. Bounded: cleared
-  // when it holds kMaxCachedChildren children.
-  static constexpr size_t kMaxCachedChildren = 1 << 20;
-  std::unordered_map<std::string, Profiles> profile_cache_;
-
-  std::unordered_map<uint64_t, Cell> cells_;
-  std::vector<uint64_t> dirty_cells_;
-  std::map<std::string, keys::AbsenceUnitParts> dirty_units_;
+  // Children by dense slot; a dropped child's slot is reused.
+  std::unordered_map<std::string, uint32_t> child_slots_;
+  std::vector<std::unique_ptr<ChildState>> children_;
+  std::vector<uint32_t> free_slots_;
+  size_t clock_hand_ = 0;
+  std::vector<uint32_t> dirty_children_;    // slots with ChildState::dirty
+  std::vector<uint32_t> pending_children_;  // slots with ChildState::units_pending
   EngineStats stats_;
 };
 

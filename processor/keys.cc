@@ -70,6 +70,14 @@ void AppendDate(std::string& out, Date d) {
   AppendU32(out, static_cast<uint32_t>(d.days()) ^ 0x80000000u);
 }
 
+std::optional<Date> ReadDate(std::string_view& in) {
+  Cursor cursor(in);
+  uint32_t v = 0;
+  if (!cursor.U32(v)) return std::nullopt;
+  in = cursor.rest();
+  return DecodeDate(v);
+}
+
 std::string ChildPrefix(uint16_t task, char table, std::string_view child) {
   std::string out = TablePrefix(task, table);
   AppendLengthPrefixed(out, child);

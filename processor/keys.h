@@ -41,6 +41,8 @@ void AppendLengthPrefixed(std::string& out, std::string_view s);
 // Reads one lp(x) from the front of `in` and advances past it; nullopt when malformed.
 std::optional<std::string_view> ReadLengthPrefixed(std::string_view& in);
 void AppendDate(std::string& out, Date d);
+// Reads a date written by AppendDate from the front of `in` and advances; nullopt when short.
+std::optional<Date> ReadDate(std::string_view& in);
 
 std::string RecordKindPrefix(uint16_t task, std::string_view child, Kind kind);
 // Records with an event id (every kind but attendance and profile).

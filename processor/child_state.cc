@@ -1,0 +1,301 @@
+#include "processor/child_state.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "processor/keys.h"
+
+namespace kpi {
+
+// ---- lookups ------------------------------------------------------------------------------
+
+MarkVersion* SchoolYear::FindMark(uint16_t day, uint8_t session) {
+  // Marks arrive mostly in date order: look at the last one before searching.
+  if (!marks.empty()) {
+    MarkVersion& last = marks.back();
+    if (last.day < day || (last.day == day && last.session < session)) return nullptr;
+    if (last.day == day && last.session == session) return &last;
+  }
+  const auto it = std::lower_bound(marks.begin(), marks.end(), std::pair(day, session),
+                                   [](const MarkVersion& m, std::pair<uint16_t, uint8_t> k) {
+                                     return std::pair(m.day, m.session) < k;
+                                   });
+  return it != marks.end() && it->day == day && it->session == session ? &*it : nullptr;
+}
+
+MarkVersion& SchoolYear::InsertMark(const MarkVersion& mark) {
+  const auto it = std::upper_bound(
+      marks.begin(), marks.end(), mark, [](const MarkVersion& x, const MarkVersion& y) {
+        return std::pair(x.day, x.session) < std::pair(y.day, y.session);
+      });
+  return *marks.insert(it, mark);
+}
+
+RecordVersion* ChildState::FindRecord(Kind kind, std::string_view record_id) {
+  for (RecordVersion& r : records) {
+    if (r.kind == kind && r.id == record_id) return &r;
+  }
+  return nullptr;
+}
+
+SchoolYear* ChildState::FindYear(std::string_view urn, int academic_year) {
+  for (SchoolYear& y : years) {
+    if (y.academic_year == academic_year && y.urn == urn) return &y;
+  }
+  return nullptr;
+}
+
+SchoolYear& ChildState::Year(std::string_view urn, int academic_year) {
+  if (SchoolYear* y = FindYear(urn, academic_year)) return *y;
+  SchoolYear& y = years.emplace_back();
+  y.urn = urn;
+  y.academic_year = academic_year;
+  bytes += kYearBytes + urn.size();
+  return y;
+}
+
+void ChildState::RebuildProfiles() {
+  profiles.clear();
+  for (const RecordVersion& r : records) {
+    if (r.kind != Kind::kProfile || r.record.deleted) continue;
+    profiles.push_back({*r.record.a, r.record.b, r.record.e, r.record.urn});
+  }
+  std::sort(profiles.begin(), profiles.end(),
+            [](const Profile& x, const Profile& y) { return x.effective < y.effective; });
+}
+
+const Profile* ChildState::ProfileOn(Date d) const {
+  const auto it = std::upper_bound(profiles.begin(), profiles.end(), d,
+                                   [](Date x, const Profile& p) { return x < p.effective; });
+  return it == profiles.begin() ? nullptr : &*(it - 1);
+}
+
+size_t RecordBytes(const RecordVersion& r) {
+  return sizeof(RecordVersion) + r.id.size() + r.record.urn.size() + r.record.text.size() + 32;
+}
+
+// ---- values -------------------------------------------------------------------------------
+
+std::string EncodeRefCount(uint32_t refs) {
+  return std::string(reinterpret_cast<const char*>(&refs), 4);
+}
+
+std::optional<uint32_t> DecodeRefCount(std::string_view bytes) {
+  uint32_t refs = 0;
+  if (bytes.size() != 4) return std::nullopt;
+  std::memcpy(&refs, bytes.data(), 4);
+  if (refs == 0) return std::nullopt;  // a zero count is deleted, never stored
+  return refs;
+}
+
+std::string EncodeAbsenceEntries(const std::vector<AbsenceEntry>& entries) {
+  std::string out;
+  out.reserve(entries.size() * 8);
+  for (const AbsenceEntry& e : entries) {
+    const int32_t days = e.week.days();
+    const uint32_t rest = e.year | (e.sen << 8) | (e.flags << 16);
+    out.append(reinterpret_cast<const char*>(&days), 4);
+    out.append(reinterpret_cast<const char*>(&rest), 4);
+  }
+  return out;
+}
+
+std::optional<std::vector<AbsenceEntry>> DecodeAbsenceEntries(std::string_view bytes) {
+  if (bytes.size() % 8 != 0) return std::nullopt;
+  std::vector<AbsenceEntry> entries;
+  entries.reserve(bytes.size() / 8);
+  for (size_t off = 0; off < bytes.size(); off += 8) {
+    int32_t days = 0;
+    uint32_t rest = 0;
+    std::memcpy(&days, bytes.data() + off, 4);
+    std::memcpy(&rest, bytes.data() + off + 4, 4);
+    if ((rest >> 24) != 0 || ((rest >> 16) & 0xff) > 7) return std::nullopt;
+    entries.push_back({Date(days), static_cast<uint8_t>(rest & 0xff),
+                       static_cast<uint8_t>((rest >> 8) & 0xff),
+                       static_cast<uint8_t>((rest >> 16) & 0xff)});
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const AbsenceEntry& x, const AbsenceEntry& y) { return x.week < y.week; });
+  return entries;
+}
+
+// ---- load ---------------------------------------------------------------------------------
+
+namespace {
+
+// Parses `lp(urn) u16 year` (E and Y keys after lp(child)).
+bool ReadUnit(std::string_view rest, std::string_view& urn, int& academic_year) {
+  const std::optional<std::string_view> u = keys::ReadLengthPrefixed(rest);
+  if (!u || rest.size() != 2) return false;
+  urn = *u;
+  academic_year = (static_cast<uint8_t>(rest[0]) << 8) | static_cast<uint8_t>(rest[1]);
+  return true;
+}
+
+}  // namespace
+
+std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, uint16_t task,
+                                                  std::string_view child, DimTable& dims) {
+  ChildState c;
+  c.id = child;
+  c.bytes = kChildBytes + child.size();
+  std::optional<state::Error> bad;
+  const auto corrupt = [&](const char* what) {
+    bad = state::Corruption(what);
+    return false;
+  };
+  const auto scan = [&](char table, const state::ScanVisitor& visit) -> bool {
+    if (bad) return false;
+    const std::string prefix = keys::ChildPrefix(task, table, child);
+    auto scanned = buffer.ScanPrefix(prefix, [&](std::string_view key, std::string_view value) {
+      return visit(key.substr(prefix.size()), value);
+    });
+    if (!scanned) bad = scanned.error();
+    return !bad;
+  };
+
+  scan(keys::kRecord, [&](std::string_view rest, std::string_view value) {
+    std::optional<Record> r = DecodeRecord(value);
+    if (!r || rest.empty() || static_cast<uint8_t>(rest[0]) != static_cast<uint8_t>(r->kind)) {
+      return corrupt("undecodable record version");
+    }
+    RecordVersion& v = c.records.emplace_back();
+    v.kind = r->kind;
+    v.id = rest.substr(1);
+    v.record = std::move(*r);
+    c.bytes += RecordBytes(v);
+    return true;
+  });
+  scan(keys::kMark, [&](std::string_view rest, std::string_view value) {
+    const std::optional<std::string_view> urn = keys::ReadLengthPrefixed(rest);
+    const std::optional<Date> date = urn ? keys::ReadDate(rest) : std::nullopt;
+    std::optional<Record> r = DecodeRecord(value);
+    if (!date || rest.size() != 1 || !r || r->kind != Kind::kAttendance) {
+      return corrupt("undecodable attendance mark");
+    }
+    const int ay = AcademicYearOf(*date);
+    SchoolYear& y = c.Year(*urn, ay);
+    MarkVersion m{r->recorded_at,
+                  static_cast<uint16_t>(*date - AcademicYearStart(ay)),
+                  static_cast<uint8_t>(rest[0]),
+                  r->cls,
+                  r->deleted,
+                  false};
+    y.InsertMark(m);  // key order is (urn, date, session): an append
+    c.bytes += sizeof(MarkVersion);
+    return true;
+  });
+  scan(keys::kDistinct, [&](std::string_view rest, std::string_view value) {
+    if (rest.empty()) return corrupt("bad distinct reference key");
+    const auto kpi = static_cast<uint8_t>(rest[0]);
+    rest.remove_prefix(1);
+    const std::optional<Date> week = keys::ReadDate(rest);
+    const std::optional<std::string_view> dim =
+        week ? keys::ReadLengthPrefixed(rest) : std::nullopt;
+    const std::optional<uint32_t> refs = DecodeRefCount(value);
+    if (!dim || !rest.empty() || kpi < 1 || kpi > kKpiCount || !refs) {
+      return corrupt("bad distinct reference");
+    }
+    c.refs[PackCell(static_cast<Kpi>(kpi), *week, dims.Intern(*dim))] = {*refs, false};
+    c.bytes += kRefBytes;
+    return true;
+  });
+  scan(keys::kAbsenceUnit, [&](std::string_view rest, std::string_view value) {
+    std::string_view urn;
+    int ay = 0;
+    std::optional<std::vector<AbsenceEntry>> entries = DecodeAbsenceEntries(value);
+    if (!ReadUnit(rest, urn, ay) || !entries) return corrupt("bad absence unit");
+    SchoolYear& y = c.Year(urn, ay);
+    y.entries = std::move(*entries);
+    c.bytes += y.entries.size() * sizeof(AbsenceEntry);
+    return true;
+  });
+  scan(keys::kDaySummary, [&](std::string_view rest, std::string_view value) {
+    std::string_view urn;
+    int ay = 0;
+    if (!ReadUnit(rest, urn, ay) || value.size() != kSummaryDays) {
+      return corrupt("bad absence day summary");
+    }
+    c.Year(urn, ay).summary.assign(value);
+    c.bytes += kSummaryDays;
+    return true;
+  });
+  if (bad) return std::unexpected(*bad);
+  c.RebuildProfiles();
+  return c;
+}
+
+// ---- write-back ---------------------------------------------------------------------------
+
+void WriteBack(ChildState& child, state::WriteBuffer& buffer, uint16_t task, const DimTable& dims) {
+  if (!child.dirty) return;
+  std::string key;
+  for (RecordVersion& r : child.records) {
+    if (!r.dirty) continue;
+    key = keys::RecordKindPrefix(task, child.id, r.kind);
+    key.append(r.id);
+    buffer.Put(key, EncodeRecord(r.record));
+    r.dirty = false;
+  }
+  Record mark;
+  mark.kind = Kind::kAttendance;
+  for (const auto& [index, slot] : child.dirty_marks) {
+    SchoolYear& y = child.years[index];
+    MarkVersion* m = y.FindMark(static_cast<uint16_t>(slot >> 8), static_cast<uint8_t>(slot));
+    if (m == nullptr || !m->dirty) continue;
+    const Date date = y.first_day() + m->day;
+    key = keys::MarkKey(task, child.id, y.urn, date, m->session);
+    mark.deleted = m->deleted;
+    mark.recorded_at = m->recorded_at;
+    mark.a = date;
+    mark.e = m->session;
+    mark.cls = m->cls;
+    mark.urn = y.urn;
+    buffer.Put(key, EncodeRecord(mark));
+    m->dirty = false;
+  }
+  child.dirty_marks.clear();
+  for (SchoolYear& y : child.years) {
+    if (y.summary_dirty) {
+      key = keys::DaySummaryKey(task, child.id, y.urn, y.academic_year);
+      if (y.summary.empty() || y.summary.find_first_not_of('\0') == std::string::npos) {
+        buffer.Delete(key);
+      } else {
+        buffer.Put(key, y.summary);
+      }
+      y.summary_dirty = false;
+    }
+    if (y.entries_dirty) {
+      key = keys::AbsenceUnitKey(task, child.id, y.urn, y.academic_year);
+      if (y.entries.empty()) {
+        buffer.Delete(key);
+      } else {
+        buffer.Put(key, EncodeAbsenceEntries(y.entries));
+      }
+      y.entries_dirty = false;
+    }
+  }
+  for (auto it = child.refs.begin(); it != child.refs.end();) {
+    DistinctRef& ref = it->second;
+    if (ref.dirty) {
+      const uint64_t packed = it->first;
+      key = keys::DistinctKey(task, child.id, CellKpi(packed), CellWeek(packed),
+                              dims.Name(CellDim(packed)));
+      if (ref.refs == 0) {
+        buffer.Delete(key);
+      } else {
+        buffer.Put(key, EncodeRefCount(ref.refs));
+      }
+      ref.dirty = false;
+    }
+    if (ref.refs == 0) {
+      it = child.refs.erase(it);
+      child.bytes -= kRefBytes;
+    } else {
+      ++it;
+    }
+  }
+  child.dirty = false;
+}
+
+}  // namespace kpi

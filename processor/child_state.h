@@ -1,0 +1,145 @@
+// ChildState: everything the engine keeps about one child while the child is hot: the current
+// version of each of its records, its live profiles, its attendance marks and absence units per
+// (school, academic year), and its distinct-child references. Typed structs, no encoded bytes:
+// an event reads and changes these in place.
+//
+// Durability is write-behind: every part carries a dirty flag, and WriteBack() puts exactly the
+// dirty parts into a WriteBuffer, in the key layout of processor/keys.h, for the next atomic
+// commit. Load() builds a child from that layout. So a child can be dropped from memory at any
+// time after WriteBack() and read again later with nothing lost (docs/DESIGN.md, "Hot state").
+// Thread-safety: none; owned by one engine.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "processor/cells.h"
+#include "processor/date.h"
+#include "processor/dims.h"
+#include "processor/kpis.h"
+#include "processor/record.h"
+#include "state/status.h"
+#include "state/write_buffer.h"
+
+namespace kpi {
+
+// A record of any kind but attendance, in its current version (a delete is kept as a tombstone
+// version, so that an older version arriving later is still stale).
+struct RecordVersion {
+  Kind kind = Kind::kContact;
+  std::string id;  // the key suffix: the event id, or for a profile its effective date (4 bytes)
+  Record record;
+  bool dirty = false;
+};
+
+// A live profile: the dimensions a child's records take from the date it is effective.
+struct Profile {
+  Date effective;
+  std::optional<Date> date_of_birth;
+  uint8_t sen = 0;
+  std::string urn;
+  uint32_t school_dim = DimTable::kNone;  // interned on first use
+};
+
+// One attendance mark version. Its date is the academic year's 1 September plus `day`.
+struct MarkVersion {
+  RecordedAt recorded_at;
+  uint16_t day = 0;
+  uint8_t session = 0;
+  AttendanceClass cls = AttendanceClass::kMissing;
+  bool deleted = false;
+  bool dirty = false;
+};
+
+// A persistent/severe absence row stored for a unit (docs/DESIGN.md, "Persistent and severe").
+struct AbsenceEntry {
+  Date week;
+  uint8_t year = 0;
+  uint8_t sen = 0;
+  uint8_t flags = 0;  // 1 base, 2 persistent, 4 severe
+  bool operator==(const AbsenceEntry&) const = default;
+};
+
+// Days in an absence unit's day summary: its window [1 Sep A - 7, 1 Sep A+1 + 7).
+inline constexpr int kSummaryDays = 380;
+inline Date SummaryStart(int academic_year) { return AcademicYearStart(academic_year) - 7; }
+
+// (school, academic year A): the marks dated in A at that school, and the absence unit of A (its
+// day summary, whose window reaches a week into the years around A, and its stored rows).
+struct SchoolYear {
+  std::string urn;
+  int academic_year = 0;
+  uint32_t school_dim = DimTable::kNone;  // interned on first use
+  std::vector<MarkVersion> marks;         // by (day, session)
+  std::string summary;                    // kSummaryDays bytes, or empty: all zero
+  std::vector<AbsenceEntry> entries;      // rows stored for the unit, by week
+  bool summary_dirty = false;
+  bool entries_dirty = false;
+  bool flush_pending = false;  // the unit's rows must be recomputed before the next commit
+
+  Date first_day() const { return AcademicYearStart(academic_year); }
+  // The mark at (day, session), or nullptr.
+  MarkVersion* FindMark(uint16_t day, uint8_t session);
+  // Inserts a mark in order; returns it.
+  MarkVersion& InsertMark(const MarkVersion& mark);
+};
+
+struct DistinctRef {
+  uint32_t refs = 0;
+  bool dirty = false;
+};
+
+struct ChildState {
+  std::string id;
+  uint32_t slot = 0;  // the engine's index of the child while it is hot
+  std::vector<RecordVersion> records;
+  std::vector<Profile> profiles;  // live, by effective date (derived from `records`)
+  std::vector<SchoolYear> years;
+  std::unordered_map<uint64_t, DistinctRef> refs;  // PackCell key -> reference count
+  // Marks to write back: (index in `years`, day << 8 | session), each once (MarkVersion::dirty).
+  std::vector<std::pair<uint32_t, uint32_t>> dirty_marks;
+  bool dirty = false;          // something to write back
+  bool units_pending = false;  // some SchoolYear has flush_pending
+  bool referenced = true;      // the clock bit of eviction
+  size_t bytes = 0;            // approximate memory held (the hot state's budget counts it)
+
+  // The current version of (kind, id), or nullptr.
+  RecordVersion* FindRecord(Kind kind, std::string_view id);
+  // The (urn, academic year) entry, created empty if absent.
+  SchoolYear& Year(std::string_view urn, int academic_year);
+  SchoolYear* FindYear(std::string_view urn, int academic_year);
+  // Rebuilds `profiles` from the profile records.
+  void RebuildProfiles();
+  // The live profile governing date d (the latest effective on or before d), or nullptr.
+  const Profile* ProfileOn(Date d) const;
+};
+
+// Approximate heap footprint of the parts, for the memory budget.
+inline constexpr size_t kChildBytes = sizeof(ChildState) + 64;
+inline constexpr size_t kRefBytes = 48;
+size_t RecordBytes(const RecordVersion& r);
+inline constexpr size_t kYearBytes = sizeof(SchoolYear) + 32;
+
+// Reads a child from the store (through the buffer, so unwritten write-backs are seen). A child
+// with nothing stored comes back empty. Errors: failed reads, and undecodable keys or values
+// (corruption, never taken for absence).
+std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, uint16_t task,
+                                                  std::string_view child, DimTable& dims);
+
+// Puts the dirty parts of `child` into `buffer` and clears their flags; drops references that
+// fell to zero.
+void WriteBack(ChildState& child, state::WriteBuffer& buffer, uint16_t task, const DimTable& dims);
+
+// Stored values of the per-child tables (keys.h). Each decoder returns nullopt for bytes it did
+// not write: corruption.
+std::string EncodeRefCount(uint32_t refs);
+std::optional<uint32_t> DecodeRefCount(std::string_view bytes);
+std::string EncodeAbsenceEntries(const std::vector<AbsenceEntry>& entries);
+std::optional<std::vector<AbsenceEntry>> DecodeAbsenceEntries(std::string_view bytes);
+
+}  // namespace kpi
