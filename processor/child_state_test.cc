@@ -1,0 +1,155 @@
+#include "processor/child_state.h"
+
+#include <gtest/gtest.h>
+
+#include "processor/cells.h"
+#include "processor/engine.h"
+#include "processor/keys.h"
+#include "state/memory_store.h"
+
+namespace kpi {
+namespace {
+
+ValidEvent Mark(std::string child, Date date, uint8_t session, AttendanceClass cls,
+                int64_t recorded) {
+  ValidEvent e;
+  e.child_id = std::move(child);
+  e.event_id = "m";
+  e.record.kind = Kind::kAttendance;
+  e.record.recorded_at = {recorded, 0};
+  e.record.a = date;
+  e.record.e = session;
+  e.record.cls = cls;
+  e.record.urn = "100001";
+  return e;
+}
+
+ValidEvent Contact(std::string child, std::string id, Date date) {
+  ValidEvent e;
+  e.child_id = std::move(child);
+  e.event_id = std::move(id);
+  e.record.kind = Kind::kContact;
+  e.record.recorded_at = {1, 0};
+  e.record.a = date;
+  return e;
+}
+
+const Date kMonday = Date::FromYmd(2025, 10, 6);
+
+TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
+  state::MemoryStore store;
+  state::WriteBuffer buffer(store);
+  DimTable dims;
+  ChildState c;
+  c.id = "child-1";
+  RecordVersion& r = c.records.emplace_back();
+  r.kind = Kind::kContact;
+  r.id = "c1";
+  r.record.kind = Kind::kContact;
+  r.record.a = kMonday;
+  r.record.recorded_at = {5, 7};
+  r.dirty = true;
+  SchoolYear& y = c.Year("100001", 2025);
+  MarkVersion m;
+  m.day = static_cast<uint16_t>(kMonday - y.first_day());
+  m.session = 1;
+  m.cls = AttendanceClass::kAuthorisedAbsence;
+  m.recorded_at = {9, 0};
+  m.dirty = true;
+  y.InsertMark(m);
+  c.dirty_marks.emplace_back(0, (static_cast<uint32_t>(m.day) << 8) | 1);
+  y.summary.assign(kSummaryDays, '\0');
+  y.summary[20] = 0x15;
+  y.summary_dirty = true;
+  y.entries = {{kMonday, 3, 2, 7}};
+  y.entries_dirty = true;
+  c.refs[PackCell(Kpi::kContacts, kMonday, dims.all())] = {2, true};
+  c.dirty = true;
+  WriteBack(c, buffer, 3, dims);
+  ASSERT_TRUE(store.Write(buffer.TakeBatch()).has_value());
+
+  auto loaded = LoadChild(buffer, 3, "child-1", dims);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+  ASSERT_EQ(loaded->records.size(), 1u);
+  EXPECT_EQ(loaded->records[0].id, "c1");
+  EXPECT_EQ(loaded->records[0].record.recorded_at, (RecordedAt{5, 7}));
+  ASSERT_EQ(loaded->years.size(), 1u);
+  const SchoolYear& ly = loaded->years[0];
+  ASSERT_EQ(ly.marks.size(), 1u);
+  EXPECT_EQ(ly.marks[0].day, m.day);
+  EXPECT_EQ(ly.marks[0].cls, AttendanceClass::kAuthorisedAbsence);
+  EXPECT_EQ(ly.summary, y.summary);
+  EXPECT_EQ(ly.entries, y.entries);
+  EXPECT_EQ(loaded->refs.at(PackCell(Kpi::kContacts, kMonday, dims.all())).refs, 2u);
+  // Another task's keys are another child entirely.
+  auto other = LoadChild(buffer, 4, "child-1", dims);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_TRUE(other->records.empty() && other->years.empty() && other->refs.empty());
+}
+
+TEST(ChildStateTest, AnUndecodableStoredValueIsCorruptionNeverAbsence) {
+  state::MemoryStore store;
+  ASSERT_TRUE(store.Write({{keys::RecordKey(0, "child-1", Kind::kContact, "c1"), "garbage"}}));
+  state::WriteBuffer buffer(store);
+  DimTable dims;
+  auto loaded = LoadChild(buffer, 0, "child-1", dims);
+  ASSERT_FALSE(loaded.has_value());
+  EXPECT_EQ(loaded.error().code, state::ErrorCode::kCorruption);
+
+  // Through the engine: the event naming that child fails, and so does the commit after it.
+  const Calendar calendar;
+  EngineOptions options;
+  options.as_of = kMonday + 4;
+  auto engine = std::move(*Engine::Open(store, calendar, options));
+  EXPECT_FALSE(engine->Apply(Contact("child-1", "c2", kMonday)).has_value());
+  EXPECT_FALSE(engine->PrepareCommit().has_value());
+}
+
+TEST(ChildStateTest, AZeroOrShortReferenceCountIsCorruption) {
+  EXPECT_FALSE(DecodeRefCount(std::string(4, '\0')).has_value());
+  EXPECT_FALSE(DecodeRefCount("abc").has_value());
+  EXPECT_EQ(DecodeRefCount(EncodeRefCount(7)), 7u);
+  EXPECT_FALSE(DecodeAbsenceEntries("1234567").has_value());
+}
+
+TEST(CellTableTest, ACellBelowZeroLatchesCorruption) {
+  CellTable cells;
+  const uint64_t key = PackCell(Kpi::kContacts, kMonday, 0);
+  cells.Add(key, 1, 0);
+  cells.Add(key, -1, 0);
+  EXPECT_FALSE(cells.corrupt());
+  cells.Add(key, -1, 0);
+  EXPECT_TRUE(cells.corrupt());
+}
+
+TEST(CellTableTest, KeysSurviveGrowth) {
+  CellTable cells;
+  for (uint32_t dim = 0; dim < 5000; ++dim)
+    cells.Add(PackCell(Kpi::kAbsenceRate, kMonday, dim), dim, 1);
+  for (uint32_t dim = 0; dim < 5000; ++dim) {
+    const CellTable::Cell* cell = cells.Find(PackCell(Kpi::kAbsenceRate, kMonday, dim));
+    ASSERT_NE(cell, nullptr);
+    EXPECT_EQ(cell->count, static_cast<int64_t>(dim));
+  }
+  EXPECT_EQ(CellWeek(PackCell(Kpi::kAbsenceRate, kMonday, 3)), kMonday);
+  EXPECT_EQ(cells.Find(PackCell(Kpi::kContacts, kMonday, 1)), nullptr);
+}
+
+// A mark whose day summary already holds three marks for one day cannot be counted: the state
+// is inconsistent, and the engine says so instead of wrapping the two-bit counter.
+TEST(EngineInvariantTest, AnOverfullDaySummaryFailsTheEventAsCorruption) {
+  state::MemoryStore store;
+  std::string summary(kSummaryDays, '\0');
+  summary[kMonday - SummaryStart(2025)] = 3;  // three live marks on one day
+  ASSERT_TRUE(store.Write({{keys::DaySummaryKey(0, "child-1", "100001", 2025), summary}}));
+  const Calendar calendar;
+  EngineOptions options;
+  options.as_of = kMonday + 4;
+  auto engine = std::move(*Engine::Open(store, calendar, options));
+  auto applied = engine->Apply(Mark("child-1", kMonday, 1, AttendanceClass::kPresent, 1));
+  ASSERT_FALSE(applied.has_value());
+  EXPECT_EQ(applied.error().code, state::ErrorCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace kpi
