@@ -112,6 +112,22 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   cmd->add_option("--icpc-limit", replay.icpc_limit, "S47 to ICPC timescale in working days")
       ->capture_default_str();
+  cmd->add_option("--state", replay.state_dir,
+                  "write the durable state into this RocksDB directory, as `run` does, so that "
+                  "`run` (state.path) continues live from it; an existing state is added to");
+  cmd->add_option("--partitions", replay.partitions,
+                  "with --state: the input topics' partition count (one task each)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  std::string partitioner = "consistent_random";
+  cmd->add_option("--partitioner", partitioner,
+                  "with --state: how the producers partition by child_id: consistent_random "
+                  "(librdkafka's default, kpi-gen) or murmur2_random (the Java client's)")
+      ->capture_default_str();
+  cmd->add_option("--memory-mb", replay.memory_mb,
+                  "with --state: bound on the children held in memory (state.memory_mb)")
+      ->capture_default_str();
+  cmd->add_flag("!--no-progress", replay.progress, "no progress line on a terminal");
 
   std::string config_path;
   auto* run = app.add_subcommand(
@@ -144,6 +160,15 @@ int Main(int argc, char** argv) {
     const auto d = ParseDateArg(as_of, "--as-of");
     if (!d) return 2;
     replay.as_of = *d;
+    const auto p = kpi::app::PartitionerFromName(partitioner);
+    if (!p) {
+      std::fprintf(stderr,
+                   "kpi-processor: --partitioner must be consistent_random or "
+                   "murmur2_random, got '%s'\n",
+                   partitioner.c_str());
+      return 2;
+    }
+    replay.partitioner = *p;
     for (const std::string& c : closures) {
       const auto closure = ParseDateArg(c, "--closure");
       if (!closure) return 2;

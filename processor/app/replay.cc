@@ -1,13 +1,17 @@
 #include "processor/app/replay.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "processor/app/json_out.h"
 #include "processor/engine.h"
 #include "state/memory_store.h"
+#include "state/rocksdb/rocksdb_store.h"
 
 namespace kpi::app {
 namespace {
@@ -20,13 +24,69 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-std::expected<void, std::string> Commit(Engine& engine, state::StateStore& store) {
-  auto rows = engine.PrepareCommit();
-  if (!rows) return std::unexpected("state error: " + rows.error().message);
-  auto written = store.Write(engine.TakeBatch());
+using Engines = std::vector<std::unique_ptr<Engine>>;
+
+std::expected<void, std::string> Commit(Engines& engines, state::StateStore& store) {
+  state::WriteBatch batch;
+  for (auto& engine : engines) {
+    auto rows = engine->PrepareCommit();
+    if (!rows) return std::unexpected("state error: " + rows.error().message);
+    state::WriteBatch part = engine->TakeBatch();
+    std::move(part.begin(), part.end(), std::back_inserter(batch));
+  }
+  auto written = store.Write(batch);
   if (!written) return std::unexpected("state error: " + written.error().message);
   return {};
 }
+
+// The table of every task, summed per (kpi, week, dimension): a child is in one task only, so
+// the global row is the sum of the tasks' parts. Sorted as Engine::Table() sorts.
+std::vector<Row> GlobalTable(const Engines& engines) {
+  if (engines.size() == 1) return engines.front()->Table();
+  std::map<std::tuple<std::string_view, Date, std::string>, Row> sum;
+  for (const auto& engine : engines) {
+    for (Row& row : engine->Table()) {
+      auto [it, inserted] = sum.try_emplace({KpiName(row.kpi), row.week, row.dimension}, row);
+      if (!inserted) {
+        it->second.count += row.count;
+        it->second.base += row.base;
+      }
+    }
+  }
+  std::vector<Row> rows;
+  rows.reserve(sum.size());
+  for (auto& [key, row] : sum) rows.push_back(std::move(row));
+  return rows;
+}
+
+// A progress line on a terminal, for replays longer than a few seconds; silent otherwise.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO) == 1) {}
+  void Event(uint64_t read, const RecordedAt& recorded_at) {
+    if (recorded_at.seconds > latest_) latest_ = recorded_at.seconds;
+    if (!enabled_ || (read & 0xffff) != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    if (elapsed < 2 || now - last_ < std::chrono::milliseconds(500)) return;
+    last_ = now;
+    shown_ = true;
+    const Date reached(static_cast<int32_t>(latest_ / 86400));
+    std::fprintf(stderr, "\rreplay: %llu events, %.0f events/s, recorded up to %s\033[K",
+                 static_cast<unsigned long long>(read), static_cast<double>(read) / elapsed,
+                 reached.ToString().c_str());
+  }
+  void Done() {
+    if (shown_) std::fputs("\r\033[K", stderr);
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  int64_t latest_ = 0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_ = start_;
+};
 
 }  // namespace
 
@@ -34,20 +94,46 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
   const auto started = std::chrono::steady_clock::now();
   ReplaySummary summary;
   const Calendar calendar(options.closures);
-  state::MemoryStore store;
-  EngineOptions engine_options;
-  engine_options.as_of = options.as_of;
-  engine_options.assessment_limit = options.assessment_limit;
-  engine_options.icpc_limit = options.icpc_limit;
-  auto opened = Engine::Open(store, calendar, engine_options);
-  if (!opened) return std::unexpected("state error: " + opened.error().message);
-  Engine& engine = **opened;
+  const bool durable = !options.state_dir.empty();
+  std::unique_ptr<state::StateStore> store;
+  if (durable) {
+    state::RocksDbOptions db;
+    db.path = options.state_dir;
+    auto opened = state::RocksDbStore::Open(db);
+    if (!opened) return std::unexpected("state directory: " + opened.error().message);
+    store = std::move(*opened);
+  } else {
+    store = std::make_unique<state::MemoryStore>();
+  }
+  const uint32_t tasks = durable ? std::max<uint32_t>(1, options.partitions) : 1;
+  Engines engines;
+  for (uint32_t task = 0; task < tasks; ++task) {
+    EngineOptions engine_options;
+    engine_options.as_of = options.as_of;
+    engine_options.assessment_limit = options.assessment_limit;
+    engine_options.icpc_limit = options.icpc_limit;
+    engine_options.task = static_cast<uint16_t>(task);
+    engine_options.durable = durable;
+    engine_options.memory_bytes = durable ? (options.memory_mb << 20) / tasks : 0;
+    auto opened = Engine::Open(*store, calendar, engine_options);
+    if (!opened) return std::unexpected("state error: " + opened.error().message);
+    Engine& engine = **opened;
+    if (engine.as_of() > options.as_of) {
+      return std::unexpected("the state directory is at as_of " + engine.as_of().ToString() +
+                             ", later than --as-of " + options.as_of.ToString());
+    }
+    if (auto advanced = engine.AdvanceAsOf(options.as_of); !advanced) {
+      return std::unexpected("state error: " + advanced.error().message);
+    }
+    engines.push_back(std::move(*opened));
+  }
 
   std::ofstream dlq;
   if (!options.dlq.empty()) {
     dlq.open(options.dlq, std::ios::binary | std::ios::trunc);
     if (!dlq) return std::unexpected("cannot write dead-letter file " + options.dlq);
   }
+  Progress progress(options.progress);
   std::string dlq_line;
   std::string line;
   std::vector<char> buffer(1 << 20);
@@ -80,23 +166,28 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
         }
         continue;
       }
-      auto applied = engine.Apply(*valid);
+      progress.Event(summary.read, valid->record.recorded_at);
+      const uint32_t task = PartitionOf(options.partitioner, valid->child_id, tasks);
+      auto applied = engines[task]->Apply(*valid);
       if (!applied) return std::unexpected("state error: " + applied.error().message);
       if (++since_commit >= options.commit_every) {
-        if (auto c = Commit(engine, store); !c) return std::unexpected(c.error());
+        if (auto c = Commit(engines, *store); !c) return std::unexpected(c.error());
         since_commit = 0;
       }
     }
     if (in.bad()) return std::unexpected("read error on input " + path);
   }
-  if (auto c = Commit(engine, store); !c) return std::unexpected(c.error());
-  summary.applied = engine.stats().applied;
-  summary.stale = engine.stats().stale;
-  summary.live_missing_marks = engine.stats().live_missing_marks;
+  if (auto c = Commit(engines, *store); !c) return std::unexpected(c.error());
+  progress.Done();
+  for (const auto& engine : engines) {
+    summary.applied += engine->stats().applied;
+    summary.stale += engine->stats().stale;
+    summary.live_missing_marks += engine->stats().live_missing_marks;
+  }
 
   std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
   if (!out) return std::unexpected("cannot write output " + options.output);
-  for (const Row& row : engine.Table()) {
+  for (const Row& row : GlobalTable(engines)) {
     const std::string line = RowToJson(row);
     out.write(line.data(), static_cast<std::streamsize>(line.size()));
     ++summary.rows;

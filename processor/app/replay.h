@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "processor/app/partitioner.h"
 #include "processor/date.h"
 #include "processor/engine.h"
 #include "processor/validate.h"
@@ -24,6 +25,14 @@ struct ReplayOptions {
   int assessment_limit = 45;
   int icpc_limit = 15;
   uint64_t commit_every = 100000;  // events per state commit
+  // Empty: the table only, everything in memory. Otherwise a RocksDB state directory written as
+  // `run` writes it (one task per partition, each child in the partition its key hashes to), so
+  // that `run` continues live from the history replayed here.
+  std::string state_dir;
+  uint32_t partitions = 1;
+  Partitioner partitioner = Partitioner::kConsistent;
+  uint64_t memory_mb = 256;  // with state_dir: the hot-state bound, shared by the tasks
+  bool progress = true;      // a progress line on stderr when it is a terminal
 };
 
 struct ReplaySummary {
@@ -36,7 +45,8 @@ struct ReplaySummary {
   double seconds = 0;
 };
 
-// Errors are messages for the operator (file names, never record content).
+// Errors are messages for the operator (file names, never record content). The run ends with
+// the state committed: with state_dir, a later `replay --state` or `run` continues from it.
 std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options);
 std::string FormatSummary(const ReplaySummary& summary);
 // One output row as an NDJSON line (with the newline): {"kpi","week_start","dimension","count",

@@ -172,6 +172,12 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
       ++it;
     }
   }
+  if (auto v = r.Take("input.start")) {
+    if (*v != "earliest" && *v != "latest") {
+      return std::unexpected("input.start: must be earliest or latest, got '" + *v + "'");
+    }
+    c.input_start_latest = *v == "latest";
+  }
   if (auto v = r.Take("output.topic")) c.output_topic = *v;
   if (auto x = r.FormatSetting("output.format", c.output_format); !x) {
     return std::unexpected(x.error());
@@ -192,6 +198,9 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
     return std::unexpected(x.error());
   }
   if (auto x = r.Bool("state.sync", c.state_sync); !x) return std::unexpected(x.error());
+  if (auto x = r.Int("state.memory_mb", 0, 1 << 20, c.state_memory_mb); !x) {
+    return std::unexpected(x.error());
+  }
   if (auto x = r.Int("commit.interval_ms", 1, 3600000, c.commit_interval_ms); !x) {
     return std::unexpected(x.error());
   }

@@ -27,6 +27,9 @@ struct Config {
                                            "icpc",       "plans",     "attendance",  "exclusions",
                                            "enrolments", "children"};
   Format input_format = Format::kProtobuf;
+  // `input.start`: where a partition with no stored offset starts (earliest, the default; or
+  // latest, for a state built by `replay --state` from files that hold the topics' history).
+  bool input_start_latest = false;
   std::map<std::string, Format> topic_formats;  // per-topic override
   std::string output_topic = "kpi.results";
   Format output_format = Format::kProtobuf;
@@ -36,6 +39,9 @@ struct Config {
   uint64_t write_buffer_mb = 64;
   int bloom_bits_per_key = 10;
   bool state_sync = false;
+  // Bound on the hot state (children in memory), shared by the tasks an instance owns; 0:
+  // unbounded. Cold children are written behind and read again when an event names them.
+  int state_memory_mb = 256;
   int commit_interval_ms = 200;
   int commit_max_events = 10000;
   int delivery_timeout_ms = 30000;

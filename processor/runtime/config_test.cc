@@ -17,6 +17,20 @@ TEST(ConfigTest, DefaultsFromTheSpec) {
   EXPECT_EQ(c->commit_max_events, 10000);
   EXPECT_EQ(c->input_format, Format::kProtobuf);
   EXPECT_EQ(c->kafka.at("group.id"), "kpi-processor");
+  EXPECT_EQ(c->state_memory_mb, 256);
+  EXPECT_FALSE(c->input_start_latest);
+}
+
+TEST(ConfigTest, MemoryBoundAndInputStart) {
+  const auto c =
+      ParseConfig(std::string(kMinimal) + "state:\n  memory_mb: 64\ninput:\n  start: latest\n", {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->state_memory_mb, 64);
+  EXPECT_TRUE(c->input_start_latest);
+  const auto bad = ParseConfig(std::string(kMinimal) + "input:\n  start: middle\n", {});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().find("input.start"), std::string::npos);
+  EXPECT_FALSE(ParseConfig(std::string(kMinimal) + "state:\n  memory_mb: -1\n", {}).has_value());
 }
 
 TEST(ConfigTest, KafkaKeysPassThroughWhole) {

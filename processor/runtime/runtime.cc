@@ -278,6 +278,7 @@ Engine* Runtime::EngineFor(int32_t task) {
   options.assessment_limit = config_.assessment_limit;
   options.icpc_limit = config_.icpc_limit;
   options.task = static_cast<uint16_t>(task);
+  options.memory_bytes = memory_per_task_;
   auto engine = Engine::Open(*store_, calendar_, options);
   if (!engine) {
     Fail(kExitState, "state of task " + std::to_string(task) + ": " + engine.error().message);
@@ -308,6 +309,12 @@ void Runtime::RebalanceCallback(rd_kafka_s* rk, int err, void* partitions, void*
 
 void Runtime::OnAssign(void* p) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(p);
+  // The hot-state budget is shared by the tasks owned after this assignment.
+  std::set<int32_t> tasks;
+  for (const auto& [task, engine] : engines_) tasks.insert(task);
+  for (int i = 0; i < parts->cnt; ++i) tasks.insert(parts->elems[i].partition);
+  memory_per_task_ =
+      (static_cast<size_t>(config_.state_memory_mb) << 20) / std::max<size_t>(1, tasks.size());
   for (int i = 0; i < parts->cnt; ++i) {
     rd_kafka_topic_partition_t& tp = parts->elems[i];
     if (EngineFor(tp.partition) == nullptr) break;
@@ -316,7 +323,7 @@ void Runtime::OnAssign(void* p) {
       Fail(kExitState, "stored offset: " + stored.error().message);
       break;
     }
-    int64_t offset = RD_KAFKA_OFFSET_BEGINNING;
+    int64_t offset = config_.input_start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
     if (*stored && (*stored)->size() == 8) std::memcpy(&offset, (*stored)->data(), 8);
     tp.offset = offset;
     positions_[{tp.topic, tp.partition}] = offset >= 0 ? offset : -1;
