@@ -26,7 +26,7 @@ void Engine::MarkUnitPending(ChildState& child, SchoolYear& unit) {
   }
 }
 
-void Engine::UpdateDaySummaries(ChildState& child, std::string_view urn, Date date,
+void Engine::UpdateDaySummaries(ChildState& child, size_t own, Date date,
                                 std::optional<AttendanceClass> before,
                                 std::optional<AttendanceClass> after) {
   const auto delta = [](std::optional<AttendanceClass> c, int sign) {
@@ -35,11 +35,12 @@ void Engine::UpdateDaySummaries(ChildState& child, std::string_view urn, Date da
   };
   const std::array<int, 3> minus = delta(before, -1);
   const std::array<int, 3> plus = delta(after, +1);
-  const int year = AcademicYearOf(date);
+  const int year = child.years[own].academic_year;
   for (const int ay : {year - 1, year, year + 1}) {
     const int index = date - SummaryStart(ay);
     if (index < 0 || index >= kSummaryDays) continue;
-    SchoolYear& unit = child.Year(urn, ay);
+    // Year() may add to child.years: take the own unit by index, never by a held reference.
+    SchoolYear& unit = ay == year ? child.years[own] : child.Year(child.years[own].urn, ay);
     if (unit.summary.empty()) {
       unit.summary.assign(kSummaryDays, '\0');
       child.bytes += kSummaryDays;
@@ -102,7 +103,7 @@ void Engine::FlushAbsenceUnit(ChildState& child, SchoolYear& unit) {
       AbsenceEntry e;
       e.week = week;
       const Profile* p = child.ProfileOn(s);
-      e.year = p && p->date_of_birth ? YearGroupOn(*p->date_of_birth, s) : kYearUnknown;
+      e.year = p ? p->YearGroupIn(unit.academic_year) : kYearUnknown;
       e.sen = p ? p->sen : 0;
       if (possible > 0) {
         e.flags = 1;

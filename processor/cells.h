@@ -46,14 +46,18 @@ class CellTable {
   CellTable();
 
   // Adds to a cell, creating it at zero. Marks it dirty for the next commit.
-  void Add(uint64_t key, int64_t count, int64_t base) {
-    Cell& cell = cells_[IndexOf(key)];
+  void Add(uint64_t key, int64_t count, int64_t base) { AddAt(IndexOf(key), count, base); }
+  // The index of a cell (created at zero if absent); stable for the table's life.
+  uint32_t IndexOf(uint64_t key);
+  // Add() by index.
+  void AddAt(uint32_t index, int64_t count, int64_t base) {
+    Cell& cell = cells_[index];
     cell.count += count;
     cell.base += base;
     if (cell.count < 0 || cell.base < 0) corrupt_ = true;
     if (!cell.dirty) {
       cell.dirty = true;
-      dirty_.push_back(static_cast<uint32_t>(&cell - cells_.data()));
+      dirty_.push_back(index);
     }
   }
   // A committed cell read from the store (Open).
@@ -82,7 +86,6 @@ class CellTable {
   bool corrupt() const { return corrupt_; }
 
  private:
-  uint32_t IndexOf(uint64_t key);
   void Grow();
   static uint64_t Hash(uint64_t key) {
     key ^= key >> 33;

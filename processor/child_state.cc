@@ -24,6 +24,10 @@ MarkVersion* SchoolYear::FindMark(uint16_t day, uint8_t session) {
 }
 
 MarkVersion& SchoolYear::InsertMark(const MarkVersion& mark) {
+  if (marks.empty() ||
+      std::pair(marks.back().day, marks.back().session) < std::pair(mark.day, mark.session)) {
+    return marks.emplace_back(mark);
+  }
   const auto it = std::upper_bound(
       marks.begin(), marks.end(), mark, [](const MarkVersion& x, const MarkVersion& y) {
         return std::pair(x.day, x.session) < std::pair(y.day, y.session);
@@ -47,8 +51,9 @@ SchoolYear* ChildState::FindYear(std::string_view urn, int academic_year) {
 
 SchoolYear& ChildState::Year(std::string_view urn, int academic_year) {
   if (SchoolYear* y = FindYear(urn, academic_year)) return *y;
+  std::string owned(urn);  // `urn` may view an element of `years`, which emplace_back can move
   SchoolYear& y = years.emplace_back();
-  y.urn = urn;
+  y.urn = std::move(owned);
   y.academic_year = academic_year;
   bytes += kYearBytes + urn.size();
   return y;
@@ -58,7 +63,16 @@ void ChildState::RebuildProfiles() {
   profiles.clear();
   for (const RecordVersion& r : records) {
     if (r.kind != Kind::kProfile || r.record.deleted) continue;
-    profiles.push_back({*r.record.a, r.record.b, r.record.e, r.record.urn});
+    Profile& p = profiles.emplace_back();
+    p.effective = *r.record.a;
+    p.date_of_birth = r.record.b;
+    p.sen = r.record.e;
+    p.urn = r.record.urn;
+    if (p.date_of_birth) {
+      const Ymd dob = p.date_of_birth->ToYmd();
+      p.birth_year = dob.year;
+      p.birth_month = dob.month;
+    }
   }
   std::sort(profiles.begin(), profiles.end(),
             [](const Profile& x, const Profile& y) { return x.effective < y.effective; });

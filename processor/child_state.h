@@ -10,6 +10,7 @@
 // Thread-safety: none; owned by one engine.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <optional>
@@ -44,6 +45,11 @@ struct Profile {
   uint8_t sen = 0;
   std::string urn;
   uint32_t school_dim = DimTable::kNone;  // interned on first use
+  int birth_year = 0;                     // of date_of_birth, for the year group
+  int birth_month = 0;
+  uint8_t YearGroupIn(int academic_year) const {
+    return date_of_birth ? kpi::YearGroupIn(birth_year, birth_month, academic_year) : kYearUnknown;
+  }
 };
 
 // One attendance mark version. Its date is the academic year's 1 September plus `day`.
@@ -81,6 +87,12 @@ struct SchoolYear {
   bool summary_dirty = false;
   bool entries_dirty = false;
   bool flush_pending = false;  // the unit's rows must be recomputed before the next commit
+  // The cells a mark of `cached_week` with `cached_dims` adds to (attendance, absence and
+  // unauthorised absence rate, each in four dimensions): marks of a week share them.
+  Date cached_week;
+  DimTable::Dims cached_dims{};
+  std::array<uint32_t, 12> cached_cells{};
+  bool cache_valid = false;
 
   Date first_day() const { return AcademicYearStart(academic_year); }
   // The mark at (day, session), or nullptr.

@@ -64,10 +64,7 @@ std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateSt
 // ---- hot state ----------------------------------------------------------------------------
 
 ChildState* Engine::Child(std::string_view child_id) {
-  // A transparent lookup would avoid this string; the map's key type keeps it simple instead.
-  thread_local std::string key;
-  key.assign(child_id);
-  const auto found = child_slots_.find(key);
+  const auto found = child_slots_.find(child_id);
   if (found != child_slots_.end()) {
     ChildState* child = children_[found->second].get();
     child->referenced = true;
@@ -99,7 +96,7 @@ ChildState* Engine::Child(std::string_view child_id) {
   ++stats_.hot_children;
   loaded->slot = slot;
   children_[slot] = std::move(loaded);
-  child_slots_.emplace(key, slot);
+  child_slots_.emplace(std::string(child_id), slot);
   return children_[slot].get();
 }
 
@@ -297,7 +294,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyMark(ChildState& child,
   }
   MarkDirty(child);
   if (!next.deleted) ContributeMark(child, year, *mark, +1);
-  UpdateDaySummaries(child, next.urn, date, before,
+  UpdateDaySummaries(child, static_cast<size_t>(&year - child.years.data()), date, before,
                      next.deleted ? std::nullopt : std::optional(next.cls));
   ++stats_.applied;
   return ApplyOutcome::kApplied;

@@ -153,7 +153,8 @@ class Engine {
   // Counts a mark's change into the day summaries of every absence unit whose window holds its
   // date, and marks those units for the next flush. `before`/`after`: the class of the live
   // version before and after (nullopt: none).
-  void UpdateDaySummaries(ChildState& child, std::string_view urn, Date date,
+  // `own`: the index in child.years of the mark's own (school, academic year).
+  void UpdateDaySummaries(ChildState& child, size_t own, Date date,
                           std::optional<AttendanceClass> before,
                           std::optional<AttendanceClass> after);
   void FlushAbsenceUnit(ChildState& child, SchoolYear& unit);
@@ -170,7 +171,11 @@ class Engine {
   CellTable cells_;
 
   // Children by dense slot; a dropped child's slot is reused.
-  std::unordered_map<std::string, uint32_t> child_slots_;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> child_slots_;
   std::vector<std::unique_ptr<ChildState>> children_;
   std::vector<uint32_t> free_slots_;
   size_t clock_hand_ = 0;

@@ -136,11 +136,14 @@ std::optional<AttendanceClass> ClassifyAttendanceCode(std::string_view code) {
 }
 
 uint8_t YearGroupOn(Date date_of_birth, Date on) {
-  const int a = AcademicYearOf(on);
   const Ymd dob = date_of_birth.ToYmd();
+  return YearGroupIn(dob.year, dob.month, AcademicYearOf(on));
+}
+
+uint8_t YearGroupIn(int birth_year, int birth_month, int academic_year) {
   // Age in whole years on 31 August of year A.
-  int age = a - dob.year;
-  if (dob.month > 8) --age;  // birthday (after 31 Aug) not yet reached on 31 Aug
+  int age = academic_year - birth_year;
+  if (birth_month > 8) --age;  // birthday (after 31 Aug) not yet reached on 31 Aug
   if (age <= 3) return 1;
   if (age == 4) return 2;
   if (age >= 18) return 16;

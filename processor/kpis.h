@@ -78,6 +78,8 @@ inline bool IsPresence(AttendanceClass c) {
 // Year group codes: 0 = unknown, 1 = EY, 2 = R, 3..15 = years 1..13, 16 = PS.
 inline constexpr uint8_t kYearUnknown = 0;
 uint8_t YearGroupOn(Date date_of_birth, Date on);
+// The same from the birth date's year and month and the academic year of `on`.
+uint8_t YearGroupIn(int birth_year, int birth_month, int academic_year);
 std::string_view YearGroupLabel(uint8_t year_group);
 
 // SEN status codes as in events.proto ChildProfile.SenStatus: 0 unknown, 1 none, 2 sen_support,

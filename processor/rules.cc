@@ -44,7 +44,7 @@ Engine::Dims Engine::DimsOn(ChildState& child, Date d, uint32_t own_school) {
       school = cached;
     }
   }
-  const uint8_t year = p && p->date_of_birth ? YearGroupOn(*p->date_of_birth, d) : kYearUnknown;
+  const uint8_t year = p ? p->YearGroupIn(AcademicYearOf(d)) : kYearUnknown;
   return dims_.For(school, year, p ? p->sen : 0);
 }
 
@@ -169,11 +169,24 @@ void Engine::ContributeMark(ChildState& child, SchoolYear& year, const MarkVersi
   if (!IsPossibleSession(mark.cls)) return;
   if (year.school_dim == DimTable::kNone) year.school_dim = dims_.School(year.urn);
   const Date d = year.first_day() + mark.day;
-  const Dims dims = DimsOn(child, d, year.school_dim);
-  AddRow(Kpi::kAttendanceRate, d, dims, IsPresence(mark.cls) ? sign : 0, sign);
-  AddRow(Kpi::kAbsenceRate, d, dims, IsAbsence(mark.cls) ? sign : 0, sign);
-  AddRow(Kpi::kUnauthorisedAbsenceRate, d, dims,
-         mark.cls == AttendanceClass::kUnauthorisedAbsence ? sign : 0, sign);
+  // DimsOn for a date of this academic year, with the school of the mark.
+  const Profile* p = child.ProfileOn(d);
+  const Dims dims = dims_.For(
+      year.school_dim, p ? p->YearGroupIn(year.academic_year) : kYearUnknown, p ? p->sen : 0);
+  const Date week = d.WeekStart();
+  if (!year.cache_valid || year.cached_week != week || year.cached_dims != dims) {
+    size_t i = 0;
+    for (const Kpi kpi : {Kpi::kAttendanceRate, Kpi::kAbsenceRate, Kpi::kUnauthorisedAbsenceRate}) {
+      for (const uint32_t dim : dims)
+        year.cached_cells[i++] = cells_.IndexOf(PackCell(kpi, week, dim));
+    }
+    year.cached_week = week;
+    year.cached_dims = dims;
+    year.cache_valid = true;
+  }
+  const int64_t counts[3] = {IsPresence(mark.cls) ? sign : 0, IsAbsence(mark.cls) ? sign : 0,
+                             mark.cls == AttendanceClass::kUnauthorisedAbsence ? sign : 0};
+  for (size_t i = 0; i < 12; ++i) cells_.AddAt(year.cached_cells[i], counts[i / 4], sign);
 }
 
 void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {

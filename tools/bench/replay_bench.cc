@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -46,15 +47,21 @@ double Replay(const std::vector<std::string>& input, Decode decode, kpi::Date as
   const auto start = Clock::now();
   uint64_t since = 0;
   const auto commit = [&] {
-    (void)engine->PrepareCommit();
-    (void)store.Write(engine->TakeBatch());
+    auto rows = engine->PrepareCommit();
+    if (!rows || !store.Write(engine->TakeBatch())) {
+      std::fprintf(stderr, "kpi-replay-bench: commit failed\n");
+      std::exit(1);
+    }
   };
   for (const std::string& in : input) {
     auto event = decode(in);
     if (!event) continue;
     auto valid = kpi::Validate(*event, as_of);
     if (!valid) continue;
-    (void)engine->Apply(*valid);
+    if (auto applied = engine->Apply(*valid); !applied) {
+      std::fprintf(stderr, "kpi-replay-bench: state error: %s\n", applied.error().message.c_str());
+      std::exit(1);
+    }
     if (++since >= commit_every) {
       commit();
       since = 0;
