@@ -43,8 +43,16 @@ RecordVersion* ChildState::FindRecord(Kind kind, std::string_view record_id) {
 }
 
 SchoolYear* ChildState::FindYear(std::string_view urn, int academic_year) {
-  for (SchoolYear& y : years) {
+  if (last_year < years.size()) {
+    SchoolYear& y = years[last_year];
     if (y.academic_year == academic_year && y.urn == urn) return &y;
+  }
+  for (uint32_t i = 0; i < years.size(); ++i) {
+    SchoolYear& y = years[i];
+    if (y.academic_year == academic_year && y.urn == urn) {
+      last_year = i;
+      return &y;
+    }
   }
   return nullptr;
 }
@@ -55,6 +63,7 @@ SchoolYear& ChildState::Year(std::string_view urn, int academic_year) {
   SchoolYear& y = years.emplace_back();
   y.urn = std::move(owned);
   y.academic_year = academic_year;
+  y.first = AcademicYearStart(academic_year);
   bytes += kYearBytes + urn.size();
   return y;
 }

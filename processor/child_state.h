@@ -94,7 +94,8 @@ struct SchoolYear {
   std::array<uint32_t, 12> cached_cells{};
   bool cache_valid = false;
 
-  Date first_day() const { return AcademicYearStart(academic_year); }
+  Date first = {};  // 1 September of academic_year
+  Date first_day() const { return first; }
   // The mark at (day, session), or nullptr.
   MarkVersion* FindMark(uint16_t day, uint8_t session);
   // Inserts a mark in order; returns it.
@@ -112,6 +113,7 @@ struct ChildState {
   std::vector<RecordVersion> records;
   std::vector<Profile> profiles;  // live, by effective date (derived from `records`)
   std::vector<SchoolYear> years;
+  uint32_t last_year = 0;  // index of the year found last: the next lookup tries it first
   std::unordered_map<uint64_t, DistinctRef> refs;  // PackCell key -> reference count
   // Marks to write back: (index in `years`, day << 8 | session), each once (MarkVersion::dirty).
   std::vector<std::pair<uint32_t, uint32_t>> dirty_marks;

@@ -63,10 +63,57 @@ std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateSt
 
 // ---- hot state ----------------------------------------------------------------------------
 
+uint32_t Engine::FindSlot(std::string_view child_id, uint32_t hash) const {
+  const size_t mask = child_index_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const IndexEntry& e = child_index_[i];
+    if (e.slot == 0) return UINT32_MAX;
+    if (e.hash == hash && children_[e.slot - 1]->id == child_id) return e.slot - 1;
+  }
+}
+
+void Engine::IndexSlot(uint32_t hash, uint32_t slot) {
+  if ((indexed_ + 1) * 2 > child_index_.size()) {
+    std::vector<IndexEntry> old(child_index_.size() * 2);
+    old.swap(child_index_);
+    const size_t mask = child_index_.size() - 1;
+    for (const IndexEntry& e : old) {
+      if (e.slot == 0) continue;
+      size_t i = e.hash & mask;
+      while (child_index_[i].slot != 0) i = (i + 1) & mask;
+      child_index_[i] = e;
+    }
+  }
+  const size_t mask = child_index_.size() - 1;
+  size_t i = hash & mask;
+  while (child_index_[i].slot != 0) i = (i + 1) & mask;
+  child_index_[i] = {hash, slot + 1};
+  ++indexed_;
+}
+
+void Engine::UnindexSlot(std::string_view child_id, uint32_t hash) {
+  const size_t mask = child_index_.size() - 1;
+  size_t i = hash & mask;
+  while (!(child_index_[i].hash == hash && children_[child_index_[i].slot - 1]->id == child_id)) {
+    i = (i + 1) & mask;
+  }
+  // Backward shift: move later entries of the run into the hole when their home allows it.
+  for (size_t j = (i + 1) & mask; child_index_[j].slot != 0; j = (j + 1) & mask) {
+    const size_t home = child_index_[j].hash & mask;
+    const bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
+    if (movable) {
+      child_index_[i] = child_index_[j];
+      i = j;
+    }
+  }
+  child_index_[i] = {};
+  --indexed_;
+}
+
 ChildState* Engine::Child(std::string_view child_id) {
-  const auto found = child_slots_.find(child_id);
-  if (found != child_slots_.end()) {
-    ChildState* child = children_[found->second].get();
+  const uint32_t hash = HashId(child_id);
+  if (const uint32_t found = FindSlot(child_id, hash); found != UINT32_MAX) {
+    ChildState* child = children_[found].get();
     child->referenced = true;
     return child;
   }
@@ -96,7 +143,7 @@ ChildState* Engine::Child(std::string_view child_id) {
   ++stats_.hot_children;
   loaded->slot = slot;
   children_[slot] = std::move(loaded);
-  child_slots_.emplace(std::string(child_id), slot);
+  IndexSlot(hash, slot);
   return children_[slot].get();
 }
 
@@ -123,7 +170,7 @@ void Engine::Evict(uint32_t slot) {
   WriteBack(child, buffer_, options_.task, dims_);
   --stats_.hot_children;
   ++stats_.children_evicted;
-  child_slots_.erase(child.id);
+  UnindexSlot(child.id, HashId(child.id));
   children_[slot].reset();
   free_slots_.push_back(slot);
 }

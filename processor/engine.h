@@ -171,11 +171,20 @@ class Engine {
   CellTable cells_;
 
   // Children by dense slot; a dropped child's slot is reused.
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  // Slots by child id: open addressing with linear probing over (hash, slot + 1) pairs, the ids
+  // compared in the children themselves; deletion shifts the probe run back (no tombstones).
+  struct IndexEntry {
+    uint32_t hash = 0;
+    uint32_t slot = 0;  // slot + 1; 0 is empty
   };
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> child_slots_;
+  uint32_t FindSlot(std::string_view child_id, uint32_t hash) const;
+  void IndexSlot(uint32_t hash, uint32_t slot);
+  void UnindexSlot(std::string_view child_id, uint32_t hash);
+  static uint32_t HashId(std::string_view child_id) {
+    return static_cast<uint32_t>(std::hash<std::string_view>{}(child_id));
+  }
+  std::vector<IndexEntry> child_index_ = std::vector<IndexEntry>(1024);
+  size_t indexed_ = 0;
   std::vector<std::unique_ptr<ChildState>> children_;
   std::vector<uint32_t> free_slots_;
   size_t clock_hand_ = 0;

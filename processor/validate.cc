@@ -240,20 +240,77 @@ std::expected<events::Event, DeadLetterReason> DecodeProtobuf(std::string_view b
   return event;
 }
 
-std::expected<ValidEvent, DeadLetterReason> Validate(const events::Event& event,
-                                                     Date processing_date) {
+std::expected<void, DeadLetterReason> ValidateInto(const events::Event& event, Date processing_date,
+                                                   ValidEvent& out) {
   if (event.event_id().empty() || event.child_id().empty() || !event.has_recorded_at()) {
     return std::unexpected(Reason::kMissingField);
   }
-  ValidEvent out;
-  out.child_id = event.child_id();
-  out.event_id = event.event_id();
+  out.child_id.assign(event.child_id());
+  out.event_id.assign(event.event_id());
   Record& r = out.record;
+  // Every field back to its default, keeping the strings' buffers.
+  std::string urn = std::move(r.urn);
+  std::string text = std::move(r.text);
+  urn.clear();
+  text.clear();
+  r = Record{};
+  r.urn = std::move(urn);
+  r.text = std::move(text);
   r.deleted = event.deleted();
   r.recorded_at = {event.recorded_at().seconds(), event.recorded_at().nanos()};
   const Checker check(processing_date);
-  if (auto filled = FillBody(event, check, r); !filled) return std::unexpected(filled.error());
+  return FillBody(event, check, r);
+}
+
+std::expected<ValidEvent, DeadLetterReason> Validate(const events::Event& event,
+                                                     Date processing_date) {
+  ValidEvent out;
+  if (auto valid = ValidateInto(event, processing_date, out); !valid) {
+    return std::unexpected(valid.error());
+  }
   return out;
+}
+
+EventReader::EventReader() { ResetArena(); }
+
+void EventReader::ResetArena() {
+  event_ = nullptr;
+  arena_.Reset();
+  event_ = google::protobuf::Arena::CreateMessage<events::Event>(&arena_);
+  decoded_ = 0;
+}
+
+events::Event& EventReader::Fresh() {
+  // The arena only grows while a message is reused on it; start it again now and then.
+  if (++decoded_ >= 4096) ResetArena();
+  return *event_;
+}
+
+std::expected<const events::Event*, DeadLetterReason> EventReader::DecodeProtobuf(
+    std::string_view bytes) {
+  events::Event& event = Fresh();
+  if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return std::unexpected(Reason::kUndecodable);
+  }
+  return &event;
+}
+
+std::expected<const events::Event*, DeadLetterReason> EventReader::DecodeJson(
+    std::string_view text) {
+  events::Event& event = Fresh();
+  if (FastDecodeJson(text, event)) return &event;
+  auto slow = kpi::DecodeJsonWithProtobuf(text);
+  if (!slow) return std::unexpected(slow.error());
+  event = std::move(*slow);
+  return &event;
+}
+
+std::expected<const ValidEvent*, DeadLetterReason> EventReader::Validate(const events::Event& event,
+                                                                         Date processing_date) {
+  if (auto valid = ValidateInto(event, processing_date, valid_); !valid) {
+    return std::unexpected(valid.error());
+  }
+  return &valid_;
 }
 
 }  // namespace kpi

@@ -134,6 +134,7 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
     if (!dlq) return std::unexpected("cannot write dead-letter file " + options.dlq);
   }
   Progress progress(options.progress);
+  EventReader reader;
   std::string dlq_line;
   std::string line;
   std::vector<char> buffer(1 << 20);
@@ -149,9 +150,9 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
       const std::string_view text = Trim(line);
       if (text.empty()) continue;
       ++summary.read;
-      auto event = DecodeJson(text);
-      std::expected<ValidEvent, DeadLetterReason> valid =
-          event ? Validate(*event, options.as_of) : std::unexpected(event.error());
+      auto event = reader.DecodeJson(text);
+      std::expected<const ValidEvent*, DeadLetterReason> valid =
+          event ? reader.Validate(**event, options.as_of) : std::unexpected(event.error());
       if (!valid) {
         ++summary.dead_lettered[static_cast<size_t>(valid.error())];
         if (dlq.is_open()) {
@@ -166,9 +167,9 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
         }
         continue;
       }
-      progress.Event(summary.read, valid->record.recorded_at);
-      const uint32_t task = PartitionOf(options.partitioner, valid->child_id, tasks);
-      auto applied = engines[task]->Apply(*valid);
+      progress.Event(summary.read, (*valid)->record.recorded_at);
+      const uint32_t task = PartitionOf(options.partitioner, (*valid)->child_id, tasks);
+      auto applied = engines[task]->Apply(**valid);
       if (!applied) return std::unexpected("state error: " + applied.error().message);
       if (++since_commit >= options.commit_every) {
         if (auto c = Commit(engines, *store); !c) return std::unexpected(c.error());

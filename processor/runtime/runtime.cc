@@ -372,30 +372,31 @@ void Runtime::Process(void* m) {
   auto* msg = static_cast<rd_kafka_message_t*>(m);
   const std::string topic = rd_kafka_topic_name(msg->rkt);
   const std::string_view value(static_cast<const char*>(msg->payload), msg->len);
-  auto event = config_.FormatOf(topic) == Format::kJson ? DecodeJson(value) : DecodeProtobuf(value);
+  auto event = config_.FormatOf(topic) == Format::kJson ? reader_.DecodeJson(value)
+                                                        : reader_.DecodeProtobuf(value);
   // Kinds are the body's oneof field numbers less 9 (record.h).
-  const int body = event ? static_cast<int>(event->body_case()) : 0;
+  const int body = event ? static_cast<int>((*event)->body_case()) : 0;
   probe_.EventConsumed(
       topic, body >= 10 && body <= 21 ? std::optional(static_cast<Kind>(body - 9)) : std::nullopt);
   rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
   const int64_t ts = rd_kafka_message_timestamp(msg, &ts_type);
   if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) event_unix_ms_.push_back(ts);
-  if (event && config_.as_of_from_events && event->has_recorded_at()) {
+  if (event && config_.as_of_from_events && (*event)->has_recorded_at()) {
     // The event's own day moves as_of first, so that it is validated against it.
-    const Date day(static_cast<int32_t>(event->recorded_at().seconds() / 86400));
+    const Date day(static_cast<int32_t>((*event)->recorded_at().seconds() / 86400));
     event_day_ = std::max(event_day_.value_or(day), day);
     today_ = std::max(today_, std::min(*event_day_, wall_today_));
   }
-  std::expected<ValidEvent, DeadLetterReason> valid =
-      event ? Validate(*event, today_) : std::unexpected(event.error());
+  std::expected<const ValidEvent*, DeadLetterReason> valid =
+      event ? reader_.Validate(**event, today_) : std::unexpected(event.error());
   if (valid &&
-      std::string_view(static_cast<const char*>(msg->key), msg->key_len) != valid->child_id) {
+      std::string_view(static_cast<const char*>(msg->key), msg->key_len) != (*valid)->child_id) {
     valid = std::unexpected(DeadLetterReason::kKeyMismatch);
   }
   if (!valid) {
     DeadLetter(msg, valid.error());
   } else if (Engine* engine = EngineFor(msg->partition)) {
-    const auto applied = engine->Apply(*valid);
+    const auto applied = engine->Apply(**valid);
     if (!applied) {
       Fail(kExitState, "applying an event of " + topic + " [" + std::to_string(msg->partition) +
                            "]: " + applied.error().message);
