@@ -250,14 +250,14 @@ std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, ui
 
 // ---- write-back ---------------------------------------------------------------------------
 
-void WriteBack(ChildState& child, state::WriteBuffer& buffer, uint16_t task, const DimTable& dims) {
+void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const DimTable& dims) {
   if (!child.dirty) return;
   std::string key;
   for (RecordVersion& r : child.records) {
     if (!r.dirty) continue;
     key = keys::RecordKindPrefix(task, child.id, r.kind);
     key.append(r.id);
-    buffer.Put(key, EncodeRecord(r.record));
+    batch.push_back({key, EncodeRecord(r.record)});
     r.dirty = false;
   }
   Record mark;
@@ -274,7 +274,7 @@ void WriteBack(ChildState& child, state::WriteBuffer& buffer, uint16_t task, con
     mark.e = m->session;
     mark.cls = m->cls;
     mark.urn = y.urn;
-    buffer.Put(key, EncodeRecord(mark));
+    batch.push_back({key, EncodeRecord(mark)});
     m->dirty = false;
   }
   child.dirty_marks.clear();
@@ -282,18 +282,18 @@ void WriteBack(ChildState& child, state::WriteBuffer& buffer, uint16_t task, con
     if (y.summary_dirty) {
       key = keys::DaySummaryKey(task, child.id, y.urn, y.academic_year);
       if (y.summary.empty() || y.summary.find_first_not_of('\0') == std::string::npos) {
-        buffer.Delete(key);
+        batch.push_back({key, std::nullopt});
       } else {
-        buffer.Put(key, y.summary);
+        batch.push_back({key, y.summary});
       }
       y.summary_dirty = false;
     }
     if (y.entries_dirty) {
       key = keys::AbsenceUnitKey(task, child.id, y.urn, y.academic_year);
       if (y.entries.empty()) {
-        buffer.Delete(key);
+        batch.push_back({key, std::nullopt});
       } else {
-        buffer.Put(key, EncodeAbsenceEntries(y.entries));
+        batch.push_back({key, EncodeAbsenceEntries(y.entries)});
       }
       y.entries_dirty = false;
     }
@@ -305,9 +305,9 @@ void WriteBack(ChildState& child, state::WriteBuffer& buffer, uint16_t task, con
       key = keys::DistinctKey(task, child.id, CellKpi(packed), CellWeek(packed),
                               dims.Name(CellDim(packed)));
       if (ref.refs == 0) {
-        buffer.Delete(key);
+        batch.push_back({key, std::nullopt});
       } else {
-        buffer.Put(key, EncodeRefCount(ref.refs));
+        batch.push_back({key, EncodeRefCount(ref.refs)});
       }
       ref.dirty = false;
     }

@@ -4,7 +4,7 @@
 // an event reads and changes these in place.
 //
 // Durability is write-behind: every part carries a dirty flag, and WriteBack() puts exactly the
-// dirty parts into a WriteBuffer, in the key layout of processor/keys.h, for the next atomic
+// dirty parts into a write batch, in the key layout of processor/keys.h, for the next atomic
 // commit. Load() builds a child from that layout. So a child can be dropped from memory at any
 // time after WriteBack() and read again later with nothing lost (docs/DESIGN.md, "Hot state").
 // Thread-safety: none; owned by one engine.
@@ -145,9 +145,9 @@ inline constexpr size_t kYearBytes = sizeof(SchoolYear) + 32;
 std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, uint16_t task,
                                                   std::string_view child, DimTable& dims);
 
-// Puts the dirty parts of `child` into `buffer` and clears their flags; drops references that
-// fell to zero.
-void WriteBack(ChildState& child, state::WriteBuffer& buffer, uint16_t task, const DimTable& dims);
+// Appends the dirty parts of `child` to `batch` (puts, and deletes of what fell to zero or
+// empty) and clears their flags; drops references that fell to zero.
+void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const DimTable& dims);
 
 // Stored values of the per-child tables (keys.h). Each decoder returns nullopt for bytes it did
 // not write: corruption.

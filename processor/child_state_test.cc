@@ -65,8 +65,9 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   y.entries_dirty = true;
   c.refs[PackCell(Kpi::kContacts, kMonday, dims.all())] = {2, true};
   c.dirty = true;
-  WriteBack(c, buffer, 3, dims);
-  ASSERT_TRUE(store.Write(buffer.TakeBatch()).has_value());
+  state::WriteBatch batch;
+  WriteBack(c, batch, 3, dims);
+  ASSERT_TRUE(store.Write(batch).has_value());
 
   auto loaded = LoadChild(buffer, 3, "child-1", dims);
   ASSERT_TRUE(loaded.has_value()) << loaded.error().message;

@@ -167,7 +167,15 @@ void Engine::Evict(uint32_t slot) {
   ChildState& child = *children_[slot];
   stats_.hot_bytes -= child.bytes;
   FlushUnits(child);
-  WriteBack(child, buffer_, options_.task, dims_);
+  state::WriteBatch written;
+  WriteBack(child, written, options_.task, dims_);
+  for (state::WriteOp& op : written) {
+    if (op.value) {
+      buffer_.Put(op.key, *op.value);
+    } else {
+      buffer_.Delete(op.key);
+    }
+  }
   --stats_.hot_children;
   ++stats_.children_evicted;
   UnindexSlot(child.id, HashId(child.id));
@@ -411,7 +419,8 @@ std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
     return std::unexpected(*failed_);
   }
   for (const uint32_t slot : dirty_children_) {
-    accounted(slot, [&](ChildState& child) { WriteBack(child, buffer_, options_.task, dims_); });
+    accounted(slot,
+              [&](ChildState& child) { WriteBack(child, commit_batch_, options_.task, dims_); });
   }
   dirty_children_.clear();
 
@@ -432,16 +441,27 @@ std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
       std::memcpy(value.data(), &cell.count, 8);
       std::memcpy(value.data() + 8, &cell.base, 8);
       std::memcpy(value.data() + 16, &cell.revision, 8);
-      buffer_.Put(keys::CellKey(options_.task, kpi, week, dim), value);
+      commit_batch_.push_back({keys::CellKey(options_.task, kpi, week, dim), std::move(value)});
     }
     changed.push_back({kpi, week, dim, cell.count, cell.base, cell.revision});
   });
   if (durable) {
     const int32_t as_of = options_.as_of.days();
-    buffer_.Put(keys::AsOfKey(options_.task),
-                std::string(reinterpret_cast<const char*>(&as_of), 4));
+    commit_batch_.push_back(
+        {keys::AsOfKey(options_.task), std::string(reinterpret_cast<const char*>(&as_of), 4)});
   }
   return changed;
+}
+
+state::WriteBatch Engine::TakeBatch() {
+  state::WriteBatch batch = buffer_.TakeBatch();
+  if (batch.empty()) {
+    batch.swap(commit_batch_);
+  } else {
+    std::move(commit_batch_.begin(), commit_batch_.end(), std::back_inserter(batch));
+    commit_batch_.clear();
+  }
+  return batch;
 }
 
 std::optional<Row> Engine::CellAt(Kpi kpi, Date week, std::string_view dimension) const {

@@ -89,7 +89,7 @@ class Engine {
   // each with its new revision, zero rows included. TakeBatch() then takes everything for the
   // commit; the caller must write that batch to the store before the next Apply.
   std::expected<std::vector<Row>, state::Error> PrepareCommit();
-  state::WriteBatch TakeBatch() { return buffer_.TakeBatch(); }
+  state::WriteBatch TakeBatch();
 
   // The KPI table as of the last PrepareCommit: weeks up to the week of as_of, rows whose count
   // and base are both 0 left out, sorted by kpi name, week_start, dimension.
@@ -161,7 +161,11 @@ class Engine {
   void ApplyAbsenceEntries(SchoolYear& unit, const std::vector<AbsenceEntry>& entries, int sign);
   void MarkUnitPending(ChildState& child, SchoolYear& unit);
 
+  // Reads go through the buffer, which holds what evictions wrote back during the interval; the
+  // commit's own write-back goes straight to commit_batch_ (nothing reads between PrepareCommit
+  // and the store write), after the buffer's entries, so a key in both takes the later value.
   state::WriteBuffer buffer_;
+  state::WriteBatch commit_batch_;
   const Calendar& calendar_;
   EngineOptions options_;
   Date as_of_week_;

@@ -5,7 +5,8 @@
 // - keys and values are arbitrary byte strings; keys are ordered bytewise (memcmp, then length);
 // - Get distinguishes an absent key (empty optional) from a failed read (Error);
 // - Write applies a batch atomically: after a crash either every operation of the batch is
-//   visible or none is; batches are applied in call order;
+//   visible or none is; batches are applied in call order, and the operations of a batch in
+//   their order (a key written twice in one batch takes the later value);
 // - Scan visits the keys in [begin, end) in ascending order; the visitor returns false to stop.
 //   The store must not be written from inside the visitor.
 // Thread-safety: implementations are not required to be thread-safe; one task owns one store
