@@ -64,6 +64,7 @@ SchoolYear& ChildState::Year(std::string_view urn, int academic_year) {
   y.urn = std::move(owned);
   y.academic_year = academic_year;
   y.first = AcademicYearStart(academic_year);
+  y.marks_loaded = !from_store;
   bytes += kYearBytes + urn.size();
   return y;
 }
@@ -161,6 +162,7 @@ std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, ui
                                                   std::string_view child, DimTable& dims) {
   ChildState c;
   c.id = child;
+  c.from_store = true;
   c.bytes = kChildBytes + child.size();
   std::optional<state::Error> bad;
   const auto corrupt = [&](const char* what) {
@@ -187,25 +189,6 @@ std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, ui
     v.id = rest.substr(1);
     v.record = std::move(*r);
     c.bytes += RecordBytes(v);
-    return true;
-  });
-  scan(keys::kMark, [&](std::string_view rest, std::string_view value) {
-    const std::optional<std::string_view> urn = keys::ReadLengthPrefixed(rest);
-    const std::optional<Date> date = urn ? keys::ReadDate(rest) : std::nullopt;
-    std::optional<Record> r = DecodeRecord(value);
-    if (!date || rest.size() != 1 || !r || r->kind != Kind::kAttendance) {
-      return corrupt("undecodable attendance mark");
-    }
-    const int ay = AcademicYearOf(*date);
-    SchoolYear& y = c.Year(*urn, ay);
-    MarkVersion m{r->recorded_at,
-                  static_cast<uint16_t>(*date - AcademicYearStart(ay)),
-                  static_cast<uint8_t>(rest[0]),
-                  r->cls,
-                  r->deleted,
-                  false};
-    y.InsertMark(m);  // key order is (urn, date, session): an append
-    c.bytes += sizeof(MarkVersion);
     return true;
   });
   scan(keys::kDistinct, [&](std::string_view rest, std::string_view value) {
@@ -248,6 +231,43 @@ std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, ui
   return c;
 }
 
+std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
+                                            state::WriteBuffer& buffer, uint16_t task) {
+  if (year.marks_loaded) return {};
+  const std::string prefix = keys::MarkUrnPrefix(task, child.id, year.urn);
+  std::string begin = prefix;
+  std::string end = prefix;
+  keys::AppendDate(begin, year.first);
+  keys::AppendDate(end, AcademicYearStart(year.academic_year + 1));
+  std::optional<state::Error> bad;
+  std::vector<MarkVersion> stored;
+  auto scanned = buffer.Scan(begin, end, [&](std::string_view key, std::string_view value) {
+    std::string_view rest = key.substr(prefix.size());
+    const std::optional<Date> date = keys::ReadDate(rest);
+    std::optional<Record> r = DecodeRecord(value);
+    if (!date || rest.size() != 1 || !r || r->kind != Kind::kAttendance) {
+      bad = state::Corruption("undecodable attendance mark");
+      return false;
+    }
+    MarkVersion m;
+    m.set_recorded_at(r->recorded_at);
+    m.day = static_cast<uint16_t>(*date - year.first);
+    m.session = static_cast<uint8_t>(rest[0]);
+    m.cls = r->cls;
+    m.deleted = r->deleted;
+    stored.push_back(m);  // key order is (date, session)
+    return true;
+  });
+  if (!scanned) return std::unexpected(scanned.error());
+  if (bad) return std::unexpected(*bad);
+  // ApplyMark reads a year's marks before it changes any of them.
+  if (!year.marks.empty()) return std::unexpected(state::Corruption("marks changed before read"));
+  year.marks = std::move(stored);
+  child.bytes += stored.size() * sizeof(MarkVersion);
+  year.marks_loaded = true;
+  return {};
+}
+
 // ---- write-back ---------------------------------------------------------------------------
 
 void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const DimTable& dims) {
@@ -269,7 +289,7 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
     const Date date = y.first_day() + m->day;
     key = keys::MarkKey(task, child.id, y.urn, date, m->session);
     mark.deleted = m->deleted;
-    mark.recorded_at = m->recorded_at;
+    mark.recorded_at = m->recorded_at();
     mark.a = date;
     mark.e = m->session;
     mark.cls = m->cls;

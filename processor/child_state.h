@@ -52,15 +52,23 @@ struct Profile {
   }
 };
 
-// One attendance mark version. Its date is the academic year's 1 September plus `day`.
+// One attendance mark version, 16 bytes. Its date is the academic year's 1 September plus `day`.
 struct MarkVersion {
-  RecordedAt recorded_at;
+  int64_t seconds = 0;  // recorded_at
+  int32_t nanos = 0;
   uint16_t day = 0;
   uint8_t session = 0;
-  AttendanceClass cls = AttendanceClass::kMissing;
-  bool deleted = false;
-  bool dirty = false;
+  AttendanceClass cls : 4 = AttendanceClass::kMissing;
+  bool deleted : 1 = false;
+  bool dirty : 1 = false;
+
+  RecordedAt recorded_at() const { return {seconds, nanos}; }
+  void set_recorded_at(const RecordedAt& at) {
+    seconds = at.seconds;
+    nanos = at.nanos;
+  }
 };
+static_assert(sizeof(MarkVersion) == 16);
 
 // A persistent/severe absence row stored for a unit (docs/DESIGN.md, "Persistent and severe").
 struct AbsenceEntry {
@@ -81,9 +89,12 @@ struct SchoolYear {
   std::string urn;
   int academic_year = 0;
   uint32_t school_dim = DimTable::kNone;  // interned on first use
-  std::vector<MarkVersion> marks;         // by (day, session)
-  std::string summary;                    // kSummaryDays bytes, or empty: all zero
-  std::vector<AbsenceEntry> entries;      // rows stored for the unit, by week
+  std::vector<MarkVersion> marks;         // by (day, session); see marks_loaded
+  // false: the marks are still only in the store (a child read back loads a year's marks when an
+  // event needs them: most events touch the current year, and past years hold most marks).
+  bool marks_loaded = true;
+  std::string summary;                // kSummaryDays bytes, or empty: all zero
+  std::vector<AbsenceEntry> entries;  // rows stored for the unit, by week
   bool summary_dirty = false;
   bool entries_dirty = false;
   bool flush_pending = false;  // the unit's rows must be recomputed before the next commit
@@ -119,6 +130,7 @@ struct ChildState {
   std::vector<std::pair<uint32_t, uint32_t>> dirty_marks;
   bool dirty = false;          // something to write back
   bool units_pending = false;  // some SchoolYear has flush_pending
+  bool from_store = false;     // read back from the store: years' marks load on demand
   bool referenced = true;      // the clock bit of eviction
   size_t bytes = 0;            // approximate memory held (the hot state's budget counts it)
 
@@ -139,11 +151,16 @@ inline constexpr size_t kRefBytes = 48;
 size_t RecordBytes(const RecordVersion& r);
 inline constexpr size_t kYearBytes = sizeof(SchoolYear) + 32;
 
-// Reads a child from the store (through the buffer, so unwritten write-backs are seen). A child
-// with nothing stored comes back empty. Errors: failed reads, and undecodable keys or values
+// Reads a child from the store (through the buffer, so unwritten write-backs are seen): records,
+// references and absence units; marks are read per school year by LoadMarks. A child with
+// nothing stored comes back empty. Errors: failed reads, and undecodable keys or values
 // (corruption, never taken for absence).
 std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, uint16_t task,
                                                   std::string_view child, DimTable& dims);
+
+// Reads the marks of `year` from the store if they are not loaded yet.
+std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
+                                            state::WriteBuffer& buffer, uint16_t task);
 
 // Appends the dirty parts of `child` to `batch` (puts, and deletes of what fell to zero or
 // empty) and clears their flags; drops references that fell to zero.

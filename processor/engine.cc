@@ -275,6 +275,12 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
   };
   std::optional<Date> marks_to;  // a profile's dependent marks: [effective, next profile)
   if (next.kind == Kind::kProfile) {
+    for (SchoolYear& y : child.years) {
+      if (auto loaded = LoadMarks(child, y, buffer_, options_.task); !loaded) {
+        Latch(loaded.error());
+        return std::unexpected(*failed_);
+      }
+    }
     for (const Profile& p : child.profiles) {
       if (p.effective > *next.a) {
         marks_to = p.effective;
@@ -321,15 +327,19 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyMark(ChildState& child,
   const Date date = *next.a;
   const int ay = AcademicYearOf(date);
   SchoolYear& year = child.Year(next.urn, ay);
+  if (auto loaded = LoadMarks(child, year, buffer_, options_.task); !loaded) {
+    Latch(loaded.error());
+    return std::unexpected(*failed_);
+  }
   const auto day = static_cast<uint16_t>(date - year.first_day());
   MarkVersion* mark = year.FindMark(day, next.e);
-  if (mark != nullptr && next.recorded_at < mark->recorded_at) {
+  if (mark != nullptr && next.recorded_at < mark->recorded_at()) {
     ++stats_.stale;
     return ApplyOutcome::kStale;
   }
   std::optional<AttendanceClass> before;
   if (mark != nullptr && !mark->deleted) {
-    before = mark->cls;
+    before = AttendanceClass{mark->cls};
     ContributeMark(child, year, *mark, -1);
   }
   if (mark == nullptr) {
@@ -339,7 +349,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyMark(ChildState& child,
     mark = &year.InsertMark(fresh);
     child.bytes += sizeof(MarkVersion);
   }
-  mark->recorded_at = next.recorded_at;
+  mark->set_recorded_at(next.recorded_at);
   mark->cls = next.cls;
   mark->deleted = next.deleted;
   if (options_.durable && !mark->dirty) {
