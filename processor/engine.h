@@ -11,6 +11,7 @@
 // restart from the last commit).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <expected>
 #include <memory>
@@ -97,6 +98,18 @@ class Engine {
 
   // One cell of this task (committed values), or nullopt when it was never touched.
   std::optional<Row> CellAt(Kpi kpi, Date week, std::string_view dimension) const;
+
+  // True when the next commit's batch would be large beside memory_bytes: what evictions wrote
+  // back since the last commit holds more than an eighth of it, or the dirty children (each
+  // written back whole at worst) a quarter. The caller should commit soon (the engine never
+  // writes the store itself), so that the memory bound stays a bound in a backfill, where most
+  // children change between commits.
+  bool CommitWanted() const {
+    if (options_.memory_bytes == 0) return false;
+    const size_t child_bytes = stats_.hot_bytes / std::max<size_t>(1, stats_.hot_children);
+    return buffer_.bytes() > options_.memory_bytes / 8 ||
+           dirty_children_.size() * child_bytes > options_.memory_bytes / 4;
+  }
 
   const EngineStats& stats() const { return stats_; }
   const EngineOptions& options() const { return options_; }

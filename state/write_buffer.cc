@@ -11,12 +11,16 @@ std::expected<std::optional<std::string>, Error> WriteBuffer::Get(std::string_vi
 }
 
 void WriteBuffer::Set(std::string_view key, std::optional<std::string> value) {
+  const size_t size = value ? value->size() : 0;
   if (const auto it = index_.find(key); it != index_.end()) {
-    it->second->second = std::move(value);
+    std::optional<std::string>& old = it->second->second;
+    bytes_ = bytes_ - (old ? old->size() : 0) + size;
+    old = std::move(value);
     return;
   }
   const auto node = pending_.emplace(std::string(key), std::move(value)).first;
   index_.emplace(node->first, node);
+  bytes_ += key.size() + size + kEntryOverhead;
 }
 
 void WriteBuffer::Put(std::string_view key, std::string_view value) {
@@ -61,6 +65,7 @@ WriteBatch WriteBuffer::TakeBatch() {
   for (auto& [key, value] : pending_) batch.push_back({key, std::move(value)});
   index_.clear();
   pending_.clear();
+  bytes_ = 0;
   return batch;
 }
 

@@ -30,6 +30,8 @@ class WriteBuffer {
   }
 
   size_t pending() const { return pending_.size(); }
+  // Approximate memory held by the buffered changes (keys, values, map and index nodes).
+  size_t bytes() const { return bytes_; }
   // Moves every buffered change into a batch and empties the buffer. The caller writes it (with
   // whatever else belongs to the same commit) to the base store.
   WriteBatch TakeBatch();
@@ -42,6 +44,8 @@ class WriteBuffer {
   // Point reads by hash: the map's nodes never move, so the views of its keys stay valid.
   std::unordered_map<std::string_view, Map::iterator> index_;
   void Set(std::string_view key, std::optional<std::string> value);
+  static constexpr size_t kEntryOverhead = 160;  // two nodes, two std::string, the optional
+  size_t bytes_ = 0;
 };
 
 }  // namespace kpi::state

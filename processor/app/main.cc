@@ -127,6 +127,9 @@ int Main(int argc, char** argv) {
   cmd->add_option("--memory-mb", replay.memory_mb,
                   "with --state: bound on the children held in memory (state.memory_mb)")
       ->capture_default_str();
+  cmd->add_option("--block-cache-mb", replay.block_cache_mb,
+                  "with --state: RocksDB block cache (state.block_cache_mb)")
+      ->capture_default_str();
   cmd->add_flag("!--no-progress", replay.progress, "no progress line on a terminal");
 
   std::string config_path;

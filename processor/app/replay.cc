@@ -99,6 +99,7 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
   if (durable) {
     state::RocksDbOptions db;
     db.path = options.state_dir;
+    db.block_cache_bytes = options.block_cache_mb << 20;
     auto opened = state::RocksDbStore::Open(db);
     if (!opened) return std::unexpected("state directory: " + opened.error().message);
     store = std::move(*opened);
@@ -171,7 +172,7 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
       const uint32_t task = PartitionOf(options.partitioner, (*valid)->child_id, tasks);
       auto applied = engines[task]->Apply(**valid);
       if (!applied) return std::unexpected("state error: " + applied.error().message);
-      if (++since_commit >= options.commit_every) {
+      if (++since_commit >= options.commit_every || engines[task]->CommitWanted()) {
         if (auto c = Commit(engines, *store); !c) return std::unexpected(c.error());
         since_commit = 0;
       }
@@ -184,6 +185,10 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
     summary.applied += engine->stats().applied;
     summary.stale += engine->stats().stale;
     summary.live_missing_marks += engine->stats().live_missing_marks;
+    summary.hot_children += engine->stats().hot_children;
+    summary.hot_mib += engine->stats().hot_bytes >> 20;
+    summary.children_loaded += engine->stats().children_loaded;
+    summary.children_evicted += engine->stats().children_evicted;
   }
 
   std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
@@ -256,6 +261,14 @@ std::string FormatSummary(const ReplaySummary& s) {
                 static_cast<unsigned long long>(s.rows), s.seconds,
                 s.seconds > 0 ? static_cast<double>(s.read) / s.seconds : 0.0);
   out += buf;
+  if (s.children_loaded > 0 || s.children_evicted > 0) {
+    std::snprintf(
+        buf, sizeof buf, "hot state       %llu children, ~%llu MiB; %llu read back, %llu evicted\n",
+        static_cast<unsigned long long>(s.hot_children), static_cast<unsigned long long>(s.hot_mib),
+        static_cast<unsigned long long>(s.children_loaded),
+        static_cast<unsigned long long>(s.children_evicted));
+    out += buf;
+  }
   return out;
 }
 

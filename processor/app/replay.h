@@ -31,8 +31,9 @@ struct ReplayOptions {
   std::string state_dir;
   uint32_t partitions = 1;
   Partitioner partitioner = Partitioner::kConsistent;
-  uint64_t memory_mb = 256;  // with state_dir: the hot-state bound, shared by the tasks
-  bool progress = true;      // a progress line on stderr when it is a terminal
+  uint64_t memory_mb = 256;      // with state_dir: the hot-state bound, shared by the tasks
+  uint64_t block_cache_mb = 64;  // with state_dir: RocksDB's block cache (replay mostly writes)
+  bool progress = true;          // a progress line on stderr when it is a terminal
 };
 
 struct ReplaySummary {
@@ -42,6 +43,11 @@ struct ReplaySummary {
   std::array<uint64_t, kDeadLetterReasonCount> dead_lettered{};
   uint64_t rows = 0;
   int64_t live_missing_marks = 0;
+  // With --state: the hot state at the end, and its traffic with the store.
+  uint64_t hot_children = 0;
+  uint64_t hot_mib = 0;
+  uint64_t children_loaded = 0;
+  uint64_t children_evicted = 0;
   double seconds = 0;
 };
 

@@ -397,6 +397,7 @@ void Runtime::Process(void* m) {
     DeadLetter(msg, valid.error());
   } else if (Engine* engine = EngineFor(msg->partition)) {
     const auto applied = engine->Apply(**valid);
+    commit_wanted_ = commit_wanted_ || engine->CommitWanted();
     if (!applied) {
       Fail(kExitState, "applying an event of " + topic + " [" + std::to_string(msg->partition) +
                            "]: " + applied.error().message);
@@ -498,6 +499,7 @@ void Runtime::Commit() {
   for (const auto& [tp, offset] : next_offsets_) positions_[tp] = offset;
   next_offsets_.clear();
   pending_ = 0;
+  commit_wanted_ = false;
   last_commit_ms_ = clock_.NowMs();
   // 4. Deliver it.
   if (!outbox.empty()) Deliver();
@@ -631,7 +633,8 @@ std::expected<void, Failure> Runtime::Run() {
     rd_kafka_poll(producer_, 0);
     RollAsOf();
     const bool due = clock_.NowMs() - last_commit_ms_ >= config_.commit_interval_ms;
-    if (pending_ >= static_cast<uint64_t>(config_.commit_max_events) || (due && pending_ > 0)) {
+    if (pending_ >= static_cast<uint64_t>(config_.commit_max_events) || (due && pending_ > 0) ||
+        commit_wanted_) {
       Commit();
     } else if (due) {
       last_commit_ms_ = clock_.NowMs();

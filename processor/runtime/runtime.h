@@ -90,8 +90,9 @@ class Runtime {
   rd_kafka_s* producer_ = nullptr;
   std::map<int32_t, std::unique_ptr<Engine>> engines_;  // by task
   size_t memory_per_task_ = 0;
-  EventReader reader_;  // decodes and validates into reused buffers  // state.memory_mb shared by
-                        // the tasks owned (EngineOptions)
+  EventReader reader_;          // decodes and validates into reused buffers
+  bool commit_wanted_ = false;  // an engine's evictions filled its write buffer (CommitWanted)  //
+                                // state.memory_mb shared by the tasks owned (EngineOptions)
   std::map<std::pair<std::string, int32_t>, int64_t> next_offsets_;  // consumed, uncommitted
   // Assigned partitions and their position as of the last commit (-1: from the beginning).
   std::map<std::pair<std::string, int32_t>, int64_t> positions_;
