@@ -4,6 +4,7 @@
 // state is the in-memory store, committed every --commit-every events as `replay` does.
 //
 //   build/bin/kpi-replay-bench --children 2000 --weeks 26
+//   build/bin/kpi-replay-bench --children 1000 --start 2021-09-06 --weeks 234   (4.5 years)
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -92,8 +93,18 @@ int main(int argc, char** argv) {
   uint64_t commit_every = 100000;
   app.add_option("--children", p.children)->capture_default_str();
   app.add_option("--weeks", p.weeks)->capture_default_str();
+  std::string start;
+  app.add_option("--start", start, "first day of the period, YYYY-MM-DD (kpi-gen's default)");
   app.add_option("--commit-every", commit_every)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!start.empty()) {
+    const std::optional<kpi::Date> d = kpi::Date::Parse(start);
+    if (!d) {
+      std::fprintf(stderr, "kpi-replay-bench: --start must be YYYY-MM-DD\n");
+      return 2;
+    }
+    p.start = *d;
+  }
 
   std::vector<std::string> json;
   kpi::gen::Generate(p, [&](std::string_view line) { json.emplace_back(line); });
