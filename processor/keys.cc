@@ -96,12 +96,6 @@ std::string RecordKey(uint16_t task, std::string_view child, Kind kind, std::str
   return out;
 }
 
-std::string ProfileKey(uint16_t task, std::string_view child, Date effective) {
-  std::string out = RecordKindPrefix(task, child, Kind::kProfile);
-  AppendDate(out, effective);
-  return out;
-}
-
 std::string MarkUrnPrefix(uint16_t task, std::string_view child, std::string_view urn) {
   std::string out = ChildPrefix(task, kMark, child);
   AppendLengthPrefixed(out, urn);
@@ -174,21 +168,6 @@ std::optional<CellKeyParts> ParseCellKey(std::string_view key) {
   return CellKeyParts{static_cast<Kpi>(kpi), DecodeDate(week), std::string(in.rest())};
 }
 
-std::optional<AbsenceUnitParts> ParseAbsenceUnitKey(std::string_view key) {
-  Cursor in(key);
-  uint8_t tag = 0;
-  AbsenceUnitParts parts;
-  uint8_t hi = 0;
-  uint8_t lo = 0;
-  if (!in.Skip(2) || !in.Byte(tag) || (tag != kAbsenceUnit && tag != kDaySummary) ||
-      !in.LengthPrefixed(parts.child) || !in.LengthPrefixed(parts.urn) || !in.Byte(hi) ||
-      !in.Byte(lo) || !in.rest().empty()) {
-    return std::nullopt;
-  }
-  parts.academic_year = (hi << 8) | lo;
-  return parts;
-}
-
 std::optional<std::string_view> ReadLengthPrefixed(std::string_view& in) {
   uint64_t n = 0;
   int shift = 0;
@@ -212,14 +191,6 @@ std::optional<ChildKeyParts> SplitChildKey(std::string_view key) {
   const std::optional<std::string_view> child = ReadLengthPrefixed(in);
   if (!child) return std::nullopt;
   return ChildKeyParts{*child, in};
-}
-
-std::optional<Date> MarkKeyDate(std::string_view key, size_t urn_prefix_size) {
-  if (key.size() < urn_prefix_size + 4) return std::nullopt;
-  Cursor in(key.substr(urn_prefix_size));
-  uint32_t v = 0;
-  if (!in.U32(v)) return std::nullopt;
-  return DecodeDate(v);
 }
 
 }  // namespace kpi::keys

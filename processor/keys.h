@@ -47,7 +47,6 @@ std::optional<Date> ReadDate(std::string_view& in);
 std::string RecordKindPrefix(uint16_t task, std::string_view child, Kind kind);
 // Records with an event id (every kind but attendance and profile).
 std::string RecordKey(uint16_t task, std::string_view child, Kind kind, std::string_view event_id);
-std::string ProfileKey(uint16_t task, std::string_view child, Date effective);
 std::string MarkKey(uint16_t task, std::string_view child, std::string_view urn, Date date,
                     uint8_t session);
 std::string MarkUrnPrefix(uint16_t task, std::string_view child, std::string_view urn);
@@ -61,27 +60,18 @@ std::string CellKey(uint16_t task, Kpi kpi, Date week, std::string_view dim);
 std::string OffsetKey(uint16_t task, std::string_view topic);
 std::string AsOfKey(uint16_t task);
 
-// Parsing (for loading cells, absence units and for the operator's `state` commands).
+// Parsing (for loading cells and children, and for the operator's `state` commands).
 struct CellKeyParts {
   Kpi kpi;
   Date week;
   std::string dim;
 };
 std::optional<CellKeyParts> ParseCellKey(std::string_view key);
-struct AbsenceUnitParts {
-  std::string child;
-  std::string urn;
-  int academic_year;
-};
-// Parses an absence unit key (E) or a day summary key (Y): they share their layout.
-std::optional<AbsenceUnitParts> ParseAbsenceUnitKey(std::string_view key);
 // Splits a key of a per-child table (R, M, D, E) into the child and what follows lp(child).
 struct ChildKeyParts {
   std::string_view child;
   std::string_view rest;
 };
 std::optional<ChildKeyParts> SplitChildKey(std::string_view key);
-// Date of a mark key (the 4 bytes after lp(urn)).
-std::optional<Date> MarkKeyDate(std::string_view key, size_t urn_prefix_size);
 
 }  // namespace kpi::keys
