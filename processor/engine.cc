@@ -209,8 +209,10 @@ std::vector<std::string> Engine::AllChildren() {
     if (child) ids.insert(child->id);
   }
   if (options_.durable) {
-    // Every stored child has a record or a mark; a scan of their keys finds them all.
-    for (const char table : {keys::kRecord, keys::kMark}) {
+    // What as_of moves: snapshot records (R) and absence units (a live mark leaves a day summary,
+    // Y). A child with neither has nothing to restate. The marks table is not scanned: it is
+    // most of the state.
+    for (const char table : {keys::kRecord, keys::kDaySummary}) {
       const std::string prefix = keys::TablePrefix(options_.task, table);
       std::string_view last;
       auto scanned = buffer_.ScanPrefix(prefix, [&](std::string_view key, std::string_view) {

@@ -132,7 +132,8 @@ class Engine {
   void Evict(uint32_t slot);
   // Flushes the child's pending absence units (their rows into the cells).
   void FlushUnits(ChildState& child);
-  // The ids of every child the task holds, hot or stored.
+  // The ids of every child whose contributions as_of can move (snapshot records or absence
+  // units), hot or stored.
   std::vector<std::string> AllChildren();
 
   std::expected<ApplyOutcome, state::Error> ApplyRecord(ChildState& child, const ValidEvent& event);

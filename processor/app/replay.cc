@@ -261,7 +261,7 @@ std::string FormatSummary(const ReplaySummary& s) {
                 static_cast<unsigned long long>(s.rows), s.seconds,
                 s.seconds > 0 ? static_cast<double>(s.read) / s.seconds : 0.0);
   out += buf;
-  if (s.children_loaded > 0 || s.children_evicted > 0) {
+  if (s.hot_children > 0) {
     std::snprintf(
         buf, sizeof buf, "hot state       %llu children, ~%llu MiB; %llu read back, %llu evicted\n",
         static_cast<unsigned long long>(s.hot_children), static_cast<unsigned long long>(s.hot_mib),
