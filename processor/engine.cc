@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -484,6 +485,26 @@ std::optional<Row> Engine::CellAt(Kpi kpi, Date week, std::string_view dimension
   return Row{
       kpi,           week, std::string(dimension), cell->committed_count, cell->committed_base,
       cell->revision};
+}
+
+std::vector<Row> SumRows(std::vector<Row> parts) {
+  std::map<std::tuple<std::string_view, Date, std::string_view>, Row*> sum;
+  std::vector<Row> rows;
+  rows.reserve(parts.size());
+  for (Row& part : parts) {
+    const auto [it, inserted] = sum.try_emplace({KpiName(part.kpi), part.week, part.dimension});
+    if (inserted) {
+      it->second = &part;
+    } else {
+      it->second->count += part.count;
+      it->second->base += part.base;
+      it->second->revision += part.revision;
+    }
+  }
+  for (auto& [key, row] : sum) {
+    if (row->count != 0 || row->base != 0) rows.push_back(std::move(*row));
+  }
+  return rows;
 }
 
 std::vector<Row> Engine::Table() const {

@@ -56,6 +56,11 @@ struct Row {
   uint64_t revision = 0;
 };
 
+// The global rows from the tasks' parts: rows of the same (kpi, week, dimension) added up (count,
+// base and revision; a child is in one task only, so the sum is exact), rows whose count and base
+// are both 0 left out, sorted as Engine::Table() sorts.
+std::vector<Row> SumRows(std::vector<Row> parts);
+
 enum class ApplyOutcome { kApplied, kStale };
 
 struct EngineStats {

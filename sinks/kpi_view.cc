@@ -9,15 +9,10 @@ std::string_view DimensionKind(std::string_view dimension) {
 
 void KpiView::Reset(const std::vector<Row>& rows, Date as_of) {
   std::map<Key, Row> fresh;
-  for (const Row& row : rows) {
-    auto [it, inserted] = fresh.try_emplace(Key{KpiName(row.kpi), row.week, row.dimension}, row);
-    if (!inserted) {
-      it->second.count += row.count;
-      it->second.base += row.base;
-      it->second.revision += row.revision;
-    }
+  for (Row& row : SumRows(rows)) {
+    Key key{KpiName(row.kpi), row.week, row.dimension};
+    fresh.emplace(std::move(key), std::move(row));
   }
-  std::erase_if(fresh, [](const auto& kv) { return kv.second.count == 0 && kv.second.base == 0; });
   const std::lock_guard lock(mu_);
   rows_ = std::move(fresh);
   as_of_ = as_of;

@@ -39,24 +39,15 @@ std::expected<void, std::string> Commit(Engines& engines, state::StateStore& sto
   return {};
 }
 
-// The table of every task, summed per (kpi, week, dimension): a child is in one task only, so
-// the global row is the sum of the tasks' parts. Sorted as Engine::Table() sorts.
+// The table of every task, summed (SumRows).
 std::vector<Row> GlobalTable(const Engines& engines) {
   if (engines.size() == 1) return engines.front()->Table();
-  std::map<std::tuple<std::string_view, Date, std::string>, Row> sum;
+  std::vector<Row> parts;
   for (const auto& engine : engines) {
-    for (Row& row : engine->Table()) {
-      auto [it, inserted] = sum.try_emplace({KpiName(row.kpi), row.week, row.dimension}, row);
-      if (!inserted) {
-        it->second.count += row.count;
-        it->second.base += row.base;
-      }
-    }
+    std::vector<Row> table = engine->Table();
+    std::move(table.begin(), table.end(), std::back_inserter(parts));
   }
-  std::vector<Row> rows;
-  rows.reserve(sum.size());
-  for (auto& [key, row] : sum) rows.push_back(std::move(row));
-  return rows;
+  return SumRows(std::move(parts));
 }
 
 // A progress line on a terminal, for replays longer than a few seconds; silent otherwise.
@@ -186,7 +177,7 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
     summary.stale += engine->stats().stale;
     summary.live_missing_marks += engine->stats().live_missing_marks;
     summary.hot_children += engine->stats().hot_children;
-    summary.hot_mib += engine->stats().hot_bytes >> 20;
+    summary.hot_bytes += engine->stats().hot_bytes;
     summary.children_loaded += engine->stats().children_loaded;
     summary.children_evicted += engine->stats().children_evicted;
   }
@@ -262,11 +253,12 @@ std::string FormatSummary(const ReplaySummary& s) {
                 s.seconds > 0 ? static_cast<double>(s.read) / s.seconds : 0.0);
   out += buf;
   if (s.hot_children > 0) {
-    std::snprintf(
-        buf, sizeof buf, "hot state       %llu children, ~%llu MiB; %llu read back, %llu evicted\n",
-        static_cast<unsigned long long>(s.hot_children), static_cast<unsigned long long>(s.hot_mib),
-        static_cast<unsigned long long>(s.children_loaded),
-        static_cast<unsigned long long>(s.children_evicted));
+    std::snprintf(buf, sizeof buf,
+                  "hot state       %llu children, ~%llu MiB; %llu read back, %llu evicted\n",
+                  static_cast<unsigned long long>(s.hot_children),
+                  static_cast<unsigned long long>(s.hot_bytes >> 20),
+                  static_cast<unsigned long long>(s.children_loaded),
+                  static_cast<unsigned long long>(s.children_evicted));
     out += buf;
   }
   return out;

@@ -45,7 +45,7 @@ struct ReplaySummary {
   int64_t live_missing_marks = 0;
   // With --state: the hot state at the end, and its traffic with the store.
   uint64_t hot_children = 0;
-  uint64_t hot_mib = 0;
+  uint64_t hot_bytes = 0;
   uint64_t children_loaded = 0;
   uint64_t children_evicted = 0;
   double seconds = 0;
