@@ -143,6 +143,9 @@ struct ChildState {
   void RebuildProfiles();
   // The live profile governing date d (the latest effective on or before d), or nullptr.
   const Profile* ProfileOn(Date d) const;
+  Profile* ProfileOn(Date d) {
+    return const_cast<Profile*>(static_cast<const ChildState*>(this)->ProfileOn(d));
+  }
 };
 
 // Approximate heap footprint of the parts, for the memory budget.

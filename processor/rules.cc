@@ -33,15 +33,14 @@ bool Engine::IsSnapshot(Kind kind) const {
 // ---- dimensions and cells -----------------------------------------------------------------
 
 Engine::Dims Engine::DimsOn(ChildState& child, Date d, uint32_t own_school) {
-  const Profile* p = child.ProfileOn(d);
+  Profile* p = child.ProfileOn(d);
   uint32_t school = own_school;
   if (school == DimTable::kNone) {
     if (p == nullptr) {
       school = dims_.School("");
     } else {
-      auto& cached = const_cast<Profile*>(p)->school_dim;
-      if (cached == DimTable::kNone) cached = dims_.School(p->urn);
-      school = cached;
+      if (p->school_dim == DimTable::kNone) p->school_dim = dims_.School(p->urn);
+      school = p->school_dim;
     }
   }
   const uint8_t year = p ? p->YearGroupIn(AcademicYearOf(d)) : kYearUnknown;
