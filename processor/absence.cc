@@ -104,7 +104,7 @@ void Engine::FlushAbsenceUnit(ChildState& child, SchoolYear& unit) {
       e.week = week;
       const Profile* p = child.ProfileOn(s);
       e.year = p ? p->YearGroupIn(unit.academic_year) : kYearUnknown;
-      e.sen = p ? p->sen : 0;
+      e.sen = p ? p->sen : SenStatus::kNotGiven;
       if (possible > 0) {
         e.flags = 1;
         if (absence * 10 >= possible) e.flags |= 2;

@@ -37,7 +37,7 @@ MarkVersion& SchoolYear::InsertMark(const MarkVersion& mark) {
 
 RecordVersion* ChildState::FindRecord(Kind kind, std::string_view record_id) {
   for (RecordVersion& r : records) {
-    if (r.kind == kind && r.id == record_id) return &r;
+    if (r.kind() == kind && r.id == record_id) return &r;
   }
   return nullptr;
 }
@@ -72,12 +72,13 @@ SchoolYear& ChildState::Year(std::string_view urn, int academic_year) {
 void ChildState::RebuildProfiles() {
   profiles.clear();
   for (const RecordVersion& r : records) {
-    if (r.kind != Kind::kProfile || r.record.deleted) continue;
+    if (r.kind() != Kind::kProfile || r.record.deleted) continue;
+    const auto& record = r.record.as<body::Profile>();
     Profile& p = profiles.emplace_back();
-    p.effective = *r.record.a;
-    p.date_of_birth = r.record.b;
-    p.sen = r.record.e;
-    p.urn = r.record.urn;
+    p.effective = record.effective_date;
+    p.date_of_birth = record.date_of_birth;
+    p.sen = record.sen_status;
+    p.urn = record.school_urn;
     if (p.date_of_birth) {
       const Ymd dob = p.date_of_birth->ToYmd();
       p.birth_year = dob.year;
@@ -95,52 +96,7 @@ const Profile* ChildState::ProfileOn(Date d) const {
 }
 
 size_t RecordBytes(const RecordVersion& r) {
-  return sizeof(RecordVersion) + r.id.size() + r.record.urn.size() + r.record.text.size() + 32;
-}
-
-// ---- values -------------------------------------------------------------------------------
-
-std::string EncodeRefCount(uint32_t refs) {
-  return std::string(reinterpret_cast<const char*>(&refs), 4);
-}
-
-std::optional<uint32_t> DecodeRefCount(std::string_view bytes) {
-  uint32_t refs = 0;
-  if (bytes.size() != 4) return std::nullopt;
-  std::memcpy(&refs, bytes.data(), 4);
-  if (refs == 0) return std::nullopt;  // a zero count is deleted, never stored
-  return refs;
-}
-
-std::string EncodeAbsenceEntries(const std::vector<AbsenceEntry>& entries) {
-  std::string out;
-  out.reserve(entries.size() * 8);
-  for (const AbsenceEntry& e : entries) {
-    const int32_t days = e.week.days();
-    const uint32_t rest = e.year | (e.sen << 8) | (e.flags << 16);
-    out.append(reinterpret_cast<const char*>(&days), 4);
-    out.append(reinterpret_cast<const char*>(&rest), 4);
-  }
-  return out;
-}
-
-std::optional<std::vector<AbsenceEntry>> DecodeAbsenceEntries(std::string_view bytes) {
-  if (bytes.size() % 8 != 0) return std::nullopt;
-  std::vector<AbsenceEntry> entries;
-  entries.reserve(bytes.size() / 8);
-  for (size_t off = 0; off < bytes.size(); off += 8) {
-    int32_t days = 0;
-    uint32_t rest = 0;
-    std::memcpy(&days, bytes.data() + off, 4);
-    std::memcpy(&rest, bytes.data() + off + 4, 4);
-    if ((rest >> 24) != 0 || ((rest >> 16) & 0xff) > 7) return std::nullopt;
-    entries.push_back({Date(days), static_cast<uint8_t>(rest & 0xff),
-                       static_cast<uint8_t>((rest >> 8) & 0xff),
-                       static_cast<uint8_t>((rest >> 16) & 0xff)});
-  }
-  std::sort(entries.begin(), entries.end(),
-            [](const AbsenceEntry& x, const AbsenceEntry& y) { return x.week < y.week; });
-  return entries;
+  return sizeof(RecordVersion) + r.id.size() + r.record.HeapBytes() + 32;
 }
 
 // ---- load ---------------------------------------------------------------------------------
@@ -181,11 +137,10 @@ std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, ui
 
   scan(keys::kRecord, [&](std::string_view rest, std::string_view value) {
     std::optional<Record> r = DecodeRecord(value);
-    if (!r || rest.empty() || static_cast<uint8_t>(rest[0]) != static_cast<uint8_t>(r->kind)) {
+    if (!r || rest.empty() || static_cast<uint8_t>(rest[0]) != static_cast<uint8_t>(r->kind())) {
       return corrupt("undecodable record version");
     }
     RecordVersion& v = c.records.emplace_back();
-    v.kind = r->kind;
     v.id = rest.substr(1);
     v.record = std::move(*r);
     c.bytes += RecordBytes(v);
@@ -219,10 +174,9 @@ std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, ui
   scan(keys::kDaySummary, [&](std::string_view rest, std::string_view value) {
     std::string_view urn;
     int ay = 0;
-    if (!ReadUnit(rest, urn, ay) || value.size() != kSummaryDays) {
-      return corrupt("bad absence day summary");
-    }
-    c.Year(urn, ay).summary.assign(value);
+    std::optional<std::string> summary = DecodeDaySummary(value);
+    if (!ReadUnit(rest, urn, ay) || !summary) return corrupt("bad absence day summary");
+    c.Year(urn, ay).summary = std::move(*summary);
     c.bytes += kSummaryDays;
     return true;
   });
@@ -244,17 +198,17 @@ std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
   auto scanned = buffer.Scan(begin, end, [&](std::string_view key, std::string_view value) {
     std::string_view rest = key.substr(prefix.size());
     const std::optional<Date> date = keys::ReadDate(rest);
-    std::optional<Record> r = DecodeRecord(value);
-    if (!date || rest.size() != 1 || !r || r->kind != Kind::kAttendance) {
+    const std::optional<StoredMark> stored_mark = DecodeMark(value);
+    if (!date || rest.size() != 1 || !stored_mark) {
       bad = state::Corruption("undecodable attendance mark");
       return false;
     }
     MarkVersion m;
-    m.set_recorded_at(r->recorded_at);
+    m.set_recorded_at(stored_mark->recorded_at);
     m.day = static_cast<uint16_t>(*date - year.first);
     m.session = static_cast<uint8_t>(rest[0]);
-    m.cls = r->cls;
-    m.deleted = r->deleted;
+    m.cls = stored_mark->code;
+    m.deleted = stored_mark->deleted;
     stored.push_back(m);  // key order is (date, session)
     return true;
   });
@@ -275,26 +229,18 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
   std::string key;
   for (RecordVersion& r : child.records) {
     if (!r.dirty) continue;
-    key = keys::RecordKindPrefix(task, child.id, r.kind);
+    key = keys::RecordKindPrefix(task, child.id, r.kind());
     key.append(r.id);
     batch.push_back({key, EncodeRecord(r.record)});
     r.dirty = false;
   }
-  Record mark;
-  mark.kind = Kind::kAttendance;
   for (const auto& [index, slot] : child.dirty_marks) {
     SchoolYear& y = child.years[index];
     MarkVersion* m = y.FindMark(static_cast<uint16_t>(slot >> 8), static_cast<uint8_t>(slot));
     if (m == nullptr || !m->dirty) continue;
     const Date date = y.first_day() + m->day;
     key = keys::MarkKey(task, child.id, y.urn, date, m->session);
-    mark.deleted = m->deleted;
-    mark.recorded_at = m->recorded_at();
-    mark.a = date;
-    mark.e = m->session;
-    mark.cls = m->cls;
-    mark.urn = y.urn;
-    batch.push_back({key, EncodeRecord(mark)});
+    batch.push_back({key, EncodeMark({m->recorded_at(), m->cls, m->deleted})});
     m->dirty = false;
   }
   child.dirty_marks.clear();
@@ -304,7 +250,7 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
       if (y.summary.empty() || y.summary.find_first_not_of('\0') == std::string::npos) {
         batch.push_back({key, std::nullopt});
       } else {
-        batch.push_back({key, y.summary});
+        batch.push_back({key, EncodeDaySummary(y.summary)});
       }
       y.summary_dirty = false;
     }

@@ -24,6 +24,7 @@
 #include "processor/dims.h"
 #include "processor/kpis.h"
 #include "processor/record.h"
+#include "processor/values.h"
 #include "state/status.h"
 #include "state/write_buffer.h"
 
@@ -32,17 +33,17 @@ namespace kpi {
 // A record of any kind but attendance, in its current version (a delete is kept as a tombstone
 // version, so that an older version arriving later is still stale).
 struct RecordVersion {
-  Kind kind = Kind::kContact;
   std::string id;  // the key suffix: the event id, or for a profile its effective date (4 bytes)
   Record record;
   bool dirty = false;
+  Kind kind() const { return record.kind(); }
 };
 
 // A live profile: the dimensions a child's records take from the date it is effective.
 struct Profile {
   Date effective;
   std::optional<Date> date_of_birth;
-  uint8_t sen = 0;
+  SenStatus sen = SenStatus::kNotGiven;
   std::string urn;
   uint32_t school_dim = DimTable::kNone;  // interned on first use
   int birth_year = 0;                     // of date_of_birth, for the year group
@@ -70,17 +71,7 @@ struct MarkVersion {
 };
 static_assert(sizeof(MarkVersion) == 16);
 
-// A persistent/severe absence row stored for a unit (docs/DESIGN.md, "Persistent and severe").
-struct AbsenceEntry {
-  Date week;
-  uint8_t year = 0;
-  uint8_t sen = 0;
-  uint8_t flags = 0;  // 1 base, 2 persistent, 4 severe
-  bool operator==(const AbsenceEntry&) const = default;
-};
-
-// Days in an absence unit's day summary: its window [1 Sep A - 7, 1 Sep A+1 + 7).
-inline constexpr int kSummaryDays = 380;
+// An absence unit's day summary covers [1 Sep A - 7, 1 Sep A+1 + 7): kSummaryDays (values.h).
 inline Date SummaryStart(int academic_year) { return AcademicYearStart(academic_year) - 7; }
 
 // (school, academic year A): the marks dated in A at that school, and the absence unit of A (its
@@ -168,12 +159,5 @@ std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
 // Appends the dirty parts of `child` to `batch` (puts, and deletes of what fell to zero or
 // empty) and clears their flags; drops references that fell to zero.
 void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const DimTable& dims);
-
-// Stored values of the per-child tables (keys.h). Each decoder returns nullopt for bytes it did
-// not write: corruption.
-std::string EncodeRefCount(uint32_t refs);
-std::optional<uint32_t> DecodeRefCount(std::string_view bytes);
-std::string EncodeAbsenceEntries(const std::vector<AbsenceEntry>& entries);
-std::optional<std::vector<AbsenceEntry>> DecodeAbsenceEntries(std::string_view bytes);
 
 }  // namespace kpi

@@ -15,12 +15,8 @@ ValidEvent Mark(std::string child, Date date, uint8_t session, AttendanceClass c
   ValidEvent e;
   e.child_id = std::move(child);
   e.event_id = "m";
-  e.record.kind = Kind::kAttendance;
   e.record.recorded_at = {recorded, 0};
-  e.record.a = date;
-  e.record.e = session;
-  e.record.cls = cls;
-  e.record.urn = "100001";
+  e.record.body = body::Attendance{"100001", date, static_cast<Session>(session), cls};
   return e;
 }
 
@@ -28,9 +24,8 @@ ValidEvent Contact(std::string child, std::string id, Date date) {
   ValidEvent e;
   e.child_id = std::move(child);
   e.event_id = std::move(id);
-  e.record.kind = Kind::kContact;
   e.record.recorded_at = {1, 0};
-  e.record.a = date;
+  e.record.body = body::Contact{date};
   return e;
 }
 
@@ -43,10 +38,8 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   ChildState c;
   c.id = "child-1";
   RecordVersion& r = c.records.emplace_back();
-  r.kind = Kind::kContact;
   r.id = "c1";
-  r.record.kind = Kind::kContact;
-  r.record.a = kMonday;
+  r.record.body = body::Contact{kMonday};
   r.record.recorded_at = {5, 7};
   r.dirty = true;
   SchoolYear& y = c.Year("100001", 2025);
@@ -61,7 +54,7 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   y.summary.assign(kSummaryDays, '\0');
   y.summary[20] = 0x15;
   y.summary_dirty = true;
-  y.entries = {{kMonday, 3, 2, 7}};
+  y.entries = {{kMonday, 3, SenStatus::kSenSupport, 7}};
   y.entries_dirty = true;
   c.refs[PackCell(Kpi::kContacts, kMonday, dims.all())] = {2, true};
   c.dirty = true;
@@ -74,6 +67,7 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   ASSERT_EQ(loaded->records.size(), 1u);
   EXPECT_EQ(loaded->records[0].id, "c1");
   EXPECT_EQ(loaded->records[0].record.recorded_at, (RecordedAt{5, 7}));
+  EXPECT_EQ(loaded->records[0].record.as<body::Contact>().contact_date, kMonday);
   ASSERT_EQ(loaded->years.size(), 1u);
   SchoolYear& ly = loaded->years[0];
   EXPECT_FALSE(ly.marks_loaded);  // a year's marks are read when an event needs them
@@ -81,6 +75,7 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   ASSERT_EQ(ly.marks.size(), 1u);
   EXPECT_EQ(ly.marks[0].day, m.day);
   EXPECT_EQ(ly.marks[0].cls, AttendanceClass::kAuthorisedAbsence);
+  EXPECT_EQ(ly.marks[0].recorded_at(), (RecordedAt{9, 0}));
   EXPECT_EQ(ly.summary, y.summary);
   EXPECT_EQ(ly.entries, y.entries);
   EXPECT_EQ(loaded->refs.at(PackCell(Kpi::kContacts, kMonday, dims.all())).refs, 2u);
@@ -108,11 +103,25 @@ TEST(ChildStateTest, AnUndecodableStoredValueIsCorruptionNeverAbsence) {
   EXPECT_FALSE(engine->PrepareCommit().has_value());
 }
 
-TEST(ChildStateTest, AZeroOrShortReferenceCountIsCorruption) {
-  EXPECT_FALSE(DecodeRefCount(std::string(4, '\0')).has_value());
-  EXPECT_FALSE(DecodeRefCount("abc").has_value());
-  EXPECT_EQ(DecodeRefCount(EncodeRefCount(7)), 7u);
-  EXPECT_FALSE(DecodeAbsenceEntries("1234567").has_value());
+// A directory of the first releases (unversioned values, format 1) is refused with a message
+// that says what to do, never read with the wrong codec.
+TEST(ChildStateTest, AFormat1DirectoryIsRefusedClearly) {
+  state::MemoryStore store;
+  const int32_t days = kMonday.days();
+  ASSERT_TRUE(
+      store.Write({{keys::AsOfKey(0), std::string(reinterpret_cast<const char*>(&days), 4)}}));
+  const Calendar calendar;
+  EngineOptions options;
+  options.as_of = kMonday;
+  auto engine = Engine::Open(store, calendar, options);
+  ASSERT_FALSE(engine.has_value());
+  EXPECT_NE(engine.error().message.find("older release"), std::string::npos);
+  // A format-2 as_of opens, and the store's as_of wins over the option.
+  state::MemoryStore current;
+  ASSERT_TRUE(current.Write({{keys::AsOfKey(0), EncodeAsOf(kMonday + 7)}}));
+  auto opened = Engine::Open(current, calendar, options);
+  ASSERT_TRUE(opened.has_value()) << opened.error().message;
+  EXPECT_EQ((*opened)->as_of(), kMonday + 7);
 }
 
 TEST(CellTableTest, ACellBelowZeroLatchesCorruption) {
@@ -144,7 +153,8 @@ TEST(EngineInvariantTest, AnOverfullDaySummaryFailsTheEventAsCorruption) {
   state::MemoryStore store;
   std::string summary(kSummaryDays, '\0');
   summary[kMonday - SummaryStart(2025)] = 3;  // three live marks on one day
-  ASSERT_TRUE(store.Write({{keys::DaySummaryKey(0, "child-1", "100001", 2025), summary}}));
+  ASSERT_TRUE(store.Write(
+      {{keys::DaySummaryKey(0, "child-1", "100001", 2025), EncodeDaySummary(summary)}}));
   const Calendar calendar;
   EngineOptions options;
   options.as_of = kMonday + 4;

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "processor/record.h"
+
 namespace kpi {
 
 class DimTable {
@@ -29,8 +31,8 @@ class DimTable {
   uint32_t all() const { return all_; }
   // "school=<urn>" ("school=unknown" for an empty urn).
   uint32_t School(std::string_view urn);
-  Dims For(uint32_t school, uint8_t year, uint8_t sen) {
-    return {all_, school, YearDim(year), SenDim(sen)};
+  Dims For(uint32_t school, uint8_t year, SenStatus sen) {
+    return {all_, school, YearDim(year), SenDim(static_cast<uint8_t>(sen))};
   }
 
  private:

@@ -31,31 +31,33 @@ std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateSt
   auto stored_as_of = store.Get(keys::AsOfKey(options.task));
   if (!stored_as_of) return std::unexpected(stored_as_of.error());
   if (*stored_as_of) {
-    int32_t days = 0;
-    if ((*stored_as_of)->size() != 4) return std::unexpected(state::Corruption("bad as_of value"));
-    std::memcpy(&days, (*stored_as_of)->data(), 4);
-    effective.as_of = Date(days);
+    if (IsFormat1AsOf(**stored_as_of)) {
+      return std::unexpected(state::Error{
+          state::ErrorCode::kInvalidArgument,
+          "the state directory was written by an older release (state format 1); rebuild it "
+          "with `kpi-processor replay --state` or start from an empty directory (docs/DESIGN.md, "
+          "\"Upgrading\")"});
+    }
+    const std::optional<Date> as_of = DecodeAsOf(**stored_as_of);
+    if (!as_of) return std::unexpected(state::Corruption("bad as_of value"));
+    effective.as_of = *as_of;
   }
   std::unique_ptr<Engine> engine(new Engine(store, calendar, effective));
   const std::string prefix = keys::TablePrefix(options.task, keys::kCell);
   std::optional<state::Error> bad;
-  auto scanned = store.Scan(
-      prefix, state::PrefixEnd(prefix), [&](std::string_view key, std::string_view value) {
-        const auto parts = keys::ParseCellKey(key);
-        if (!parts || value.size() != 24) {
-          bad = state::Corruption("bad KPI cell");
-          return false;
-        }
-        int64_t count = 0;
-        int64_t base = 0;
-        uint64_t revision = 0;
-        std::memcpy(&count, value.data(), 8);
-        std::memcpy(&base, value.data() + 8, 8);
-        std::memcpy(&revision, value.data() + 16, 8);
-        const uint32_t dim = engine->dims_.Intern(parts->dim);
-        engine->cells_.Load(PackCell(parts->kpi, parts->week, dim), count, base, revision);
-        return true;
-      });
+  auto scanned = store.Scan(prefix, state::PrefixEnd(prefix),
+                            [&](std::string_view key, std::string_view value) {
+                              const auto parts = keys::ParseCellKey(key);
+                              const std::optional<StoredCell> cell = DecodeCell(value);
+                              if (!parts || !cell) {
+                                bad = state::Corruption("bad KPI cell");
+                                return false;
+                              }
+                              const uint32_t dim = engine->dims_.Intern(parts->dim);
+                              engine->cells_.Load(PackCell(parts->kpi, parts->week, dim),
+                                                  cell->count, cell->base, cell->revision);
+                              return true;
+                            });
   if (!scanned) return std::unexpected(scanned.error());
   if (bad) return std::unexpected(*bad);
   if (engine->cells_.corrupt()) return std::unexpected(state::Corruption("negative KPI cell"));
@@ -239,8 +241,8 @@ std::expected<ApplyOutcome, state::Error> Engine::Apply(const ValidEvent& event)
   ChildState* child = Child(event.child_id);
   if (child == nullptr) return std::unexpected(*failed_);
   const size_t bytes = child->bytes;
-  auto outcome = event.record.kind == Kind::kAttendance ? ApplyMark(*child, event)
-                                                        : ApplyRecord(*child, event);
+  auto outcome = event.record.kind() == Kind::kAttendance ? ApplyMark(*child, event)
+                                                          : ApplyRecord(*child, event);
   stats_.hot_bytes += child->bytes - bytes;  // modular: a shrinking child subtracts
   if (failed_) return std::unexpected(*failed_);
   if (cells_.corrupt()) {
@@ -255,13 +257,15 @@ std::expected<ApplyOutcome, state::Error> Engine::Apply(const ValidEvent& event)
 std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
                                                               const ValidEvent& event) {
   const Record& next = event.record;
+  const Kind kind = next.kind();
+  const body::Profile* profile = std::get_if<body::Profile>(&next.body);
   std::string id;
-  if (next.kind == Kind::kProfile) {
-    keys::AppendDate(id, *next.a);
+  if (profile != nullptr) {
+    keys::AppendDate(id, profile->effective_date);
   } else {
     id = event.event_id;
   }
-  RecordVersion* found = child.FindRecord(next.kind, id);
+  RecordVersion* found = child.FindRecord(kind, id);
   if (found != nullptr && next.recorded_at < found->record.recorded_at) {
     ++stats_.stale;
     return ApplyOutcome::kStale;
@@ -277,7 +281,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
     }
   };
   std::optional<Date> marks_to;  // a profile's dependent marks: [effective, next profile)
-  if (next.kind == Kind::kProfile) {
+  if (profile != nullptr) {
     for (SchoolYear& y : child.years) {
       if (auto loaded = LoadMarks(child, y, buffer_, options_.task); !loaded) {
         Latch(loaded.error());
@@ -285,7 +289,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
       }
     }
     for (const Profile& p : child.profiles) {
-      if (p.effective > *next.a) {
+      if (p.effective > profile->effective_date) {
         marks_to = p.effective;
         break;
       }
@@ -294,7 +298,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
   // Retract with the state before the change ...
   if (existed && !child.records[self].record.deleted) Contribute(child, child.records[self], -1);
   contribute_dependents(-1);
-  if (next.kind == Kind::kProfile) ContributeMarksIn(child, *next.a, marks_to, -1);
+  if (profile != nullptr) ContributeMarksIn(child, profile->effective_date, marks_to, -1);
   // ... change it (deletes are kept as versions: a later, older version must stay stale) ...
   RecordVersion* stored = nullptr;
   size_t bytes_before = 0;
@@ -304,19 +308,18 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
     stored->record = next;
   } else {
     stored = &child.records.emplace_back();
-    stored->kind = next.kind;
     stored->id = std::move(id);
     stored->record = next;
   }
   stored->dirty = true;
   child.bytes = child.bytes - bytes_before + RecordBytes(*stored);
   MarkDirty(child);
-  if (next.kind == Kind::kProfile) child.RebuildProfiles();
+  if (profile != nullptr) child.RebuildProfiles();
   // ... and add back with the state after.
   if (!next.deleted) Contribute(child, *stored, +1);
   contribute_dependents(+1);
-  if (next.kind == Kind::kProfile) {
-    ContributeMarksIn(child, *next.a, marks_to, +1);
+  if (profile != nullptr) {
+    ContributeMarksIn(child, profile->effective_date, marks_to, +1);
     // Persistent and severe absence rows take their year and SEN from the profile too.
     for (SchoolYear& y : child.years) MarkUnitPending(child, y);
   }
@@ -327,15 +330,17 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
 std::expected<ApplyOutcome, state::Error> Engine::ApplyMark(ChildState& child,
                                                             const ValidEvent& event) {
   const Record& next = event.record;
-  const Date date = *next.a;
+  const auto& mark_body = next.as<body::Attendance>();
+  const Date date = mark_body.date;
+  const auto session = static_cast<uint8_t>(mark_body.session);
   const int ay = AcademicYearOf(date);
-  SchoolYear& year = child.Year(next.urn, ay);
+  SchoolYear& year = child.Year(mark_body.school_urn, ay);
   if (auto loaded = LoadMarks(child, year, buffer_, options_.task); !loaded) {
     Latch(loaded.error());
     return std::unexpected(*failed_);
   }
   const auto day = static_cast<uint16_t>(date - year.first_day());
-  MarkVersion* mark = year.FindMark(day, next.e);
+  MarkVersion* mark = year.FindMark(day, session);
   if (mark != nullptr && next.recorded_at < mark->recorded_at()) {
     ++stats_.stale;
     return ApplyOutcome::kStale;
@@ -348,22 +353,22 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyMark(ChildState& child,
   if (mark == nullptr) {
     MarkVersion fresh;
     fresh.day = day;
-    fresh.session = next.e;
+    fresh.session = session;
     mark = &year.InsertMark(fresh);
     child.bytes += sizeof(MarkVersion);
   }
   mark->set_recorded_at(next.recorded_at);
-  mark->cls = next.cls;
+  mark->cls = mark_body.code;
   mark->deleted = next.deleted;
   if (options_.durable && !mark->dirty) {
     mark->dirty = true;
     child.dirty_marks.emplace_back(static_cast<uint32_t>(&year - child.years.data()),
-                                   (static_cast<uint32_t>(day) << 8) | next.e);
+                                   (static_cast<uint32_t>(day) << 8) | session);
   }
   MarkDirty(child);
   if (!next.deleted) ContributeMark(child, year, *mark, +1);
   UpdateDaySummaries(child, static_cast<size_t>(&year - child.years.data()), date, before,
-                     next.deleted ? std::nullopt : std::optional(next.cls));
+                     next.deleted ? std::nullopt : std::optional(mark_body.code));
   ++stats_.applied;
   return ApplyOutcome::kApplied;
 }
@@ -394,7 +399,7 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
     for (const int sign : {-1, +1}) {
       set_as_of(sign < 0 ? old_as_of : as_of);
       for (const RecordVersion& r : child->records) {
-        if (IsSnapshot(r.kind) && !r.record.deleted) Contribute(*child, r, sign);
+        if (IsSnapshot(r.kind()) && !r.record.deleted) Contribute(*child, r, sign);
       }
     }
     // Absence rows: every unit with marks may gain the new week or a new S(W).
@@ -450,18 +455,13 @@ std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
     const Date week = CellWeek(cell.key);
     const std::string& dim = dims_.Name(CellDim(cell.key));
     if (durable) {
-      std::string value(24, '\0');
-      std::memcpy(value.data(), &cell.count, 8);
-      std::memcpy(value.data() + 8, &cell.base, 8);
-      std::memcpy(value.data() + 16, &cell.revision, 8);
-      commit_batch_.push_back({keys::CellKey(options_.task, kpi, week, dim), std::move(value)});
+      commit_batch_.push_back({keys::CellKey(options_.task, kpi, week, dim),
+                               EncodeCell({cell.count, cell.base, cell.revision})});
     }
     changed.push_back({kpi, week, dim, cell.count, cell.base, cell.revision});
   });
   if (durable) {
-    const int32_t as_of = options_.as_of.days();
-    commit_batch_.push_back(
-        {keys::AsOfKey(options_.task), std::string(reinterpret_cast<const char*>(&as_of), 4)});
+    commit_batch_.push_back({keys::AsOfKey(options_.task), EncodeAsOf(options_.as_of)});
   }
   return changed;
 }

@@ -160,7 +160,7 @@ class Engine {
   // The dimensions of a record dated d: school from the record (`own_school`, for marks,
   // exclusions and enrolments) or else from the profile on d; year group and SEN from the profile.
   Dims DimsOn(ChildState& child, Date d, uint32_t own_school = DimTable::kNone);
-  uint32_t OwnSchool(const Record& r);
+  uint32_t OwnSchool(std::string_view urn);
   void AddRow(Kpi kpi, Date date, const Dims& dims, int64_t count, int64_t base);
   void AddDistinct(ChildState& child, Kpi kpi, Date date, const Dims& dims, int sign);
   template <typename Visit>

@@ -1,32 +1,26 @@
-// Record: one validated version of a source record, in the normalised form the core stores and
-// computes with (dates as `Date`, codes classified). Produced by Validate(); encoded into state
-// values by EncodeRecord/DecodeRecord. Thread-safety: value types and pure functions.
+// Record: one validated version of a source record, typed by kind with the field names of
+// EVENTS.md (dates as `Date`, codes as enums, attendance codes classified). Produced by
+// Validate(); stored by EncodeRecord/DecodeRecord in the codec of processor/coding.h.
 //
-// Field use by kind (unused fields stay at their defaults):
-//   kind          a                  b                  c                   n               e /
-//   flag / text kContact      contact_date kReferral     referral_date flag = nfa kAssessment
-//   start_date         completion_date    authorisation_date kS47          start_date end_date flag
-//   = icpc_not_required kIcpc         conference_date text = s47_id kCinPlan      start_date
-//   end_date                                               flag = draft kCpPlan       start_date
-//   end_date                               previous_plans kLookedAfter  start_date         end_date
-//   flag = legal status V3/V4 kAttendance   date e = session, cls = code class, urn kExclusion
-//   start_date                                                                e = kind, urn
-//   kEnrolment    start_date         end_date                                               e =
-//   leave_reason, urn kProfile      effective_date     date_of_birth e = sen_status, urn
+// A delete is a version too (a tombstone, so that an older version arriving later is still
+// stale): it carries its kind's body with only the identity fields set (an attendance mark's
+// school, date and session; a profile's effective date).
+// Thread-safety: value types and pure functions.
 #pragma once
 
 #include <cstdint>
-#include <expected>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "processor/date.h"
 #include "processor/kpis.h"
 
 namespace kpi {
 
-// Stable ids: part of the state key layout. Equal to the oneof field number less 9.
+// Stable ids: part of the state key layout. Equal to the oneof field number less 9, and to the
+// index of the kind's body in `Body` plus one.
 enum class Kind : uint8_t {
   kContact = 1,
   kReferral,
@@ -41,11 +35,93 @@ enum class Kind : uint8_t {
   kEnrolment,
   kProfile,
 };
+inline constexpr int kKindCount = 12;
 
-// Enum values as in events.proto.
-inline constexpr uint8_t kSuspension = 1;
-inline constexpr uint8_t kPermanent = 2;
-inline constexpr uint8_t kLeaveEhe = 2;
+// Enums with the numbers of events.proto (0 = not given).
+enum class IcpcOutcome : uint8_t { kNotGiven, kCpPlan, kCin, kEarlyHelp, kClosed, kLookedAfter };
+enum class AbuseCategory : uint8_t {
+  kNotGiven,
+  kNeglect,
+  kPhysical,
+  kSexual,
+  kEmotional,
+  kMultiple
+};
+enum class Session : uint8_t { kNotGiven, kAm, kPm };
+enum class ExclusionKind : uint8_t { kNotGiven, kSuspension, kPermanent };
+enum class LeaveReason : uint8_t { kNotGiven, kTransfer, kEhe, kPermanentExclusion, kOther };
+enum class SenStatus : uint8_t { kNotGiven, kNone, kSenSupport, kEhcp };
+
+// The bodies of EVENTS.md, one struct per kind. Only what the KPIs read is kept.
+namespace body {
+struct Contact {
+  Date contact_date;
+};
+struct Referral {
+  Date referral_date;
+  bool nfa = false;
+};
+struct Assessment {
+  Date start_date;
+  std::optional<Date> completion_date;
+  std::optional<Date> authorisation_date;
+};
+struct S47 {
+  Date start_date;
+  std::optional<Date> end_date;
+  bool icpc_not_required = false;
+};
+struct Icpc {
+  Date conference_date;
+  std::string s47_id;  // the event_id of the child's S47, or empty
+  IcpcOutcome outcome = IcpcOutcome::kNotGiven;
+};
+struct CinPlan {
+  Date start_date;
+  std::optional<Date> end_date;
+  bool draft = false;
+};
+struct CpPlan {
+  Date start_date;
+  std::optional<Date> end_date;
+  AbuseCategory category = AbuseCategory::kNotGiven;
+  uint32_t previous_plans = 0;
+};
+struct LookedAfter {
+  Date start_date;
+  std::optional<Date> end_date;
+  bool short_breaks = false;  // legal_status V3 or V4: not counted as looked after here
+};
+struct Attendance {
+  std::string school_urn;
+  Date date;
+  Session session = Session::kNotGiven;
+  AttendanceClass code = AttendanceClass::kMissing;  // the code's class
+};
+struct Exclusion {
+  std::string school_urn;
+  Date start_date;
+  ExclusionKind kind = ExclusionKind::kNotGiven;
+  uint32_t sessions = 0;
+};
+struct Enrolment {
+  std::string school_urn;
+  Date start_date;
+  std::optional<Date> end_date;
+  LeaveReason leave_reason = LeaveReason::kNotGiven;
+};
+struct Profile {
+  Date effective_date;
+  std::optional<Date> date_of_birth;
+  SenStatus sen_status = SenStatus::kNotGiven;
+  std::string school_urn;
+};
+}  // namespace body
+
+using Body = std::variant<body::Contact, body::Referral, body::Assessment, body::S47, body::Icpc,
+                          body::CinPlan, body::CpPlan, body::LookedAfter, body::Attendance,
+                          body::Exclusion, body::Enrolment, body::Profile>;
+static_assert(std::variant_size_v<Body> == kKindCount);
 
 // Version order of EVENTS.md: the greatest recorded_at wins.
 struct RecordedAt {
@@ -55,19 +131,25 @@ struct RecordedAt {
 };
 
 struct Record {
-  Kind kind = Kind::kContact;
   bool deleted = false;
   RecordedAt recorded_at;
-  std::optional<Date> a;
-  std::optional<Date> b;
-  std::optional<Date> c;
-  uint32_t n = 0;
-  uint8_t e = 0;
-  AttendanceClass cls = AttendanceClass::kMissing;
-  bool flag = false;
-  std::string urn;
-  std::string text;
+  Body body;
+
+  Kind kind() const { return static_cast<Kind>(body.index() + 1); }
+  template <typename T>
+  const T& as() const {
+    return std::get<T>(body);
+  }
+  template <typename T>
+  T& as() {
+    return std::get<T>(body);
+  }
+  // The bytes the record holds beyond sizeof(Record) (its strings), for the memory budget.
+  size_t HeapBytes() const;
 };
+
+// The body of `kind`, default-initialised.
+Body EmptyBody(Kind kind);
 
 // The event body's field name in EVENTS.md: "contact", "cin_plan", "profile" ...
 std::string_view KindName(Kind kind);

@@ -5,44 +5,91 @@
 namespace kpi {
 namespace {
 
-TEST(RecordCodecTest, RoundTripsEveryField) {
+Date D(int y, int m, int d) { return Date::FromYmd(y, m, d); }
+
+Record Make(Body body, bool deleted = false) {
   Record r;
-  r.kind = Kind::kEnrolment;
-  r.deleted = true;
-  r.recorded_at = {1772446500, 123};
-  r.a = Date::FromYmd(2026, 1, 5);
-  r.c = Date::FromYmd(2026, 3, 9);
-  r.n = 7;
-  r.e = 2;
-  r.cls = AttendanceClass::kUnauthorisedAbsence;
-  r.flag = true;
-  r.urn = "100001";
-  r.text = std::string("S47\0-1", 6);
-  const std::optional<Record> back = DecodeRecord(EncodeRecord(r));
-  ASSERT_TRUE(back);
-  EXPECT_EQ(back->kind, r.kind);
-  EXPECT_EQ(back->deleted, r.deleted);
-  EXPECT_EQ(back->recorded_at, r.recorded_at);
-  EXPECT_EQ(back->a, r.a);
-  EXPECT_EQ(back->b, std::nullopt);
-  EXPECT_EQ(back->c, r.c);
-  EXPECT_EQ(back->n, r.n);
-  EXPECT_EQ(back->e, r.e);
-  EXPECT_EQ(back->cls, r.cls);
-  EXPECT_EQ(back->flag, r.flag);
-  EXPECT_EQ(back->urn, r.urn);
-  EXPECT_EQ(back->text, r.text);
+  r.deleted = deleted;
+  r.recorded_at = {1772446500, 123456789};
+  r.body = std::move(body);
+  return r;
 }
 
-TEST(RecordCodecTest, RejectsTruncatedOrForeignBytes) {
-  Record r;
-  r.a = Date::FromYmd(2026, 1, 5);
-  const std::string bytes = EncodeRecord(r);
-  for (size_t n = 0; n < bytes.size(); ++n) {
-    EXPECT_FALSE(DecodeRecord(bytes.substr(0, n))) << n;
+// One record of every kind, with every field set away from its default.
+std::vector<Record> EveryKind() {
+  return {
+      Make(body::Contact{D(2026, 1, 5)}),
+      Make(body::Referral{D(2026, 1, 6), true}),
+      Make(body::Assessment{D(2026, 1, 7), D(2026, 2, 1), D(2026, 2, 3)}),
+      Make(body::S47{D(2026, 1, 8), D(2026, 3, 1), true}),
+      Make(body::Icpc{D(2026, 1, 20), std::string("S47\0-1", 6), IcpcOutcome::kLookedAfter}),
+      Make(body::CinPlan{D(2026, 1, 9), std::nullopt, true}),
+      Make(body::CpPlan{D(2026, 1, 10), D(2028, 1, 10), AbuseCategory::kMultiple, 300}),
+      Make(body::LookedAfter{D(2026, 1, 11), D(2026, 1, 12), true}),
+      Make(body::Attendance{"100001", D(2026, 1, 12), Session::kPm,
+                            AttendanceClass::kUnauthorisedAbsence}),
+      Make(body::Exclusion{"100002", D(2026, 1, 13), ExclusionKind::kPermanent, 4}),
+      Make(body::Enrolment{"100003", D(2026, 1, 14), D(2026, 7, 20), LeaveReason::kEhe}),
+      Make(body::Profile{D(2026, 1, 15), D(2012, 12, 31), SenStatus::kEhcp, "100004"}),
+      Make(body::CinPlan{}, /*deleted=*/true),
+      Make(body::Contact{D(1990, 1, 1)}),
+  };
+}
+
+TEST(RecordTest, KindIsTheBodysIndex) {
+  for (int k = 1; k <= kKindCount; ++k) {
+    const Record r{false, {}, EmptyBody(static_cast<Kind>(k))};
+    EXPECT_EQ(r.kind(), static_cast<Kind>(k));
   }
-  EXPECT_FALSE(DecodeRecord(bytes + "x"));
+  EXPECT_EQ(Make(body::Profile{}).kind(), Kind::kProfile);
+  EXPECT_EQ(KindName(Kind::kLookedAfter), "looked_after");
+}
+
+TEST(RecordCodecTest, RoundTripsEveryKindAndField) {
+  for (const Record& r : EveryKind()) {
+    const std::string bytes = EncodeRecord(r);
+    const std::optional<Record> back = DecodeRecord(bytes);
+    ASSERT_TRUE(back) << KindName(r.kind());
+    EXPECT_EQ(back->kind(), r.kind());
+    EXPECT_EQ(back->deleted, r.deleted);
+    EXPECT_EQ(back->recorded_at, r.recorded_at);
+    EXPECT_EQ(EncodeRecord(*back), bytes) << KindName(r.kind());
+  }
+  const Record icpc = *DecodeRecord(EncodeRecord(EveryKind()[4]));
+  EXPECT_EQ(icpc.as<body::Icpc>().s47_id, std::string("S47\0-1", 6));
+  EXPECT_EQ(icpc.as<body::Icpc>().outcome, IcpcOutcome::kLookedAfter);
+  const Record plan = *DecodeRecord(EncodeRecord(EveryKind()[6]));
+  EXPECT_EQ(plan.as<body::CpPlan>().end_date, D(2028, 1, 10));
+  EXPECT_EQ(plan.as<body::CpPlan>().previous_plans, 300u);
+  const Record cin = *DecodeRecord(EncodeRecord(EveryKind()[5]));
+  EXPECT_EQ(cin.as<body::CinPlan>().end_date, std::nullopt);
+  EXPECT_TRUE(cin.as<body::CinPlan>().draft);
+}
+
+TEST(RecordCodecTest, StartsWithTheFormatByteAndIsCompact) {
+  const std::string bytes = EncodeRecord(EveryKind()[0]);
+  EXPECT_EQ(static_cast<uint8_t>(bytes[0]), 2);
+  EXPECT_LE(bytes.size(), 16u);  // format, kind, deleted, seconds, nanos, one date
+}
+
+TEST(RecordCodecTest, RejectsTruncatedLongerOrForeignBytes) {
+  for (const Record& r : EveryKind()) {
+    const std::string bytes = EncodeRecord(r);
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      EXPECT_FALSE(DecodeRecord(bytes.substr(0, n))) << KindName(r.kind()) << " " << n;
+    }
+    EXPECT_FALSE(DecodeRecord(bytes + "x")) << KindName(r.kind());
+  }
   EXPECT_FALSE(DecodeRecord("not a record at all, just some bytes"));
+  std::string bytes = EncodeRecord(EveryKind()[0]);
+  bytes[0] = 1;  // format 1
+  EXPECT_FALSE(DecodeRecord(bytes));
+  bytes = EncodeRecord(EveryKind()[0]);
+  bytes[1] = 13;  // no such kind
+  EXPECT_FALSE(DecodeRecord(bytes));
+  bytes = EncodeRecord(EveryKind()[1]);
+  bytes.back() = 2;  // a flag is 0 or 1
+  EXPECT_FALSE(DecodeRecord(bytes));
 }
 
 }  // namespace

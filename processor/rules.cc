@@ -21,8 +21,8 @@ bool UsualLeave(Date d) { return InWindow(d, 7, 15, 9, 7); }
 
 }  // namespace
 
-uint32_t Engine::OwnSchool(const Record& r) {
-  return r.urn.empty() ? DimTable::kNone : dims_.School(r.urn);
+uint32_t Engine::OwnSchool(std::string_view urn) {
+  return urn.empty() ? DimTable::kNone : dims_.School(urn);
 }
 
 bool Engine::IsSnapshot(Kind kind) const {
@@ -44,7 +44,7 @@ Engine::Dims Engine::DimsOn(ChildState& child, Date d, uint32_t own_school) {
     }
   }
   const uint8_t year = p ? p->YearGroupIn(AcademicYearOf(d)) : kYearUnknown;
-  return dims_.For(school, year, p ? p->sen : 0);
+  return dims_.For(school, year, p ? p->sen : SenStatus::kNotGiven);
 }
 
 void Engine::AddRow(Kpi kpi, Date date, const Dims& dims, int64_t count, int64_t base) {
@@ -93,9 +93,10 @@ std::optional<Date> Engine::FirstIcpcNaming(const ChildState& child,
                                             std::string_view s47_id) const {
   std::optional<Date> first;
   for (const RecordVersion& v : child.records) {
-    const Record& r = v.record;
-    if (v.kind == Kind::kIcpc && !r.deleted && r.text == s47_id && (!first || *r.a < *first)) {
-      first = r.a;
+    if (v.kind() != Kind::kIcpc || v.record.deleted) continue;
+    const auto& icpc = v.record.as<body::Icpc>();
+    if (icpc.s47_id == s47_id && (!first || icpc.conference_date < *first)) {
+      first = icpc.conference_date;
     }
   }
   return first;
@@ -104,8 +105,9 @@ std::optional<Date> Engine::FirstIcpcNaming(const ChildState& child,
 std::optional<Date> Engine::EarliestCpStart(const ChildState& child) const {
   std::optional<Date> earliest;
   for (const RecordVersion& v : child.records) {
-    const Record& r = v.record;
-    if (v.kind == Kind::kCpPlan && !r.deleted && (!earliest || *r.a < *earliest)) earliest = r.a;
+    if (v.kind() != Kind::kCpPlan || v.record.deleted) continue;
+    const Date start = v.record.as<body::CpPlan>().start_date;
+    if (!earliest || start < *earliest) earliest = start;
   }
   return earliest;
 }
@@ -113,20 +115,25 @@ std::optional<Date> Engine::EarliestCpStart(const ChildState& child) const {
 std::vector<uint32_t> Engine::DependentRecords(ChildState& child, const ValidEvent& event,
                                                const Record* old) {
   std::vector<uint32_t> out;
-  const Kind kind = event.record.kind;
+  const Kind kind = event.record.kind();
   const auto add_matching = [&](Kind of, const auto& wanted) {
     for (uint32_t i = 0; i < child.records.size(); ++i) {
       const RecordVersion& v = child.records[i];
-      if (v.kind != of || (of == kind && v.id == event.event_id)) continue;  // not itself
+      if (v.kind() != of || (of == kind && v.id == event.event_id)) continue;  // not itself
       if (wanted(v.record)) out.push_back(i);
     }
   };
   switch (kind) {
     case Kind::kS47:  // ICPCs naming this S47 (their in-timescale base depends on it)
-      add_matching(Kind::kIcpc, [&](const Record& r) { return r.text == event.event_id; });
+      add_matching(Kind::kIcpc, [&](const Record& r) {
+        return !r.deleted && r.as<body::Icpc>().s47_id == event.event_id;
+      });
       break;
     case Kind::kIcpc: {  // the S47s named before and after (awaiting-ICPC depends on this)
-      for (const std::string* s47 : {old ? &old->text : nullptr, &event.record.text}) {
+      const auto s47_of = [](const Record* r) {
+        return r != nullptr && !r->deleted ? &r->as<body::Icpc>().s47_id : nullptr;
+      };
+      for (const std::string* s47 : {s47_of(old), s47_of(&event.record)}) {
         if (s47 == nullptr || s47->empty()) continue;
         const RecordVersion* v = child.FindRecord(Kind::kS47, *s47);
         if (v == nullptr) continue;
@@ -140,7 +147,7 @@ std::vector<uint32_t> Engine::DependentRecords(ChildState& child, const ValidEve
       break;
     case Kind::kProfile:  // every record of the child; its marks are handled by the caller
       for (uint32_t i = 0; i < child.records.size(); ++i) {
-        if (child.records[i].kind != Kind::kProfile) out.push_back(i);
+        if (child.records[i].kind() != Kind::kProfile) out.push_back(i);
       }
       break;
     default:
@@ -170,8 +177,9 @@ void Engine::ContributeMark(ChildState& child, SchoolYear& year, const MarkVersi
   const Date d = year.first_day() + mark.day;
   // DimsOn for a date of this academic year, with the school of the mark.
   const Profile* p = child.ProfileOn(d);
-  const Dims dims = dims_.For(
-      year.school_dim, p ? p->YearGroupIn(year.academic_year) : kYearUnknown, p ? p->sen : 0);
+  const Dims dims =
+      dims_.For(year.school_dim, p ? p->YearGroupIn(year.academic_year) : kYearUnknown,
+                p ? p->sen : SenStatus::kNotGiven);
   const Date week = d.WeekStart();
   if (!year.cache_valid || year.cached_week != week || year.cached_dims != dims) {
     size_t i = 0;
@@ -190,27 +198,36 @@ void Engine::ContributeMark(ChildState& child, SchoolYear& year, const MarkVersi
 
 void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
   const Record& r = v.record;
-  const Date a = *r.a;
-  switch (r.kind) {
-    case Kind::kContact:
-      AddDistinct(child, Kpi::kContacts, a, DimsOn(child, a), sign);
+  switch (r.kind()) {
+    case Kind::kContact: {
+      const Date d = r.as<body::Contact>().contact_date;
+      AddDistinct(child, Kpi::kContacts, d, DimsOn(child, d), sign);
       break;
-    case Kind::kReferral:
-      AddDistinct(child, Kpi::kReferrals, a, DimsOn(child, a), sign);
+    }
+    case Kind::kReferral: {
+      const Date d = r.as<body::Referral>().referral_date;
+      AddDistinct(child, Kpi::kReferrals, d, DimsOn(child, d), sign);
       break;
+    }
     case Kind::kAssessment: {
-      AddRow(Kpi::kAssessmentsStarted, a, DimsOn(child, a), sign, 0);
-      if (r.b) AddRow(Kpi::kAssessmentsCompleted, *r.b, DimsOn(child, *r.b), sign, 0);
-      if (r.c) {
-        const Dims dims = DimsOn(child, *r.c);
-        AddRow(Kpi::kAssessmentsAuthorised, *r.c, dims, sign, 0);
-        const bool in_time = calendar_.WorkingDays(a, *r.c) <= options_.assessment_limit;
-        AddRow(Kpi::kAssessmentsInTimescale, *r.c, dims, in_time ? sign : 0, sign);
+      const auto& as = r.as<body::Assessment>();
+      AddRow(Kpi::kAssessmentsStarted, as.start_date, DimsOn(child, as.start_date), sign, 0);
+      if (as.completion_date) {
+        const Date done = *as.completion_date;
+        AddRow(Kpi::kAssessmentsCompleted, done, DimsOn(child, done), sign, 0);
       }
-      ForEachSnapshotWeek(a, r.c, [&](Date week, Date s) {
+      if (as.authorisation_date) {
+        const Date authorised = *as.authorisation_date;
+        const Dims dims = DimsOn(child, authorised);
+        AddRow(Kpi::kAssessmentsAuthorised, authorised, dims, sign, 0);
+        const bool in_time =
+            calendar_.WorkingDays(as.start_date, authorised) <= options_.assessment_limit;
+        AddRow(Kpi::kAssessmentsInTimescale, authorised, dims, in_time ? sign : 0, sign);
+      }
+      ForEachSnapshotWeek(as.start_date, as.authorisation_date, [&](Date week, Date s) {
         const Dims dims = DimsOn(child, s);
         AddRow(Kpi::kAssessmentsOpen, week, dims, sign, 0);
-        if (calendar_.WorkingDays(a, s) > options_.assessment_limit) {
+        if (calendar_.WorkingDays(as.start_date, s) > options_.assessment_limit) {
           AddRow(Kpi::kAssessmentsOverdue, week, dims, sign, 0);
         }
         return true;
@@ -218,14 +235,15 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
       break;
     }
     case Kind::kS47: {
-      AddRow(Kpi::kS47Started, a, DimsOn(child, a), sign, 0);
-      if (r.flag) break;  // icpc_not_required
+      const auto& s47 = r.as<body::S47>();
+      AddRow(Kpi::kS47Started, s47.start_date, DimsOn(child, s47.start_date), sign, 0);
+      if (s47.icpc_not_required) break;
       const std::optional<Date> first_icpc = FirstIcpcNaming(child, v.id);
-      ForEachSnapshotWeek(a, r.b, [&](Date week, Date s) {
+      ForEachSnapshotWeek(s47.start_date, s47.end_date, [&](Date week, Date s) {
         if (first_icpc && *first_icpc <= s) return false;  // held by S(W), and by every later S
         const Dims dims = DimsOn(child, s);
         AddRow(Kpi::kS47AwaitingIcpc, week, dims, sign, 0);
-        if (calendar_.WorkingDays(a, s) > options_.icpc_limit) {
+        if (calendar_.WorkingDays(s47.start_date, s) > options_.icpc_limit) {
           AddRow(Kpi::kS47IcpcOverdue, week, dims, sign, 0);
         }
         return true;
@@ -233,32 +251,40 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
       break;
     }
     case Kind::kIcpc: {
-      const Dims dims = DimsOn(child, a);
-      AddRow(Kpi::kIcpcHeld, a, dims, sign, 0);
-      if (r.text.empty()) break;
-      const RecordVersion* s47 = child.FindRecord(Kind::kS47, r.text);
+      const auto& icpc = r.as<body::Icpc>();
+      const Dims dims = DimsOn(child, icpc.conference_date);
+      AddRow(Kpi::kIcpcHeld, icpc.conference_date, dims, sign, 0);
+      if (icpc.s47_id.empty()) break;
+      const RecordVersion* s47 = child.FindRecord(Kind::kS47, icpc.s47_id);
       if (s47 != nullptr && !s47->record.deleted) {
-        const bool in_time = calendar_.WorkingDays(*s47->record.a, a) <= options_.icpc_limit;
-        AddRow(Kpi::kIcpcInTimescale, a, dims, in_time ? sign : 0, sign);
+        const Date s47_start = s47->record.as<body::S47>().start_date;
+        const bool in_time =
+            calendar_.WorkingDays(s47_start, icpc.conference_date) <= options_.icpc_limit;
+        AddRow(Kpi::kIcpcInTimescale, icpc.conference_date, dims, in_time ? sign : 0, sign);
       }
       break;
     }
-    case Kind::kCinPlan:
-      ForEachSnapshotWeek(a, r.b, [&](Date week, Date s) {
+    case Kind::kCinPlan: {
+      const auto& plan = r.as<body::CinPlan>();
+      ForEachSnapshotWeek(plan.start_date, plan.end_date, [&](Date week, Date s) {
         AddDistinct(child, Kpi::kCinPlansOpen, week, DimsOn(child, s), sign);
         return true;
       });
       break;
+    }
     case Kind::kCpPlan: {
-      AddRow(Kpi::kCpPlansStarted, a, DimsOn(child, a), sign, 0);
-      if (r.b) {
-        const Dims dims = DimsOn(child, *r.b);
-        AddRow(Kpi::kCpPlansEnded, *r.b, dims, sign, 0);
-        AddRow(Kpi::kCpPlansEnded2y, *r.b, dims, (*r.b - a) >= kPlanTwoYears ? sign : 0, sign);
+      const auto& plan = r.as<body::CpPlan>();
+      AddRow(Kpi::kCpPlansStarted, plan.start_date, DimsOn(child, plan.start_date), sign, 0);
+      if (plan.end_date) {
+        const Date end = *plan.end_date;
+        const Dims dims = DimsOn(child, end);
+        AddRow(Kpi::kCpPlansEnded, end, dims, sign, 0);
+        const bool two_years = (end - plan.start_date) >= kPlanTwoYears;
+        AddRow(Kpi::kCpPlansEnded2y, end, dims, two_years ? sign : 0, sign);
       }
       const std::optional<Date> earliest = EarliestCpStart(child);
-      const bool repeat = r.n > 0 || (earliest && *earliest < a);
-      ForEachSnapshotWeek(a, r.b, [&](Date week, Date s) {
+      const bool repeat = plan.previous_plans > 0 || (earliest && *earliest < plan.start_date);
+      ForEachSnapshotWeek(plan.start_date, plan.end_date, [&](Date week, Date s) {
         const Dims dims = DimsOn(child, s);
         AddDistinct(child, Kpi::kCpPlansOpen, week, dims, sign);
         if (repeat) AddDistinct(child, Kpi::kCpPlansOpenRepeat, week, dims, sign);
@@ -266,30 +292,40 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
       });
       break;
     }
-    case Kind::kLookedAfter:
-      if (r.flag) break;  // legal status V3/V4: short breaks are not looked after here
-      ForEachSnapshotWeek(a, r.b, [&](Date week, Date s) {
+    case Kind::kLookedAfter: {
+      const auto& episode = r.as<body::LookedAfter>();
+      if (episode.short_breaks) break;
+      ForEachSnapshotWeek(episode.start_date, episode.end_date, [&](Date week, Date s) {
         AddDistinct(child, Kpi::kClaOpen, week, DimsOn(child, s), sign);
         return true;
       });
       break;
+    }
     case Kind::kExclusion: {
-      const Dims dims = DimsOn(child, a, OwnSchool(r));
-      if (r.e == kSuspension) {
-        AddRow(Kpi::kSuspensions, a, dims, sign, 0);
-        AddDistinct(child, Kpi::kSuspendedPupils, a, dims, sign);
-      } else if (r.e == kPermanent) {
-        AddRow(Kpi::kPermanentExclusions, a, dims, sign, 0);
+      const auto& x = r.as<body::Exclusion>();
+      const Dims dims = DimsOn(child, x.start_date, OwnSchool(x.school_urn));
+      if (x.kind == ExclusionKind::kSuspension) {
+        AddRow(Kpi::kSuspensions, x.start_date, dims, sign, 0);
+        AddDistinct(child, Kpi::kSuspendedPupils, x.start_date, dims, sign);
+      } else if (x.kind == ExclusionKind::kPermanent) {
+        AddRow(Kpi::kPermanentExclusions, x.start_date, dims, sign, 0);
       }
       break;
     }
     case Kind::kEnrolment: {
-      const uint32_t school = OwnSchool(r);
-      if (!UsualJoin(a)) AddDistinct(child, Kpi::kSchoolMoves, a, DimsOn(child, a, school), sign);
-      if (r.b) {
-        const Dims dims = DimsOn(child, *r.b, school);
-        if (!UsualLeave(*r.b)) AddDistinct(child, Kpi::kSchoolMoves, *r.b, dims, sign);
-        if (r.e == kLeaveEhe) AddDistinct(child, Kpi::kEheLeavers, *r.b, dims, sign);
+      const auto& enrolment = r.as<body::Enrolment>();
+      const uint32_t school = OwnSchool(enrolment.school_urn);
+      const Date joined = enrolment.start_date;
+      if (!UsualJoin(joined)) {
+        AddDistinct(child, Kpi::kSchoolMoves, joined, DimsOn(child, joined, school), sign);
+      }
+      if (enrolment.end_date) {
+        const Date left = *enrolment.end_date;
+        const Dims dims = DimsOn(child, left, school);
+        if (!UsualLeave(left)) AddDistinct(child, Kpi::kSchoolMoves, left, dims, sign);
+        if (enrolment.leave_reason == LeaveReason::kEhe) {
+          AddDistinct(child, Kpi::kEheLeavers, left, dims, sign);
+        }
       }
       break;
     }

@@ -43,147 +43,150 @@ class Checker {
   Date latest_;
 };
 
-// Fills r.a (required) and r.b (optional end, not before a).
+// A start date (required) and an optional end date, not before the start.
 std::expected<void, Reason> StartEnd(const Checker& check, const std::string& start,
-                                     const std::string& end, bool deleted, Record& r) {
-  if (deleted) return {};
+                                     const std::string& end, Date& start_date,
+                                     std::optional<Date>& end_date) {
   auto a = check.Required(start);
   if (!a) return std::unexpected(a.error());
   auto b = check.Optional(end);
   if (!b) return std::unexpected(b.error());
-  r.a = *a;
-  r.b = Checker::Present(*b);
-  if (r.b && *r.b < *r.a) return std::unexpected(Reason::kDateOrder);
+  start_date = *a;
+  end_date = Checker::Present(*b);
+  if (end_date && *end_date < start_date) return std::unexpected(Reason::kDateOrder);
   return {};
 }
 
+std::expected<void, Reason> Required(const Checker& check, const std::string& text, Date& out) {
+  auto d = check.Required(text);
+  if (!d) return std::unexpected(d.error());
+  out = *d;
+  return {};
+}
+
+// Fills the record's body from the event's. A delete keeps only the identity fields (EVENTS.md:
+// the rest of a delete's body is not read).
 std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& check, Record& r) {
   using events::Event;
   const bool del = ev.deleted();
   switch (ev.body_case()) {
     case Event::kContact: {
-      r.kind = Kind::kContact;
+      auto& b = r.body.emplace<body::Contact>();
       if (del) return {};
-      auto a = check.Required(ev.contact().contact_date());
-      if (!a) return std::unexpected(a.error());
-      r.a = *a;
-      return {};
+      return Required(check, ev.contact().contact_date(), b.contact_date);
     }
     case Event::kReferral: {
-      r.kind = Kind::kReferral;
+      auto& b = r.body.emplace<body::Referral>();
       if (del) return {};
-      auto a = check.Required(ev.referral().referral_date());
-      if (!a) return std::unexpected(a.error());
-      r.a = *a;
-      r.flag = ev.referral().nfa();
-      return {};
+      b.nfa = ev.referral().nfa();
+      return Required(check, ev.referral().referral_date(), b.referral_date);
     }
     case Event::kAssessment: {
-      r.kind = Kind::kAssessment;
+      auto& b = r.body.emplace<body::Assessment>();
       if (del) return {};
       const auto& as = ev.assessment();
       auto a = check.Required(as.start_date());
       if (!a) return std::unexpected(a.error());
-      auto b = check.Optional(as.completion_date());
-      if (!b) return std::unexpected(b.error());
-      auto c = check.Optional(as.authorisation_date());
-      if (!c) return std::unexpected(c.error());
-      r.a = *a;
-      r.b = Checker::Present(*b);
-      r.c = Checker::Present(*c);
-      if ((r.b && *r.b < *r.a) || (r.c && *r.c < *r.a)) {
+      auto completed = check.Optional(as.completion_date());
+      if (!completed) return std::unexpected(completed.error());
+      auto authorised = check.Optional(as.authorisation_date());
+      if (!authorised) return std::unexpected(authorised.error());
+      b.start_date = *a;
+      b.completion_date = Checker::Present(*completed);
+      b.authorisation_date = Checker::Present(*authorised);
+      if ((b.completion_date && *b.completion_date < b.start_date) ||
+          (b.authorisation_date && *b.authorisation_date < b.start_date)) {
         return std::unexpected(Reason::kDateOrder);
       }
       return {};
     }
     case Event::kS47: {
-      r.kind = Kind::kS47;
+      auto& b = r.body.emplace<body::S47>();
+      if (del) return {};
       const auto& s = ev.s47();
-      if (!del) {
-        auto strategy = check.Optional(s.strategy_discussion_date());
-        if (!strategy) return std::unexpected(strategy.error());
-      }
-      r.flag = s.icpc_not_required();
-      return StartEnd(check, s.start_date(), s.end_date(), del, r);
+      auto strategy = check.Optional(s.strategy_discussion_date());
+      if (!strategy) return std::unexpected(strategy.error());
+      b.icpc_not_required = s.icpc_not_required();
+      return StartEnd(check, s.start_date(), s.end_date(), b.start_date, b.end_date);
     }
     case Event::kIcpc: {
-      r.kind = Kind::kIcpc;
+      auto& b = r.body.emplace<body::Icpc>();
       if (del) return {};
-      auto a = check.Required(ev.icpc().conference_date());
-      if (!a) return std::unexpected(a.error());
-      r.a = *a;
-      r.text = ev.icpc().s47_id();
-      r.e = static_cast<uint8_t>(ev.icpc().outcome());
-      return {};
+      b.s47_id = ev.icpc().s47_id();
+      b.outcome = static_cast<IcpcOutcome>(ev.icpc().outcome());
+      return Required(check, ev.icpc().conference_date(), b.conference_date);
     }
-    case Event::kCinPlan:
-      r.kind = Kind::kCinPlan;
-      r.flag = ev.cin_plan().draft();
-      return StartEnd(check, ev.cin_plan().start_date(), ev.cin_plan().end_date(), del, r);
-    case Event::kCpPlan:
-      r.kind = Kind::kCpPlan;
-      r.n = ev.cp_plan().previous_plans();
-      r.e = static_cast<uint8_t>(ev.cp_plan().category());
-      return StartEnd(check, ev.cp_plan().start_date(), ev.cp_plan().end_date(), del, r);
+    case Event::kCinPlan: {
+      auto& b = r.body.emplace<body::CinPlan>();
+      if (del) return {};
+      b.draft = ev.cin_plan().draft();
+      return StartEnd(check, ev.cin_plan().start_date(), ev.cin_plan().end_date(), b.start_date,
+                      b.end_date);
+    }
+    case Event::kCpPlan: {
+      auto& b = r.body.emplace<body::CpPlan>();
+      if (del) return {};
+      b.previous_plans = ev.cp_plan().previous_plans();
+      b.category = static_cast<AbuseCategory>(ev.cp_plan().category());
+      return StartEnd(check, ev.cp_plan().start_date(), ev.cp_plan().end_date(), b.start_date,
+                      b.end_date);
+    }
     case Event::kLookedAfter: {
-      r.kind = Kind::kLookedAfter;
+      auto& b = r.body.emplace<body::LookedAfter>();
+      if (del) return {};
       const std::string& status = ev.looked_after().legal_status();
-      r.flag = status == "V3" || status == "V4";
-      return StartEnd(check, ev.looked_after().start_date(), ev.looked_after().end_date(), del, r);
+      b.short_breaks = status == "V3" || status == "V4";
+      return StartEnd(check, ev.looked_after().start_date(), ev.looked_after().end_date(),
+                      b.start_date, b.end_date);
     }
     case Event::kAttendance: {
-      r.kind = Kind::kAttendance;
+      auto& b = r.body.emplace<body::Attendance>();
       const auto& m = ev.attendance();
       // Identity fields, required for deletes too.
       if (m.school_urn().empty() || m.session() == events::AttendanceMark::SESSION_NOT_GIVEN) {
         return std::unexpected(Reason::kMissingField);
       }
-      auto a = check.Required(m.date());
-      if (!a) return std::unexpected(a.error());
-      r.a = *a;
-      r.urn = m.school_urn();
-      r.e = static_cast<uint8_t>(m.session());
+      if (auto d = Required(check, m.date(), b.date); !d) return d;
+      b.school_urn = m.school_urn();
+      b.session = static_cast<Session>(m.session());
       if (del) return {};
       const std::optional<AttendanceClass> cls = ClassifyAttendanceCode(m.code());
       if (!cls) return std::unexpected(Reason::kUnknownCode);
-      r.cls = *cls;
+      b.code = *cls;
       return {};
     }
     case Event::kExclusion: {
-      r.kind = Kind::kExclusion;
+      auto& b = r.body.emplace<body::Exclusion>();
       if (del) return {};
       const auto& x = ev.exclusion();
       if (x.school_urn().empty() || x.kind() == events::Exclusion::KIND_NOT_GIVEN) {
         return std::unexpected(Reason::kMissingField);
       }
-      auto a = check.Required(x.start_date());
-      if (!a) return std::unexpected(a.error());
-      r.a = *a;
-      r.urn = x.school_urn();
-      r.e = static_cast<uint8_t>(x.kind());
-      r.n = x.sessions();
+      if (auto d = Required(check, x.start_date(), b.start_date); !d) return d;
+      b.school_urn = x.school_urn();
+      b.kind = static_cast<ExclusionKind>(x.kind());
+      b.sessions = x.sessions();
       return {};
     }
     case Event::kEnrolment: {
-      r.kind = Kind::kEnrolment;
+      auto& b = r.body.emplace<body::Enrolment>();
+      if (del) return {};
       const auto& en = ev.enrolment();
-      if (!del && en.school_urn().empty()) return std::unexpected(Reason::kMissingField);
-      r.urn = en.school_urn();
-      r.e = static_cast<uint8_t>(en.leave_reason());
-      return StartEnd(check, en.start_date(), en.end_date(), del, r);
+      if (en.school_urn().empty()) return std::unexpected(Reason::kMissingField);
+      b.school_urn = en.school_urn();
+      b.leave_reason = static_cast<LeaveReason>(en.leave_reason());
+      return StartEnd(check, en.start_date(), en.end_date(), b.start_date, b.end_date);
     }
     case Event::kProfile: {
-      r.kind = Kind::kProfile;
+      auto& b = r.body.emplace<body::Profile>();
       const auto& p = ev.profile();
-      auto a = check.Required(p.effective_date());
-      if (!a) return std::unexpected(a.error());
-      r.a = *a;
+      if (auto d = Required(check, p.effective_date(), b.effective_date); !d) return d;
       if (del) return {};
       auto dob = check.Optional(p.date_of_birth());
       if (!dob) return std::unexpected(dob.error());
-      r.b = Checker::Present(*dob);
-      r.e = static_cast<uint8_t>(p.sen_status());
-      r.urn = p.school_urn();
+      b.date_of_birth = Checker::Present(*dob);
+      b.sen_status = static_cast<SenStatus>(p.sen_status());
+      b.school_urn = p.school_urn();
       return {};
     }
     case Event::BODY_NOT_SET:
@@ -248,14 +251,6 @@ std::expected<void, DeadLetterReason> ValidateInto(const events::Event& event, D
   out.child_id.assign(event.child_id());
   out.event_id.assign(event.event_id());
   Record& r = out.record;
-  // Every field back to its default, keeping the strings' buffers.
-  std::string urn = std::move(r.urn);
-  std::string text = std::move(r.text);
-  urn.clear();
-  text.clear();
-  r = Record{};
-  r.urn = std::move(urn);
-  r.text = std::move(text);
   r.deleted = event.deleted();
   r.recorded_at = {event.recorded_at().seconds(), event.recorded_at().nanos()};
   const Checker check(processing_date);

@@ -41,8 +41,8 @@ TEST(ValidateTest, SnakeCaseNamesAreAcceptedToo) {
   const auto v = Check(
       R"({"event_id":"X","child_id":"C1","recorded_at":"2026-03-02T10:15:00Z","cp_plan":{"start_date":"2026-01-05","previous_plans":2}})");
   ASSERT_TRUE(v);
-  EXPECT_EQ(v->record.kind, Kind::kCpPlan);
-  EXPECT_EQ(v->record.n, 2u);
+  EXPECT_EQ(v->record.kind(), Kind::kCpPlan);
+  EXPECT_EQ(v->record.as<body::CpPlan>().previous_plans, 2u);
 }
 
 TEST(ValidateTest, NormalisesTheRecord) {
@@ -50,11 +50,12 @@ TEST(ValidateTest, NormalisesTheRecord) {
       Line(R"("attendance":{"schoolUrn":"100001","date":"2026-03-09","session":"PM","code":"N"})"));
   ASSERT_TRUE(v);
   EXPECT_EQ(v->child_id, "C42");
-  EXPECT_EQ(v->record.kind, Kind::kAttendance);
-  EXPECT_EQ(v->record.a, Date::FromYmd(2026, 3, 9));
-  EXPECT_EQ(v->record.e, 2);  // PM
-  EXPECT_EQ(v->record.cls, AttendanceClass::kUnauthorisedAbsence);
-  EXPECT_EQ(v->record.urn, "100001");
+  EXPECT_EQ(v->record.kind(), Kind::kAttendance);
+  const auto& mark = v->record.as<body::Attendance>();
+  EXPECT_EQ(mark.date, Date::FromYmd(2026, 3, 9));
+  EXPECT_EQ(mark.session, Session::kPm);
+  EXPECT_EQ(mark.code, AttendanceClass::kUnauthorisedAbsence);
+  EXPECT_EQ(mark.school_urn, "100001");
 }
 
 TEST(ValidateTest, Undecodable) {

@@ -91,10 +91,14 @@ std::vector<const ValidEvent*> ArrivalOrder() {
 
 std::string Identity(const ValidEvent& e) {
   const Record& r = e.record;
-  std::string id = e.child_id + '\x1f' + std::to_string(static_cast<int>(r.kind)) + '\x1f';
-  if (r.kind == Kind::kAttendance)
-    return id + r.urn + '\x1f' + r.a->ToString() + std::to_string(r.e);
-  if (r.kind == Kind::kProfile) return id + r.a->ToString();
+  std::string id = e.child_id + '\x1f' + std::to_string(static_cast<int>(r.kind())) + '\x1f';
+  if (const auto* mark = std::get_if<body::Attendance>(&r.body)) {
+    return id + mark->school_urn + '\x1f' + mark->date.ToString() +
+           std::to_string(static_cast<int>(mark->session));
+  }
+  if (const auto* profile = std::get_if<body::Profile>(&r.body)) {
+    return id + profile->effective_date.ToString();
+  }
   return id + e.event_id;
 }
 

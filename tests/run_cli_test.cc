@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "processor/keys.h"
+#include "processor/values.h"
 #include "state/rocksdb/rocksdb_store.h"
 
 namespace {
@@ -109,13 +110,10 @@ TEST_F(RunCliTest, StateCommandsShowOffsetsRowsAndSize) {
     options.path = (dir_ / "state").string();
     auto store = std::move(*kpi::state::RocksDbStore::Open(options));
     // Partition 3 of "attendance" at offset 1234; one cell of partition 3 with count 5.
-    const int64_t offset = 1234;
-    const int64_t cell[3] = {5, 0, 1};
     ASSERT_TRUE(store->Write(
-        {{kpi::keys::OffsetKey(3, "attendance"),
-          std::string(reinterpret_cast<const char*>(&offset), 8)},
+        {{kpi::keys::OffsetKey(3, "attendance"), kpi::EncodeOffset(1234)},
          {kpi::keys::CellKey(3, kpi::Kpi::kContacts, kpi::Date::FromYmd(2026, 3, 9), "all"),
-          std::string(reinterpret_cast<const char*>(cell), 24)}}));
+          kpi::EncodeCell({5, 0, 1})}}));
   }
   const std::string path = (dir_ / "state").string();
   const auto run = [&](const std::string& sub) {

@@ -1,11 +1,11 @@
 #include "processor/app/state_commands.h"
 
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <memory>
 
 #include "processor/keys.h"
+#include "processor/values.h"
 #include "state/rocksdb/rocksdb_store.h"
 
 namespace kpi::app {
@@ -52,14 +52,19 @@ int StateOffsets(const std::string& path) {
   auto store = OpenReadOnly(path);
   if (!store) return 3;
   std::printf("%-24s %9s %14s\n", "topic", "partition", "next_offset");
+  bool undecodable = false;
   const bool ok = ForEachTask(
-      *store, keys::kOffset, [](int task, std::string_view rest, std::string_view value) {
-        int64_t offset = 0;
-        if (value.size() == 8) std::memcpy(&offset, value.data(), 8);
+      *store, keys::kOffset, [&](int task, std::string_view rest, std::string_view value) {
+        const std::optional<int64_t> offset = DecodeOffset(value);
         const std::string topic(keys::ReadLengthPrefixed(rest).value_or("?"));
-        std::printf("%-24s %9d %14lld\n", topic.c_str(), task, static_cast<long long>(offset));
+        if (!offset) {
+          std::printf("%-24s %9d %14s\n", topic.c_str(), task, "undecodable");
+          undecodable = true;
+          return;
+        }
+        std::printf("%-24s %9d %14lld\n", topic.c_str(), task, static_cast<long long>(*offset));
       });
-  return ok ? 0 : 3;
+  return ok && !undecodable ? 0 : 3;
 }
 
 int StateRows(const std::string& path) {
@@ -69,6 +74,7 @@ int StateRows(const std::string& path) {
   int last = -1;
   long long cells = 0;
   long long nonzero = 0;
+  long long undecodable = 0;
   const auto flush = [&] {
     if (last >= 0) std::printf("%9d %12lld %12lld\n", last, cells, nonzero);
   };
@@ -80,15 +86,19 @@ int StateRows(const std::string& path) {
           cells = nonzero = 0;
         }
         ++cells;
-        int64_t count = 0;
-        int64_t base = 0;
-        if (value.size() == 24) {
-          std::memcpy(&count, value.data(), 8);
-          std::memcpy(&base, value.data() + 8, 8);
+        const std::optional<StoredCell> cell = DecodeCell(value);
+        if (!cell) {
+          ++undecodable;
+        } else if (cell->count != 0 || cell->base != 0) {
+          ++nonzero;
         }
-        if (count != 0 || base != 0) ++nonzero;
       });
   flush();
+  if (undecodable > 0) {
+    std::fprintf(stderr, "kpi-processor state: %lld undecodable KPI cells (state corruption)\n",
+                 undecodable);
+    return 3;
+  }
   return ok ? 0 : 3;
 }
 

@@ -10,8 +10,10 @@
 
 #include "kpi.pb.h"
 #include "processor/app/replay.h"
+#include "processor/coding.h"
 #include "processor/keys.h"
 #include "processor/validate.h"
+#include "processor/values.h"
 
 namespace kpi::runtime {
 namespace {
@@ -33,14 +35,6 @@ int64_t Millis() {
 // heartbeat that /healthz compares with its own steady clock.
 int64_t UnixMs() { return Millis<std::chrono::system_clock>(); }
 int64_t SteadyMs() { return Millis<std::chrono::steady_clock>(); }
-
-std::string EncodeI64(int64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
-
-bool ReadLengthPrefixed(std::string_view& in, std::string& out) {
-  const std::optional<std::string_view> v = keys::ReadLengthPrefixed(in);
-  if (v) out.assign(*v);
-  return v.has_value();
-}
 
 bool SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
              std::string& error) {
@@ -127,32 +121,35 @@ void DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
 
 }  // namespace
 
-// Outbox entry: lp(topic) lp(key) lp(value) then lp(name) lp(value) per header.
+// Outbox entry (coding.h): topic, key, value, then the header count and each header's name
+// and value.
 std::string Runtime::EncodeOutMessage(const OutMessage& m) {
   std::string out;
-  keys::AppendLengthPrefixed(out, m.topic);
-  keys::AppendLengthPrefixed(out, m.key);
-  keys::AppendLengthPrefixed(out, m.value);
+  coding::Writer w(out);
+  w.Bytes(m.topic);
+  w.Bytes(m.key);
+  w.Bytes(m.value);
+  w.Varint(m.headers.size());
   for (const auto& [name, value] : m.headers) {
-    keys::AppendLengthPrefixed(out, name);
-    keys::AppendLengthPrefixed(out, value);
+    w.Bytes(name);
+    w.Bytes(value);
   }
   return out;
 }
 
-std::optional<Runtime::OutMessage> Runtime::DecodeOutMessage(std::string_view in) {
+std::optional<Runtime::OutMessage> Runtime::DecodeOutMessage(std::string_view bytes) {
+  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
   OutMessage m;
-  if (!ReadLengthPrefixed(in, m.topic) || !ReadLengthPrefixed(in, m.key) ||
-      !ReadLengthPrefixed(in, m.value)) {
+  uint64_t headers = 0;
+  if (!in || !in->Bytes(m.topic) || !in->Bytes(m.key) || !in->Bytes(m.value) ||
+      !in->Varint(headers) || headers > bytes.size()) {
     return std::nullopt;
   }
-  while (!in.empty()) {
-    std::pair<std::string, std::string> header;
-    if (!ReadLengthPrefixed(in, header.first) || !ReadLengthPrefixed(in, header.second)) {
-      return std::nullopt;
-    }
-    m.headers.push_back(std::move(header));
+  m.headers.resize(headers);
+  for (auto& [name, value] : m.headers) {
+    if (!in->Bytes(name) || !in->Bytes(value)) return std::nullopt;
   }
+  if (!in->done()) return std::nullopt;
   return m;
 }
 
@@ -324,7 +321,14 @@ void Runtime::OnAssign(void* p) {
       break;
     }
     int64_t offset = config_.input_start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
-    if (*stored && (*stored)->size() == 8) std::memcpy(&offset, (*stored)->data(), 8);
+    if (*stored) {
+      const std::optional<int64_t> next = DecodeOffset(**stored);
+      if (!next) {
+        Fail(kExitState, "stored offset: undecodable value (state corruption)");
+        break;
+      }
+      offset = *next;
+    }
     tp.offset = offset;
     positions_[{tp.topic, tp.partition}] = offset >= 0 ? offset : -1;
     log_->info("assigned {} [{}] from offset {}", tp.topic, tp.partition, offset);
@@ -488,7 +492,7 @@ void Runtime::Commit() {
   }
   for (const auto& [tp, offset] : next_offsets_) {
     batch.push_back(
-        {keys::OffsetKey(static_cast<uint16_t>(tp.second), tp.first), EncodeI64(offset)});
+        {keys::OffsetKey(static_cast<uint16_t>(tp.second), tp.first), EncodeOffset(offset)});
   }
   for (const OutMessage& m : outbox)
     batch.push_back({OutboxKey(outbox_seq_++), EncodeOutMessage(m)});

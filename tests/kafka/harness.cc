@@ -17,6 +17,7 @@
 #include "processor/app/replay.h"
 #include "processor/keys.h"
 #include "processor/validate.h"
+#include "processor/values.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
 #include "tools/gen/route.h"
@@ -244,8 +245,8 @@ std::map<std::string, int64_t> CommittedOffsets(const fs::path& state_path) {
     const std::string prefix = keys::TablePrefix(task, keys::kOffset);
     (void)(*store)->Scan(prefix, state::PrefixEnd(prefix),
                          [&](std::string_view k, std::string_view v) {
-                           int64_t next = 0;
-                           if (v.size() == 8) std::memcpy(&next, v.data(), 8);
+                           // An undecodable offset shows as -1: never as progress.
+                           const int64_t next = DecodeOffset(v).value_or(-1);
                            std::string_view rest = k.substr(prefix.size());  // lp(topic)
                            const std::string topic(keys::ReadLengthPrefixed(rest).value_or("?"));
                            out[topic + "[" + std::to_string(task) + "]"] = next;

@@ -1,0 +1,139 @@
+#include "processor/coding.h"
+
+#include <gtest/gtest.h>
+
+#include <climits>
+
+#include "processor/values.h"
+
+namespace kpi {
+namespace {
+
+TEST(CodingTest, FixedWidthIsLittleEndianWhateverTheHost) {
+  std::string out;
+  coding::Writer w(out);
+  w.Fixed32(0x01020304);
+  w.Fixed64(0x0102030405060708);
+  EXPECT_EQ(out, std::string("\x02\x04\x03\x02\x01\x08\x07\x06\x05\x04\x03\x02\x01", 13));
+  auto in = coding::Reader::Open(out);
+  ASSERT_TRUE(in);
+  uint32_t a = 0;
+  uint64_t b = 0;
+  EXPECT_TRUE(in->Fixed32(a) && in->Fixed64(b) && in->done());
+  EXPECT_EQ(a, 0x01020304u);
+  EXPECT_EQ(b, 0x0102030405060708u);
+}
+
+TEST(CodingTest, VarintsAndZigZagRoundTripAtTheLimits) {
+  for (const int64_t v : {int64_t{0}, int64_t{-1}, int64_t{1}, int64_t{63}, int64_t{-64},
+                          int64_t{INT32_MIN}, int64_t{INT32_MAX}, INT64_MIN, INT64_MAX}) {
+    std::string out;
+    coding::Writer w(out);
+    w.Signed(v);
+    w.Varint(static_cast<uint64_t>(v));
+    auto in = coding::Reader::Open(out);
+    int64_t s = 0;
+    uint64_t u = 0;
+    ASSERT_TRUE(in && in->Signed(s) && in->Varint(u) && in->done()) << v;
+    EXPECT_EQ(s, v);
+    EXPECT_EQ(u, static_cast<uint64_t>(v));
+  }
+  std::string small;
+  coding::Writer(small).Signed(-1);
+  EXPECT_EQ(small, std::string("\x02\x01", 2));  // zigzag: -1 is 1, one byte
+}
+
+TEST(CodingTest, MalformedVarintsAreRejected) {
+  uint64_t v = 0;
+  // Runs out.
+  EXPECT_FALSE(coding::Reader::Open(std::string("\x02\x80", 2))->Varint(v));
+  // Eleven bytes: more than 64 bits.
+  EXPECT_FALSE(
+      coding::Reader::Open(std::string("\x02") + std::string(10, '\xff') + "\x01")->Varint(v));
+  // Not the shortest form: 0 written in two bytes.
+  EXPECT_FALSE(coding::Reader::Open(std::string("\x02\x80\x00", 3))->Varint(v));
+  uint32_t narrow = 0;
+  std::string wide;
+  coding::Writer(wide).Varint(uint64_t{1} << 32);
+  EXPECT_FALSE(coding::Reader::Open(wide)->Varint32(narrow));
+}
+
+TEST(CodingTest, AValueOfAnotherFormatDoesNotOpen) {
+  EXPECT_FALSE(coding::Reader::Open(""));
+  EXPECT_FALSE(coding::Reader::Open(std::string("\x01\x00", 2)));
+  EXPECT_TRUE(coding::Reader::Open(std::string("\x02", 1)));
+}
+
+TEST(CodingTest, BytesAndOptionalDays) {
+  std::string out;
+  coding::Writer w(out);
+  w.Bytes(std::string("a\0b", 3));
+  w.OptionalDay(std::nullopt);
+  w.OptionalDay(Date(-5));
+  w.Day(Date::FromYmd(2026, 3, 9));
+  auto in = coding::Reader::Open(out);
+  std::string s;
+  std::optional<Date> none = Date(1);
+  std::optional<Date> some;
+  Date day;
+  ASSERT_TRUE(in->Bytes(s) && in->OptionalDay(none) && in->OptionalDay(some) && in->Day(day) &&
+              in->done());
+  EXPECT_EQ(s, std::string("a\0b", 3));
+  EXPECT_EQ(none, std::nullopt);
+  EXPECT_EQ(some, Date(-5));
+  EXPECT_EQ(day, Date::FromYmd(2026, 3, 9));
+  // A length past the end.
+  EXPECT_FALSE(coding::Reader::Open(std::string("\x02\x05"
+                                                "ab",
+                                                4))
+                   ->Bytes(s));
+}
+
+// Every stored value: a round trip re-encodes to the same bytes, and every strict prefix or
+// longer value is rejected (never read as a default).
+template <typename T, typename Decode>
+void ExpectStrict(const std::string& bytes, const T& value, Decode decode) {
+  const auto back = decode(bytes);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, value);
+  for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(decode(bytes.substr(0, n))) << n;
+  EXPECT_FALSE(decode(bytes + '\0'));
+}
+
+TEST(ValuesTest, EveryStoredValueRoundTripsAndRejectsTruncation) {
+  const StoredMark mark{{1772446500, 999'999'999}, AttendanceClass::kApprovedActivity, true};
+  ExpectStrict(EncodeMark(mark), mark, DecodeMark);
+  ExpectStrict(EncodeRefCount(300), 300u, DecodeRefCount);
+  const std::vector<AbsenceEntry> entries = {
+      {Date::FromYmd(2025, 9, 1), 7, SenStatus::kEhcp, 3},
+      {Date::FromYmd(2025, 9, 8), 0, SenStatus::kNotGiven, 1}};
+  ExpectStrict(EncodeAbsenceEntries(entries), entries, DecodeAbsenceEntries);
+  const std::string summary(kSummaryDays, '\x15');
+  ExpectStrict(EncodeDaySummary(summary), summary, DecodeDaySummary);
+  const StoredCell cell{-3, 1LL << 40, 17};
+  ExpectStrict(EncodeCell(cell), cell, DecodeCell);
+  ExpectStrict(EncodeAsOf(Date::FromYmd(2026, 3, 1)), Date::FromYmd(2026, 3, 1), DecodeAsOf);
+  ExpectStrict(EncodeOffset(-2), int64_t{-2}, DecodeOffset);
+  ExpectStrict(EncodeOffset(1234567890123), int64_t{1234567890123}, DecodeOffset);
+}
+
+TEST(ValuesTest, ValuesThatCannotBeStoredAreCorruption) {
+  EXPECT_FALSE(DecodeRefCount(EncodeRefCount(0)));  // a zero count is deleted, never stored
+  std::string mark = EncodeMark({});
+  mark[1] = 0x7f;  // no such code class
+  EXPECT_FALSE(DecodeMark(mark));
+  // Absence rows out of week order, or with an unknown flag.
+  const Date w = Date::FromYmd(2025, 9, 1);
+  EXPECT_FALSE(DecodeAbsenceEntries(
+      EncodeAbsenceEntries({{w + 7, 0, SenStatus::kNone, 1}, {w, 0, SenStatus::kNone, 1}})));
+  EXPECT_FALSE(DecodeAbsenceEntries(EncodeAbsenceEntries({{w, 0, SenStatus::kNone, 8}})));
+  // The unversioned values of format 1.
+  EXPECT_FALSE(DecodeRefCount(std::string("\x07\x00\x00\x00", 4)));
+  EXPECT_FALSE(DecodeCell(std::string(24, '\0')));
+  EXPECT_FALSE(DecodeDaySummary(std::string(kSummaryDays, '\0')));
+  EXPECT_TRUE(IsFormat1AsOf(std::string(4, '\0')));
+  EXPECT_FALSE(IsFormat1AsOf(EncodeAsOf(Date::FromYmd(2026, 3, 1))));
+}
+
+}  // namespace
+}  // namespace kpi

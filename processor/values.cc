@@ -1,0 +1,138 @@
+#include "processor/values.h"
+
+#include "processor/coding.h"
+
+namespace kpi {
+
+std::string EncodeMark(const StoredMark& mark) {
+  std::string out;
+  coding::Writer w(out);
+  w.U8(static_cast<uint8_t>(static_cast<uint8_t>(mark.code) | (mark.deleted ? 0x80 : 0)));
+  w.Signed(mark.recorded_at.seconds);
+  w.Varint(static_cast<uint32_t>(mark.recorded_at.nanos));
+  return out;
+}
+
+std::optional<StoredMark> DecodeMark(std::string_view bytes) {
+  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  uint8_t flags = 0;
+  uint32_t nanos = 0;
+  StoredMark m;
+  if (!in || !in->U8(flags) || !in->Signed(m.recorded_at.seconds) || !in->Varint32(nanos) ||
+      !in->done() || (flags & 0x7f) > static_cast<uint8_t>(AttendanceClass::kMissing) ||
+      nanos >= 1'000'000'000) {
+    return std::nullopt;
+  }
+  m.code = static_cast<AttendanceClass>(flags & 0x7f);
+  m.deleted = (flags & 0x80) != 0;
+  m.recorded_at.nanos = static_cast<int32_t>(nanos);
+  return m;
+}
+
+std::string EncodeRefCount(uint32_t refs) {
+  std::string out;
+  coding::Writer w(out);
+  w.Varint(refs);
+  return out;
+}
+
+std::optional<uint32_t> DecodeRefCount(std::string_view bytes) {
+  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  uint32_t refs = 0;
+  if (!in || !in->Varint32(refs) || !in->done() || refs == 0) return std::nullopt;
+  return refs;
+}
+
+std::string EncodeAbsenceEntries(const std::vector<AbsenceEntry>& entries) {
+  std::string out;
+  coding::Writer w(out);
+  w.Varint(entries.size());
+  for (const AbsenceEntry& e : entries) {
+    w.Day(e.week);
+    w.U8(e.year);
+    w.U8(static_cast<uint8_t>(e.sen));
+    w.U8(e.flags);
+  }
+  return out;
+}
+
+std::optional<std::vector<AbsenceEntry>> DecodeAbsenceEntries(std::string_view bytes) {
+  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  uint64_t n = 0;
+  if (!in || !in->Varint(n) || n > bytes.size()) return std::nullopt;
+  std::vector<AbsenceEntry> entries(n);
+  for (size_t i = 0; i < n; ++i) {
+    AbsenceEntry& e = entries[i];
+    uint8_t sen = 0;
+    if (!in->Day(e.week) || !in->U8(e.year) || !in->U8(sen) || !in->U8(e.flags) || e.flags > 7 ||
+        (i > 0 && !(entries[i - 1].week < e.week))) {
+      return std::nullopt;
+    }
+    e.sen = static_cast<SenStatus>(sen);
+  }
+  if (!in->done()) return std::nullopt;
+  return entries;
+}
+
+std::string EncodeDaySummary(std::string_view summary) {
+  std::string out;
+  coding::Writer w(out);
+  out.append(summary);
+  return out;
+}
+
+std::optional<std::string> DecodeDaySummary(std::string_view bytes) {
+  if (!coding::Reader::Open(bytes) || bytes.size() != 1 + kSummaryDays) return std::nullopt;
+  return std::string(bytes.substr(1));
+}
+
+std::string EncodeCell(const StoredCell& cell) {
+  std::string out;
+  coding::Writer w(out);
+  w.Signed(cell.count);
+  w.Signed(cell.base);
+  w.Varint(cell.revision);
+  return out;
+}
+
+std::optional<StoredCell> DecodeCell(std::string_view bytes) {
+  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  StoredCell c;
+  if (!in || !in->Signed(c.count) || !in->Signed(c.base) || !in->Varint(c.revision) ||
+      !in->done()) {
+    return std::nullopt;
+  }
+  return c;
+}
+
+std::string EncodeAsOf(Date as_of) {
+  std::string out;
+  coding::Writer w(out);
+  w.Fixed32(static_cast<uint32_t>(as_of.days()));
+  return out;
+}
+
+std::optional<Date> DecodeAsOf(std::string_view bytes) {
+  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  uint32_t days = 0;
+  if (!in || !in->Fixed32(days) || !in->done()) return std::nullopt;
+  return Date(static_cast<int32_t>(days));
+}
+
+bool IsFormat1AsOf(std::string_view bytes) { return bytes.size() == 4; }
+
+std::string EncodeOffset(int64_t next_offset) {
+  std::string out;
+  coding::Writer w(out);
+  w.Signed(next_offset);
+  return out;
+}
+
+std::optional<int64_t> DecodeOffset(std::string_view bytes) {
+  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  int64_t offset = 0;
+  if (!in || !in->Signed(offset) || !in->done()) return std::nullopt;
+  return offset;
+}
+
+}  // namespace kpi
