@@ -17,7 +17,8 @@ Engine::Engine(state::StateStore& store, const Calendar& calendar, const EngineO
     : buffer_(store),
       calendar_(calendar),
       options_(options),
-      as_of_week_(options.as_of.WeekStart()) {}
+      as_of_week_(options.as_of.WeekStart()),
+      dims_(options.dims != nullptr ? *options.dims : own_dims_) {}
 
 std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateStore& store,
                                                                   const Calendar& calendar,
@@ -458,7 +459,7 @@ std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
       commit_batch_.push_back({keys::CellKey(options_.task, kpi, week, dim),
                                EncodeCell({cell.count, cell.base, cell.revision})});
     }
-    changed.push_back({kpi, week, dim, cell.count, cell.base, cell.revision});
+    changed.push_back({kpi, week, dim, cell.count, cell.base, cell.revision, cell.key});
   });
   if (durable) {
     commit_batch_.push_back({keys::AsOfKey(options_.task), EncodeAsOf(options_.as_of)});
@@ -514,7 +515,7 @@ std::vector<Row> Engine::Table() const {
     if (week > as_of_week_) continue;
     if (cell.committed_count == 0 && cell.committed_base == 0) continue;
     rows.push_back({CellKpi(cell.key), week, dims_.Name(CellDim(cell.key)), cell.committed_count,
-                    cell.committed_base, cell.revision});
+                    cell.committed_base, cell.revision, cell.key});
   }
   std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) {
     const std::string_view xn = KpiName(x.kpi);

@@ -45,6 +45,10 @@ struct EngineOptions {
   // false: nothing is read from or written to the store but the KPI cells' starting values (a
   // replay that only wants the table). Memory is then unbounded: memory_bytes must be 0.
   bool durable = true;
+  // The dimension table, shared by the engines of one instance so that their packed cell keys
+  // (Row::cell) agree and global rows are summed by integer key; null: the engine's own. Not
+  // thread-safe: engines sharing one run on one thread.
+  DimTable* dims = nullptr;
 };
 
 struct Row {
@@ -54,6 +58,9 @@ struct Row {
   int64_t count = 0;
   int64_t base = 0;
   uint64_t revision = 0;
+  // The packed cell key (cells.h) when the row comes from an engine; engines sharing a DimTable
+  // agree on it.
+  uint64_t cell = 0;
 };
 
 // The global rows from the tasks' parts: rows of the same (kpi, week, dimension) added up (count,
@@ -103,6 +110,8 @@ class Engine {
 
   // One cell of this task (committed values), or nullopt when it was never touched.
   std::optional<Row> CellAt(Kpi kpi, Date week, std::string_view dimension) const;
+  // The same by packed key (Row::cell), without the dimension's name: count, base, revision.
+  const CellTable::Cell* CommittedCell(uint64_t cell) const { return cells_.Find(cell); }
 
   // True when the next commit's batch would be large beside memory_bytes: what evictions wrote
   // back since the last commit holds more than an eighth of it, or the dirty children (each
@@ -190,7 +199,8 @@ class Engine {
   Date as_of_week_;
   std::optional<state::Error> failed_;
 
-  DimTable dims_;
+  DimTable own_dims_;
+  DimTable& dims_;  // options.dims or own_dims_
   CellTable cells_;
 
   // Children by dense slot; a dropped child's slot is reused.

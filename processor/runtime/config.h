@@ -42,7 +42,7 @@ struct Config {
   // Bound on the hot state (children in memory), shared by the tasks an instance owns; 0:
   // unbounded. Cold children are written behind and read again when an event names them.
   int state_memory_mb = 256;
-  int commit_interval_ms = 200;
+  int commit_interval_ms = 50;
   int commit_max_events = 10000;
   int delivery_timeout_ms = 30000;
   std::vector<Date> closures;

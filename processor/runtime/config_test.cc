@@ -13,7 +13,7 @@ TEST(ConfigTest, DefaultsFromTheSpec) {
   EXPECT_EQ(c->input_topics.size(), 10u);
   EXPECT_EQ(c->output_topic, "kpi.results");
   EXPECT_EQ(c->dlq_topic, "kpi.dlq");
-  EXPECT_EQ(c->commit_interval_ms, 200);
+  EXPECT_EQ(c->commit_interval_ms, 50);
   EXPECT_EQ(c->commit_max_events, 10000);
   EXPECT_EQ(c->input_format, Format::kProtobuf);
   EXPECT_EQ(c->kafka.at("group.id"), "kpi-processor");
@@ -48,11 +48,11 @@ TEST(ConfigTest, EnvironmentOverridesTheFile) {
   const auto c =
       ParseConfig(std::string(kMinimal) + "state:\n  path: /a\n",
                   {"KPI_STATE_PATH=/b", "KPI_KAFKA_BOOTSTRAP_SERVERS=env:1",
-                   "KPI_COMMIT_INTERVAL_MS=50", "KPI_OUTPUT_DLQ_TOPIC=dead", "OTHER=ignored"});
+                   "KPI_COMMIT_INTERVAL_MS=75", "KPI_OUTPUT_DLQ_TOPIC=dead", "OTHER=ignored"});
   ASSERT_TRUE(c.has_value()) << c.error();
   EXPECT_EQ(c->state_path, "/b");
   EXPECT_EQ(c->kafka.at("bootstrap.servers"), "env:1");
-  EXPECT_EQ(c->commit_interval_ms, 50);
+  EXPECT_EQ(c->commit_interval_ms, 75);
   EXPECT_EQ(c->dlq_topic, "dead");
 }
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
-#include <tuple>
+#include <unordered_map>
 
 #include "kpi.pb.h"
 #include "processor/app/replay.h"
@@ -276,6 +276,7 @@ Engine* Runtime::EngineFor(int32_t task) {
   options.icpc_limit = config_.icpc_limit;
   options.task = static_cast<uint16_t>(task);
   options.memory_bytes = memory_per_task_;
+  options.dims = &dims_;
   auto engine = Engine::Open(*store_, calendar_, options);
   if (!engine) {
     Fail(kExitState, "state of task " + std::to_string(task) + ": " + engine.error().message);
@@ -438,7 +439,7 @@ void Runtime::Commit() {
   if (failure_) return;
   const auto started = std::chrono::steady_clock::now();
   // 1. Derived state and the changed cells of every task.
-  std::set<std::tuple<Kpi, Date, std::string>> changed;
+  std::unordered_map<uint64_t, Row> changed;  // by packed cell key; the first task's row
   for (auto& [task, engine] : engines_) {
     auto rows = engine->PrepareCommit();
     if (!rows) {
@@ -446,9 +447,7 @@ void Runtime::Commit() {
       return;
     }
     for (Row& row : *rows) {
-      if (row.week <= engine->as_of().WeekStart()) {
-        changed.emplace(row.kpi, row.week, std::move(row.dimension));
-      }
+      if (row.week <= engine->as_of().WeekStart()) changed.try_emplace(row.cell, std::move(row));
     }
   }
   // 2. The outbox: the global rows (the sum of the tasks' parts: distinct children never span
@@ -459,15 +458,23 @@ void Runtime::Commit() {
   output::KpiRow out;
   std::vector<Row> totals;
   totals.reserve(changed.size());
-  for (const auto& [kpi, week, dimension] : changed) {
-    Row total{kpi, week, dimension, 0, 0, 0};
+  for (auto& [cell, row] : changed) totals.push_back(std::move(row));
+  // Packed-key order: deterministic (kpi, week, then dimension by interning order).
+  std::sort(totals.begin(), totals.end(),
+            [](const Row& x, const Row& y) { return x.cell < y.cell; });
+  for (Row& total : totals) {
+    total.count = total.base = 0;
+    total.revision = 0;
     for (const auto& [task, engine] : engines_) {
-      if (const std::optional<Row> part = engine->CellAt(kpi, week, dimension)) {
-        total.count += part->count;
-        total.base += part->base;
+      if (const CellTable::Cell* part = engine->CommittedCell(total.cell)) {
+        total.count += part->committed_count;
+        total.base += part->committed_base;
         total.revision += part->revision;
       }
     }
+    const Kpi kpi = total.kpi;
+    const Date week = total.week;
+    const std::string& dimension = total.dimension;
     OutMessage message{config_.output_topic, RowKey(total), {}, {}};
     if (config_.output_format == Format::kJson) {
       message.value = app::RowToJson(total, as_of);
@@ -482,7 +489,6 @@ void Runtime::Commit() {
       message.value = out.SerializeAsString();
     }
     outbox.push_back(std::move(message));
-    totals.push_back(std::move(total));
   }
   // 3. State changes, consumed offsets and the outbox, in one atomic batch.
   state::WriteBatch batch;
@@ -494,8 +500,12 @@ void Runtime::Commit() {
     batch.push_back(
         {keys::OffsetKey(static_cast<uint16_t>(tp.second), tp.first), EncodeOffset(offset)});
   }
-  for (const OutMessage& m : outbox)
-    batch.push_back({OutboxKey(outbox_seq_++), EncodeOutMessage(m)});
+  std::vector<std::string> outbox_keys;
+  outbox_keys.reserve(outbox.size());
+  for (const OutMessage& m : outbox) {
+    outbox_keys.push_back(OutboxKey(outbox_seq_++));
+    batch.push_back({outbox_keys.back(), EncodeOutMessage(m)});
+  }
   if (auto w = store_->Write(batch); !w) {
     Fail(kExitState, "state commit: " + w.error().message);
     return;
@@ -506,7 +516,7 @@ void Runtime::Commit() {
   commit_wanted_ = false;
   last_commit_ms_ = clock_.NowMs();
   // 4. Deliver it.
-  if (!outbox.empty()) Deliver();
+  if (!outbox.empty()) Deliver(std::move(outbox_keys), outbox);
   if (failure_) return;
   probe_.Committed(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
@@ -537,7 +547,7 @@ void Runtime::ReportStatus() {
   probe_.Status(std::move(report), SteadyMs());
 }
 
-void Runtime::Deliver() {
+void Runtime::DeliverStored() {
   if (failure_) return;
   std::vector<std::string> delivered;
   std::vector<OutMessage> messages;
@@ -562,6 +572,12 @@ void Runtime::Deliver() {
     for (size_t i = 3; i < 11; ++i) last = (last << 8) | static_cast<uint8_t>(delivered.back()[i]);
     outbox_seq_ = std::max(outbox_seq_, last + 1);
   }
+  if (!delivered.empty()) Deliver(std::move(delivered), messages);
+  outbox_delivered_ = outbox_seq_;
+}
+
+void Runtime::Deliver(std::vector<std::string> delivered, const std::vector<OutMessage>& messages) {
+  if (failure_) return;
   for (const OutMessage& m : messages) {
     // librdkafka takes ownership of the headers once the message is queued.
     rd_kafka_headers_t* headers = rd_kafka_headers_new(m.headers.size());
@@ -618,7 +634,7 @@ std::expected<void, Failure> Runtime::Run() {
   today_ = Today();
   probe_.Started(UnixMs());
   ReportStatus();
-  Deliver();  // whatever a crash left in the outbox, before anything new
+  DeliverStored();  // whatever a crash left in the outbox, before anything new
   while (!stop_.load() && !failure_) {
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_, 20);
     if (msg != nullptr) {

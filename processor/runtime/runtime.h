@@ -65,9 +65,12 @@ class Runtime {
   void OnRevoke(void* partitions);
   void Process(void* message);
   void DeadLetter(void* message, DeadLetterReason reason);
-  // Produces every outbox message, waits for delivery, then deletes them from the store.
-  void Deliver();
   struct OutMessage;
+  // At start: whatever a crash left in the outbox, read back from the store and delivered.
+  void DeliverStored();
+  // Produces the outbox entries `keys` (holding `messages`), waits for delivery, then deletes
+  // them from the store. A commit passes what it has just written: no read back.
+  void Deliver(std::vector<std::string> keys, const std::vector<OutMessage>& messages);
   static std::string EncodeOutMessage(const OutMessage& m);
   static std::optional<OutMessage> DecodeOutMessage(std::string_view bytes);
   void RollAsOf();
@@ -88,6 +91,9 @@ class Runtime {
   std::unique_ptr<state::RocksDbStore> store_;
   rd_kafka_s* consumer_ = nullptr;
   rd_kafka_s* producer_ = nullptr;
+  // Shared by the engines (declared first: it outlives them), so a changed cell's global row is
+  // summed across tasks by its packed key.
+  DimTable dims_;
   std::map<int32_t, std::unique_ptr<Engine>> engines_;  // by task
   size_t memory_per_task_ = 0;
   EventReader reader_;          // decodes and validates into reused buffers

@@ -2,7 +2,7 @@
 // from the moment an event is handed to the producer to the moment a consumer of the output
 // topic can read a KPI row that counts it. Prints p50/p90/p99/max; not a test.
 //
-//   build/bin/kpi-latency-bench [--rate 20000] [--seconds 30] [--commit-interval-ms 200]
+//   build/bin/kpi-latency-bench [--rate 20000] [--seconds 30] [--commit-interval-ms 50]
 //
 // A generated authority is produced at --rate events/s. One event in --marker-every is a marker:
 // a contact of a new child dated in the week of 2000-01-03, which no generated record touches.
@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   int seconds = 30;
   int partitions = 8;
   int marker_every = 20;
-  int commit_interval_ms = 200;
+  int commit_interval_ms = 50;
   int warmup_seconds = 3;
   app.add_option("--rate", rate, "input events per second")->capture_default_str();
   app.add_option("--seconds", seconds, "how long to produce")->capture_default_str();
