@@ -1,7 +1,7 @@
 #include "processor/child_state.h"
 
 #include <algorithm>
-#include <cstring>
+#include <climits>
 
 #include "processor/keys.h"
 
@@ -224,6 +224,22 @@ std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
 
 // ---- write-back ---------------------------------------------------------------------------
 
+void ReleasePastMarks(ChildState& child) {
+  int newest = INT_MIN;
+  for (const SchoolYear& y : child.years) {
+    if (!y.marks.empty()) newest = std::max(newest, y.academic_year);
+  }
+  for (SchoolYear& y : child.years) {
+    if (y.academic_year >= newest || !y.marks_loaded || y.marks.empty()) continue;
+    if (std::any_of(y.marks.begin(), y.marks.end(), [](const MarkVersion& m) { return m.dirty; })) {
+      continue;  // not written back yet
+    }
+    child.bytes -= y.marks.size() * sizeof(MarkVersion);
+    std::vector<MarkVersion>().swap(y.marks);
+    y.marks_loaded = false;
+  }
+}
+
 void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const DimTable& dims) {
   if (!child.dirty) return;
   std::string key;
@@ -244,6 +260,7 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
     m->dirty = false;
   }
   child.dirty_marks.clear();
+  ReleasePastMarks(child);
   for (SchoolYear& y : child.years) {
     if (y.summary_dirty) {
       key = keys::DaySummaryKey(task, child.id, y.urn, y.academic_year);

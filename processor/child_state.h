@@ -152,12 +152,18 @@ inline constexpr size_t kYearBytes = sizeof(SchoolYear) + 32;
 std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, uint16_t task,
                                                   std::string_view child, DimTable& dims);
 
+// Drops from memory the marks of every school year older than the child's newest year with
+// marks, once they are written back: they are read again (LoadMarks) only for a late correction
+// or a profile change, so a child's memory follows its current year, not its history.
+void ReleasePastMarks(ChildState& child);
+
 // Reads the marks of `year` from the store if they are not loaded yet.
 std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
                                             state::WriteBuffer& buffer, uint16_t task);
 
 // Appends the dirty parts of `child` to `batch` (puts, and deletes of what fell to zero or
-// empty) and clears their flags; drops references that fell to zero.
+// empty) and clears their flags; drops references that fell to zero and releases past marks
+// (ReleasePastMarks).
 void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const DimTable& dims);
 
 }  // namespace kpi

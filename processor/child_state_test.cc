@@ -103,6 +103,73 @@ TEST(ChildStateTest, AnUndecodableStoredValueIsCorruptionNeverAbsence) {
   EXPECT_FALSE(engine->PrepareCommit().has_value());
 }
 
+TEST(ChildStateTest, ReleasePastMarksKeepsTheNewestYearAndAnythingNotWrittenBack) {
+  ChildState c;
+  c.id = "child-1";
+  MarkVersion m;
+  m.set_recorded_at({1, 0});
+  SchoolYear& old_year = c.Year("100001", 2023);
+  old_year.InsertMark(m);
+  SchoolYear& dirty_year = c.Year("100002", 2024);
+  m.dirty = true;
+  dirty_year.InsertMark(m);
+  m.dirty = false;
+  SchoolYear& newest = c.Year("100001", 2025);
+  newest.InsertMark(m);
+  c.bytes = 3 * sizeof(MarkVersion);
+  ReleasePastMarks(c);
+  EXPECT_TRUE(c.years[0].marks.empty());
+  EXPECT_FALSE(c.years[0].marks_loaded);   // read again on demand
+  EXPECT_EQ(c.years[1].marks.size(), 1u);  // dirty: not written back yet
+  EXPECT_EQ(c.years[2].marks.size(), 1u);  // the newest year
+  EXPECT_EQ(c.bytes, 2 * sizeof(MarkVersion));
+}
+
+// Once a child has marks in a newer school year, its older years' marks leave memory at the next
+// write-back, and a late correction to one of them reads them back and is exact.
+TEST(ChildStateTest, PastYearsMarksAreReleasedAndReadBackForACorrection) {
+  const Calendar calendar;
+  EngineOptions options;
+  options.as_of = Date::FromYmd(2025, 12, 1);
+  const Date last_year = Date::FromYmd(2025, 3, 3);  // academic year 2024
+  std::vector<ValidEvent> events;
+  for (int d = 0; d < 5; ++d) {
+    events.push_back(Mark("child-1", last_year + d, 1, AttendanceClass::kPresent, 1));
+  }
+  events.push_back(Mark("child-1", kMonday, 1, AttendanceClass::kPresent, 2));  // year 2025
+  // The correction: a day of last year becomes an unauthorised absence.
+  const ValidEvent correction =
+      Mark("child-1", last_year + 2, 1, AttendanceClass::kUnauthorisedAbsence, 3);
+
+  state::MemoryStore store;
+  auto engine = std::move(*Engine::Open(store, calendar, options));
+  const auto commit = [&] {
+    ASSERT_TRUE(engine->PrepareCommit().has_value());
+    ASSERT_TRUE(store.Write(engine->TakeBatch()).has_value());
+  };
+  for (const ValidEvent& e : events) ASSERT_TRUE(engine->Apply(e).has_value());
+  commit();  // releases last year's marks
+  ASSERT_TRUE(engine->Apply(correction).has_value());
+  commit();
+
+  options.durable = false;  // the reference: everything in memory, nothing released
+  state::MemoryStore unused;
+  auto reference = std::move(*Engine::Open(unused, calendar, options));
+  for (const ValidEvent& e : events) ASSERT_TRUE(reference->Apply(e).has_value());
+  ASSERT_TRUE(reference->Apply(correction).has_value());
+  ASSERT_TRUE(reference->PrepareCommit().has_value());
+  const std::vector<Row> want = reference->Table();
+  const std::vector<Row> got = engine->Table();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(KpiName(got[i].kpi), KpiName(want[i].kpi));
+    EXPECT_EQ(got[i].week, want[i].week);
+    EXPECT_EQ(got[i].dimension, want[i].dimension);
+    EXPECT_EQ(got[i].count, want[i].count) << KpiName(got[i].kpi) << " " << got[i].dimension;
+    EXPECT_EQ(got[i].base, want[i].base);
+  }
+}
+
 // A directory of the first releases (unversioned values, format 1) is refused with a message
 // that says what to do, never read with the wrong codec.
 TEST(ChildStateTest, AFormat1DirectoryIsRefusedClearly) {
