@@ -159,6 +159,18 @@ bool Get(coding::Reader& in, body::Profile& b) {
 
 }  // namespace
 
+void PutRecordedAt(coding::Writer& w, const RecordedAt& at) {
+  w.Signed(at.seconds);
+  w.Varint(static_cast<uint32_t>(at.nanos));
+}
+
+bool GetRecordedAt(coding::Reader& in, RecordedAt& at) {
+  uint32_t nanos = 0;
+  if (!in.Signed(at.seconds) || !in.Varint32(nanos) || nanos >= 1'000'000'000) return false;
+  at.nanos = static_cast<int32_t>(nanos);
+  return true;
+}
+
 Body EmptyBody(Kind kind) {
   return EmptyBodyAt(static_cast<size_t>(kind) - 1,
                      std::make_index_sequence<std::variant_size_v<Body>>());
@@ -182,8 +194,7 @@ std::string EncodeRecord(const Record& r) {
   coding::Writer w(out);
   w.U8(static_cast<uint8_t>(r.kind()));
   w.U8(r.deleted);
-  w.Signed(r.recorded_at.seconds);
-  w.Varint(static_cast<uint32_t>(r.recorded_at.nanos));
+  PutRecordedAt(w, r.recorded_at);
   std::visit([&](const auto& b) { Put(w, b); }, r.body);
   return out;
 }
@@ -191,13 +202,11 @@ std::string EncodeRecord(const Record& r) {
 std::optional<Record> DecodeRecord(std::string_view bytes) {
   std::optional<coding::Reader> in = coding::Reader::Open(bytes);
   uint8_t kind = 0;
-  uint32_t nanos = 0;
   Record r;
   if (!in || !in->U8(kind) || kind < 1 || kind > kKindCount || !GetFlag(*in, r.deleted) ||
-      !in->Signed(r.recorded_at.seconds) || !in->Varint32(nanos) || nanos >= 1'000'000'000) {
+      !GetRecordedAt(*in, r.recorded_at)) {
     return std::nullopt;
   }
-  r.recorded_at.nanos = static_cast<int32_t>(nanos);
   r.body = EmptyBody(static_cast<Kind>(kind));
   const bool ok = std::visit([&](auto& b) { return Get(*in, b); }, r.body);
   if (!ok || !in->done()) return std::nullopt;

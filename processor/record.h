@@ -148,6 +148,14 @@ struct Record {
   size_t HeapBytes() const;
 };
 
+namespace coding {
+class Writer;
+class Reader;
+}  // namespace coding
+// recorded_at in the codec of coding.h: zigzag seconds, then nanos (below 10^9) as a varint.
+void PutRecordedAt(coding::Writer& w, const RecordedAt& at);
+bool GetRecordedAt(coding::Reader& in, RecordedAt& at);
+
 // The body of `kind`, default-initialised.
 Body EmptyBody(Kind kind);
 

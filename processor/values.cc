@@ -8,24 +8,20 @@ std::string EncodeMark(const StoredMark& mark) {
   std::string out;
   coding::Writer w(out);
   w.U8(static_cast<uint8_t>(static_cast<uint8_t>(mark.code) | (mark.deleted ? 0x80 : 0)));
-  w.Signed(mark.recorded_at.seconds);
-  w.Varint(static_cast<uint32_t>(mark.recorded_at.nanos));
+  PutRecordedAt(w, mark.recorded_at);
   return out;
 }
 
 std::optional<StoredMark> DecodeMark(std::string_view bytes) {
   std::optional<coding::Reader> in = coding::Reader::Open(bytes);
   uint8_t flags = 0;
-  uint32_t nanos = 0;
   StoredMark m;
-  if (!in || !in->U8(flags) || !in->Signed(m.recorded_at.seconds) || !in->Varint32(nanos) ||
-      !in->done() || (flags & 0x7f) > static_cast<uint8_t>(AttendanceClass::kMissing) ||
-      nanos >= 1'000'000'000) {
+  if (!in || !in->U8(flags) || !GetRecordedAt(*in, m.recorded_at) || !in->done() ||
+      (flags & 0x7f) > static_cast<uint8_t>(AttendanceClass::kMissing)) {
     return std::nullopt;
   }
   m.code = static_cast<AttendanceClass>(flags & 0x7f);
   m.deleted = (flags & 0x80) != 0;
-  m.recorded_at.nanos = static_cast<int32_t>(nanos);
   return m;
 }
 
