@@ -18,7 +18,7 @@
 
 namespace kpi {
 
-// (kpi, week, interned dimension) packed into 64 bits: the key of cells and distinct references.
+// (kpi, week, interned dimension) packed into 64 bits: the key of cells.
 constexpr uint64_t PackCell(Kpi kpi, Date week, uint32_t dim) {
   return (static_cast<uint64_t>(kpi) << 56) |
          (static_cast<uint64_t>(static_cast<uint32_t>(week.days()) & 0xffffffu) << 32) | dim;

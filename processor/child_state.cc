@@ -35,6 +35,20 @@ MarkVersion& SchoolYear::InsertMark(const MarkVersion& mark) {
   return *marks.insert(it, mark);
 }
 
+DistinctRef& ChildState::RefAt(uint64_t key, bool& inserted) {
+  inserted = false;
+  // Contributions add a plan's weeks in order: mostly an append.
+  if (refs.empty() || refs.back().key < key) {
+    inserted = true;
+    return refs.emplace_back(DistinctRef{key, 0, false});
+  }
+  const auto it = std::lower_bound(refs.begin(), refs.end(), key,
+                                   [](const DistinctRef& r, uint64_t k) { return r.key < k; });
+  if (it != refs.end() && it->key == key) return *it;
+  inserted = true;
+  return *refs.insert(it, DistinctRef{key, 0, false});
+}
+
 RecordVersion* ChildState::FindRecord(Kind kind, std::string_view record_id) {
   for (RecordVersion& r : records) {
     if (r.kind() == kind && r.id == record_id) return &r;
@@ -150,17 +164,21 @@ std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, ui
     if (rest.empty()) return corrupt("bad distinct reference key");
     const auto kpi = static_cast<uint8_t>(rest[0]);
     rest.remove_prefix(1);
-    const std::optional<Date> week = keys::ReadDate(rest);
-    const std::optional<std::string_view> dim =
-        week ? keys::ReadLengthPrefixed(rest) : std::nullopt;
-    const std::optional<uint32_t> refs = DecodeRefCount(value);
-    if (!dim || !rest.empty() || kpi < 1 || kpi > kKpiCount || !refs) {
-      return corrupt("bad distinct reference");
+    const std::optional<std::string_view> dim = keys::ReadLengthPrefixed(rest);
+    const std::optional<std::vector<WeekRefs>> weeks = DecodeDistinctRefs(value);
+    if (!dim || !rest.empty() || kpi < 1 || kpi > kKpiCount || !weeks) {
+      return corrupt("bad distinct references");
     }
-    c.refs[PackCell(static_cast<Kpi>(kpi), *week, dims.Intern(*dim))] = {*refs, false};
-    c.bytes += kRefBytes;
+    const uint32_t id = dims.Intern(*dim);
+    for (const WeekRefs& w : *weeks) {
+      c.refs.push_back({PackRef(static_cast<Kpi>(kpi), id, w.week), w.refs, false});
+    }
+    c.bytes += weeks->size() * kRefBytes;
     return true;
   });
+  // Stored by dimension name, held by dimension id.
+  std::sort(c.refs.begin(), c.refs.end(),
+            [](const DistinctRef& x, const DistinctRef& y) { return x.key < y.key; });
   scan(keys::kAbsenceUnit, [&](std::string_view rest, std::string_view value) {
     std::string_view urn;
     int ay = 0;
@@ -281,26 +299,33 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
       y.entries_dirty = false;
     }
   }
-  for (auto it = child.refs.begin(); it != child.refs.end();) {
-    DistinctRef& ref = it->second;
-    if (ref.dirty) {
-      const uint64_t packed = it->first;
-      key = keys::DistinctKey(task, child.id, CellKpi(packed), CellWeek(packed),
-                              dims.Name(CellDim(packed)));
-      if (ref.refs == 0) {
+  // One value per (kpi, dimension) with a changed week: the weeks still referenced, or a delete.
+  std::vector<WeekRefs> weeks;
+  for (size_t i = 0; i < child.refs.size();) {
+    const uint64_t group = RefGroup(child.refs[i].key);
+    size_t end = i;
+    bool dirty = false;
+    weeks.clear();
+    for (; end < child.refs.size() && RefGroup(child.refs[end].key) == group; ++end) {
+      DistinctRef& ref = child.refs[end];
+      dirty = dirty || ref.dirty;
+      ref.dirty = false;
+      if (ref.refs > 0) weeks.push_back({RefWeek(ref.key), ref.refs});
+    }
+    if (dirty) {
+      const uint64_t first = child.refs[i].key;
+      key = keys::DistinctKey(task, child.id, RefKpi(first), dims.Name(RefDim(first)));
+      if (weeks.empty()) {
         batch.push_back({key, std::nullopt});
       } else {
-        batch.push_back({key, EncodeRefCount(ref.refs)});
+        batch.push_back({key, EncodeDistinctRefs(weeks)});
       }
-      ref.dirty = false;
     }
-    if (ref.refs == 0) {
-      it = child.refs.erase(it);
-      child.bytes -= kRefBytes;
-    } else {
-      ++it;
-    }
+    i = end;
   }
+  const size_t before = child.refs.size();
+  std::erase_if(child.refs, [](const DistinctRef& r) { return r.refs == 0; });
+  child.bytes -= (before - child.refs.size()) * kRefBytes;
   child.dirty = false;
 }
 

@@ -16,7 +16,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "processor/cells.h"
@@ -104,7 +103,22 @@ struct SchoolYear {
   MarkVersion& InsertMark(const MarkVersion& mark);
 };
 
+// A child's references to the cells of one (kpi, dimension), counted by week. `key` is
+// PackRef(kpi, dim, week), so the weeks of one (kpi, dimension) sort together: they are stored
+// as one value (keys.h, D), and a plan open for years is one key, not one per week.
+constexpr uint64_t PackRef(Kpi kpi, uint32_t dim, Date week) {
+  return (static_cast<uint64_t>(kpi) << 56) | (static_cast<uint64_t>(dim) << 24) |
+         (static_cast<uint32_t>(week.days()) & 0xffffffu);
+}
+constexpr uint64_t RefGroup(uint64_t ref) { return ref >> 24; }  // (kpi, dim)
+constexpr Kpi RefKpi(uint64_t ref) { return static_cast<Kpi>(ref >> 56); }
+constexpr uint32_t RefDim(uint64_t ref) { return static_cast<uint32_t>(ref >> 24); }
+constexpr Date RefWeek(uint64_t ref) {  // 24 bits of day number, sign-extended, as CellWeek
+  return Date(static_cast<int32_t>(static_cast<uint32_t>(ref) << 8) >> 8);
+}
+
 struct DistinctRef {
+  uint64_t key = 0;  // PackRef
   uint32_t refs = 0;
   bool dirty = false;
 };
@@ -115,8 +129,8 @@ struct ChildState {
   std::vector<RecordVersion> records;
   std::vector<Profile> profiles;  // live, by effective date (derived from `records`)
   std::vector<SchoolYear> years;
-  uint32_t last_year = 0;  // index of the year found last: the next lookup tries it first
-  std::unordered_map<uint64_t, DistinctRef> refs;  // PackCell key -> reference count
+  uint32_t last_year = 0;         // index of the year found last: the next lookup tries it first
+  std::vector<DistinctRef> refs;  // sorted by key; see RefAt
   // Marks to write back: (index in `years`, day << 8 | session), each once (MarkVersion::dirty).
   std::vector<std::pair<uint32_t, uint32_t>> dirty_marks;
   bool dirty = false;          // something to write back
@@ -125,6 +139,8 @@ struct ChildState {
   bool referenced = true;      // the clock bit of eviction
   size_t bytes = 0;            // approximate memory held (the hot state's budget counts it)
 
+  // The reference of `key` (PackRef), inserted with 0 references if absent (`inserted`).
+  DistinctRef& RefAt(uint64_t key, bool& inserted);
   // The current version of (kind, id), or nullptr.
   RecordVersion* FindRecord(Kind kind, std::string_view id);
   // The (urn, academic year) entry, created empty if absent.
@@ -141,7 +157,7 @@ struct ChildState {
 
 // Approximate heap footprint of the parts, for the memory budget.
 inline constexpr size_t kChildBytes = sizeof(ChildState) + 64;
-inline constexpr size_t kRefBytes = 48;
+inline constexpr size_t kRefBytes = sizeof(DistinctRef);
 size_t RecordBytes(const RecordVersion& r);
 inline constexpr size_t kYearBytes = sizeof(SchoolYear) + 32;
 

@@ -56,7 +56,9 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   y.summary_dirty = true;
   y.entries = {{kMonday, 3, SenStatus::kSenSupport, 7}};
   y.entries_dirty = true;
-  c.refs[PackCell(Kpi::kContacts, kMonday, dims.all())] = {2, true};
+  c.refs.push_back({PackRef(Kpi::kContacts, dims.all(), kMonday), 2, true});
+  c.refs.push_back({PackRef(Kpi::kContacts, dims.all(), kMonday + 7), 0, true});  // fell to 0
+  c.refs.push_back({PackRef(Kpi::kCinPlansOpen, dims.all(), kMonday), 1, true});
   c.dirty = true;
   state::WriteBatch batch;
   WriteBack(c, batch, 3, dims);
@@ -78,7 +80,12 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   EXPECT_EQ(ly.marks[0].recorded_at(), (RecordedAt{9, 0}));
   EXPECT_EQ(ly.summary, y.summary);
   EXPECT_EQ(ly.entries, y.entries);
-  EXPECT_EQ(loaded->refs.at(PackCell(Kpi::kContacts, kMonday, dims.all())).refs, 2u);
+  ASSERT_EQ(loaded->refs.size(), 2u);  // the zero count is not stored
+  EXPECT_EQ(loaded->refs[0].key, PackRef(Kpi::kContacts, dims.all(), kMonday));
+  EXPECT_EQ(loaded->refs[0].refs, 2u);
+  EXPECT_EQ(loaded->refs[1].key, PackRef(Kpi::kCinPlansOpen, dims.all(), kMonday));
+  EXPECT_EQ(RefWeek(loaded->refs[1].key), kMonday);
+  EXPECT_EQ(c.refs.size(), 2u);  // and is dropped from memory at the write-back
   // Another task's keys are another child entirely.
   auto other = LoadChild(buffer, 4, "child-1", dims);
   ASSERT_TRUE(other.has_value());

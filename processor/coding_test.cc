@@ -103,7 +103,9 @@ void ExpectStrict(const std::string& bytes, const T& value, Decode decode) {
 TEST(ValuesTest, EveryStoredValueRoundTripsAndRejectsTruncation) {
   const StoredMark mark{{1772446500, 999'999'999}, AttendanceClass::kApprovedActivity, true};
   ExpectStrict(EncodeMark(mark), mark, DecodeMark);
-  ExpectStrict(EncodeRefCount(300), 300u, DecodeRefCount);
+  const Date w = Date::FromYmd(2021, 9, 6);
+  const std::vector<WeekRefs> weeks = {{w, 1}, {w + 7, 300}, {w + 7 * 200, 2}};
+  ExpectStrict(EncodeDistinctRefs(weeks), weeks, DecodeDistinctRefs);
   const std::vector<AbsenceEntry> entries = {
       {Date::FromYmd(2025, 9, 1), 7, SenStatus::kEhcp, 3},
       {Date::FromYmd(2025, 9, 8), 0, SenStatus::kNotGiven, 1}};
@@ -118,7 +120,14 @@ TEST(ValuesTest, EveryStoredValueRoundTripsAndRejectsTruncation) {
 }
 
 TEST(ValuesTest, ValuesThatCannotBeStoredAreCorruption) {
-  EXPECT_FALSE(DecodeRefCount(EncodeRefCount(0)));  // a zero count is deleted, never stored
+  // A zero count is left out and an empty list deleted: neither is ever stored.
+  EXPECT_FALSE(DecodeDistinctRefs(EncodeDistinctRefs({{Date::FromYmd(2025, 9, 1), 0}})));
+  EXPECT_FALSE(DecodeDistinctRefs(EncodeDistinctRefs({})));
+  // Weeks out of order, or repeated.
+  const Date monday = Date::FromYmd(2025, 9, 1);
+  std::string repeated = EncodeDistinctRefs({{monday, 1}, {monday + 7, 1}});
+  repeated[repeated.size() - 2] = 0;  // the gap to the second week: 0 days
+  EXPECT_FALSE(DecodeDistinctRefs(repeated));
   std::string mark = EncodeMark({});
   mark[1] = 0x7f;  // no such code class
   EXPECT_FALSE(DecodeMark(mark));
@@ -128,7 +137,7 @@ TEST(ValuesTest, ValuesThatCannotBeStoredAreCorruption) {
       EncodeAbsenceEntries({{w + 7, 0, SenStatus::kNone, 1}, {w, 0, SenStatus::kNone, 1}})));
   EXPECT_FALSE(DecodeAbsenceEntries(EncodeAbsenceEntries({{w, 0, SenStatus::kNone, 8}})));
   // The unversioned values of format 1.
-  EXPECT_FALSE(DecodeRefCount(std::string("\x07\x00\x00\x00", 4)));
+  EXPECT_FALSE(DecodeDistinctRefs(std::string("\x07\x00\x00\x00", 4)));
   EXPECT_FALSE(DecodeCell(std::string(24, '\0')));
   EXPECT_FALSE(DecodeDaySummary(std::string(kSummaryDays, '\0')));
   EXPECT_TRUE(IsFormat1AsOf(std::string(4, '\0')));

@@ -110,11 +110,9 @@ std::string MarkKey(uint16_t task, std::string_view child, std::string_view urn,
   return out;
 }
 
-std::string DistinctKey(uint16_t task, std::string_view child, Kpi kpi, Date week,
-                        std::string_view dim) {
+std::string DistinctKey(uint16_t task, std::string_view child, Kpi kpi, std::string_view dim) {
   std::string out = ChildPrefix(task, kDistinct, child);
   out.push_back(static_cast<char>(kpi));
-  AppendDate(out, week);
   AppendLengthPrefixed(out, dim);
   return out;
 }

@@ -3,7 +3,7 @@
 // can move between instances, then a one-byte table tag:
 //   R  record version     task R lp(child) kind natural_id        -> EncodeRecord
 //   M  attendance mark    task M lp(child) lp(urn) date session   -> EncodeRecord
-//   D  distinct reference task D lp(child) kpi week lp(dim)       -> u32 reference count
+//   D  distinct references task D lp(child) kpi lp(dim)           -> reference count per week
 //   E  absence unit       task E lp(child) lp(urn) u16 year       -> stored absence rows
 //   Y  absence day summary task Y lp(child) lp(urn) u16 year      -> one byte per day of the year
 //   C  KPI cell           task C kpi week dim                     -> count, base, revision
@@ -50,8 +50,7 @@ std::string RecordKey(uint16_t task, std::string_view child, Kind kind, std::str
 std::string MarkKey(uint16_t task, std::string_view child, std::string_view urn, Date date,
                     uint8_t session);
 std::string MarkUrnPrefix(uint16_t task, std::string_view child, std::string_view urn);
-std::string DistinctKey(uint16_t task, std::string_view child, Kpi kpi, Date week,
-                        std::string_view dim);
+std::string DistinctKey(uint16_t task, std::string_view child, Kpi kpi, std::string_view dim);
 std::string AbsenceUnitKey(uint16_t task, std::string_view child, std::string_view urn,
                            int academic_year);
 std::string DaySummaryKey(uint16_t task, std::string_view child, std::string_view urn,

@@ -56,9 +56,9 @@ void Engine::AddDistinct(ChildState& child, Kpi kpi, Date date, const Dims& dims
   const Date week = date.WeekStart();
   for (const uint32_t dim : dims) {
     const uint64_t key = PackCell(kpi, week, dim);
-    auto [it, inserted] = child.refs.try_emplace(key);
+    bool inserted = false;
+    DistinctRef& ref = child.RefAt(PackRef(kpi, dim, week), inserted);
     if (inserted) child.bytes += kRefBytes;
-    DistinctRef& ref = it->second;
     if (sign < 0 && ref.refs == 0) {
       Corrupt("a distinct-child reference count went below zero");
       return;
@@ -69,7 +69,7 @@ void Engine::AddDistinct(ChildState& child, Kpi kpi, Date date, const Dims& dims
     if (sign < 0 && ref.refs == 0) {
       cells_.Add(key, -1, 0);
       if (!options_.durable) {  // nothing to write back: forget it now
-        child.refs.erase(it);
+        child.refs.erase(child.refs.begin() + (&ref - child.refs.data()));
         child.bytes -= kRefBytes;
       }
     }

@@ -25,18 +25,41 @@ std::optional<StoredMark> DecodeMark(std::string_view bytes) {
   return m;
 }
 
-std::string EncodeRefCount(uint32_t refs) {
+// Count, the first week, then each later week as its distance in days from the one before; a
+// count after each week. A plan open for years: about three bytes a week.
+std::string EncodeDistinctRefs(const std::vector<WeekRefs>& weeks) {
   std::string out;
   coding::Writer w(out);
-  w.Varint(refs);
+  w.Varint(weeks.size());
+  for (size_t i = 0; i < weeks.size(); ++i) {
+    if (i == 0) {
+      w.Day(weeks[0].week);
+    } else {
+      w.Varint(static_cast<uint64_t>(weeks[i].week - weeks[i - 1].week));
+    }
+    w.Varint(weeks[i].refs);
+  }
   return out;
 }
 
-std::optional<uint32_t> DecodeRefCount(std::string_view bytes) {
+std::optional<std::vector<WeekRefs>> DecodeDistinctRefs(std::string_view bytes) {
   std::optional<coding::Reader> in = coding::Reader::Open(bytes);
-  uint32_t refs = 0;
-  if (!in || !in->Varint32(refs) || !in->done() || refs == 0) return std::nullopt;
-  return refs;
+  uint64_t n = 0;
+  if (!in || !in->Varint(n) || n == 0 || n > bytes.size()) return std::nullopt;
+  std::vector<WeekRefs> weeks(n);
+  for (size_t i = 0; i < n; ++i) {
+    WeekRefs& w = weeks[i];
+    if (i == 0) {
+      if (!in->Day(w.week)) return std::nullopt;
+    } else {
+      uint32_t gap = 0;
+      if (!in->Varint32(gap) || gap == 0 || gap > 366 * 100) return std::nullopt;
+      w.week = weeks[i - 1].week + static_cast<int>(gap);
+    }
+    if (!in->Varint32(w.refs) || w.refs == 0) return std::nullopt;
+  }
+  if (!in->done()) return std::nullopt;
+  return weeks;
 }
 
 std::string EncodeAbsenceEntries(const std::vector<AbsenceEntry>& entries) {

@@ -26,9 +26,15 @@ struct StoredMark {
 std::string EncodeMark(const StoredMark& mark);
 std::optional<StoredMark> DecodeMark(std::string_view bytes);
 
-// D: a distinct-child reference count (a zero count is deleted, never stored).
-std::string EncodeRefCount(uint32_t refs);
-std::optional<uint32_t> DecodeRefCount(std::string_view bytes);
+// D: a child's distinct-child reference counts of one (kpi, dimension), by week: weeks strictly
+// increasing, counts never 0 (a week that falls to 0 is left out; a value with none is deleted).
+struct WeekRefs {
+  Date week;
+  uint32_t refs = 0;
+  bool operator==(const WeekRefs&) const = default;
+};
+std::string EncodeDistinctRefs(const std::vector<WeekRefs>& weeks);
+std::optional<std::vector<WeekRefs>> DecodeDistinctRefs(std::string_view bytes);
 
 // E: the persistent/severe absence rows stored for a unit (docs/DESIGN.md, "Persistent and
 // severe"), by week.

@@ -130,6 +130,10 @@ int Main(int argc, char** argv) {
   cmd->add_option("--block-cache-mb", replay.block_cache_mb,
                   "with --state: RocksDB block cache (state.block_cache_mb)")
       ->capture_default_str();
+  cmd->add_option("--write-buffer-mb", replay.write_buffer_mb,
+                  "with --state: RocksDB memtable size (state.write_buffer_mb)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   cmd->add_flag("!--no-progress", replay.progress, "no progress line on a terminal");
 
   std::string config_path;

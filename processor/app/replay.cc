@@ -1,5 +1,6 @@
 #include "processor/app/replay.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -36,6 +37,9 @@ std::expected<void, std::string> Commit(Engines& engines, state::StateStore& sto
   }
   auto written = store.Write(batch);
   if (!written) return std::unexpected("state error: " + written.error().message);
+  // Evictions and reloads leave free heap spread over the arenas; give it back to the system, so
+  // that the resident set follows the memory bound rather than the churn.
+  malloc_trim(0);
   return {};
 }
 
@@ -91,6 +95,7 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
     state::RocksDbOptions db;
     db.path = options.state_dir;
     db.block_cache_bytes = options.block_cache_mb << 20;
+    db.write_buffer_bytes = options.write_buffer_mb << 20;
     auto opened = state::RocksDbStore::Open(db);
     if (!opened) return std::unexpected("state directory: " + opened.error().message);
     store = std::move(*opened);

@@ -31,9 +31,10 @@ struct ReplayOptions {
   std::string state_dir;
   uint32_t partitions = 1;
   Partitioner partitioner = Partitioner::kConsistent;
-  uint64_t memory_mb = 256;      // with state_dir: the hot-state bound, shared by the tasks
-  uint64_t block_cache_mb = 64;  // with state_dir: RocksDB's block cache (replay mostly writes)
-  bool progress = true;          // a progress line on stderr when it is a terminal
+  uint64_t memory_mb = 256;       // with state_dir: the hot-state bound, shared by the tasks
+  uint64_t block_cache_mb = 64;   // with state_dir: RocksDB's block cache (replay mostly writes)
+  uint64_t write_buffer_mb = 16;  // with state_dir: each of RocksDB's (two) memtables
+  bool progress = true;           // a progress line on stderr when it is a terminal
 };
 
 struct ReplaySummary {

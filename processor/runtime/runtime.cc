@@ -1,6 +1,7 @@
 #include "processor/runtime/runtime.h"
 
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -518,6 +519,14 @@ void Runtime::Commit() {
   // 4. Deliver it.
   if (!outbox.empty()) Deliver(std::move(outbox_keys), outbox);
   if (failure_) return;
+  // Evictions leave free heap spread over the arenas: after a commit that followed some, give it
+  // back to the system, so that the resident set follows state.memory_mb rather than the churn.
+  uint64_t evicted = 0;
+  for (const auto& [task, engine] : engines_) evicted += engine->stats().children_evicted;
+  if (evicted != evicted_at_trim_) {
+    evicted_at_trim_ = evicted;
+    malloc_trim(0);
+  }
   probe_.Committed(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
       event_unix_ms_, UnixMs(), totals, today_);

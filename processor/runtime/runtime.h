@@ -117,6 +117,7 @@ class Runtime {
   // tombstones of every earlier commit (0 at start: a crash may have left anything).
   uint64_t outbox_delivered_ = 0;
   uint64_t pending_ = 0;
+  uint64_t evicted_at_trim_ = 0;  // the tasks' evictions when the heap was last trimmed
   int64_t last_commit_ms_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> delivery_failed_{false};
