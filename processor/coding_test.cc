@@ -112,6 +112,10 @@ TEST(ValuesTest, EveryStoredValueRoundTripsAndRejectsTruncation) {
   ExpectStrict(EncodeAbsenceEntries(entries), entries, DecodeAbsenceEntries);
   const std::string summary(kSummaryDays, '\x15');
   ExpectStrict(EncodeDaySummary(summary), summary, DecodeDaySummary);
+  std::string term(kSummaryDays, '\0');  // weekdays marked for three weeks, then nothing
+  for (int d = 7; d < 28; ++d) term[d] = d % 7 < 5 ? '\x15' : '\0';
+  ExpectStrict(EncodeDaySummary(term), term, DecodeDaySummary);
+  EXPECT_LT(EncodeDaySummary(term).size(), 30u);
   const StoredCell cell{-3, 1LL << 40, 17};
   ExpectStrict(EncodeCell(cell), cell, DecodeCell);
   ExpectStrict(EncodeAsOf(Date::FromYmd(2026, 3, 1)), Date::FromYmd(2026, 3, 1), DecodeAsOf);
@@ -140,6 +144,23 @@ TEST(ValuesTest, ValuesThatCannotBeStoredAreCorruption) {
   EXPECT_FALSE(DecodeDistinctRefs(std::string("\x07\x00\x00\x00", 4)));
   EXPECT_FALSE(DecodeCell(std::string(24, '\0')));
   EXPECT_FALSE(DecodeDaySummary(std::string(kSummaryDays, '\0')));
+  // Day summaries: only the encoder's runs. Two literal runs back to back (a zero run of 0 days
+  // after the first), a zero inside a literal run, an empty run before the end, too many days.
+  const auto runs = [](std::initializer_list<std::pair<int, std::string>> parts) {
+    std::string out;
+    coding::Writer w(out);
+    for (const auto& [zeros, literal] : parts) {
+      w.Varint(static_cast<uint64_t>(zeros));
+      w.Bytes(literal);
+    }
+    return out;
+  };
+  EXPECT_TRUE(DecodeDaySummary(runs({{0, "\x01"}, {379, ""}})));
+  EXPECT_FALSE(DecodeDaySummary(runs({{0, "\x01"}, {0, "\x01"}, {378, ""}})));
+  EXPECT_FALSE(DecodeDaySummary(runs({{0, std::string("\x01\0", 2)}, {378, ""}})));
+  EXPECT_FALSE(DecodeDaySummary(runs({{5, ""}, {375, ""}})));
+  EXPECT_FALSE(DecodeDaySummary(runs({{381, ""}})));
+  EXPECT_FALSE(DecodeDaySummary(runs({{379, ""}})));
   EXPECT_TRUE(IsFormat1AsOf(std::string(4, '\0')));
   EXPECT_FALSE(IsFormat1AsOf(EncodeAsOf(Date::FromYmd(2026, 3, 1))));
 }

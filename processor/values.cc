@@ -93,16 +93,46 @@ std::optional<std::vector<AbsenceEntry>> DecodeAbsenceEntries(std::string_view b
   return entries;
 }
 
+// Runs: (zero days, then a run of non-zero days and their bytes), until the 380 days are
+// covered. Weekends, holidays and the days after the last mark cost a byte or two each run: an
+// autumn term's summary is a few dozen bytes, a full year's about 300.
 std::string EncodeDaySummary(std::string_view summary) {
   std::string out;
   coding::Writer w(out);
-  out.append(summary);
+  size_t i = 0;
+  while (i < summary.size()) {
+    const size_t zeros_from = i;
+    while (i < summary.size() && summary[i] == 0) ++i;
+    const size_t literal_from = i;
+    while (i < summary.size() && summary[i] != 0) ++i;
+    w.Varint(literal_from - zeros_from);
+    w.Bytes(summary.substr(literal_from, i - literal_from));
+  }
   return out;
 }
 
 std::optional<std::string> DecodeDaySummary(std::string_view bytes) {
-  if (!coding::Reader::Open(bytes) || bytes.size() != 1 + kSummaryDays) return std::nullopt;
-  return std::string(bytes.substr(1));
+  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  if (!in) return std::nullopt;
+  std::string summary;
+  summary.reserve(kSummaryDays);
+  while (!in->done()) {
+    uint64_t zeros = 0;
+    std::string_view literal;
+    if (!in->Varint(zeros) || !in->Bytes(literal)) return std::nullopt;
+    // The encoder's form only: zero runs between non-empty runs of non-zero days; only the last
+    // run may be empty (trailing zeros), and only the first zero run may be empty.
+    const bool last = in->done();
+    if ((zeros == 0 && !summary.empty()) || (literal.empty() && !last) ||
+        literal.find('\0') != std::string_view::npos ||
+        summary.size() + zeros + literal.size() > kSummaryDays) {
+      return std::nullopt;
+    }
+    summary.append(zeros, '\0');
+    summary.append(literal);
+  }
+  if (summary.size() != kSummaryDays) return std::nullopt;
+  return summary;
 }
 
 std::string EncodeCell(const StoredCell& cell) {

@@ -48,7 +48,8 @@ struct AbsenceEntry {
 std::string EncodeAbsenceEntries(const std::vector<AbsenceEntry>& entries);
 std::optional<std::vector<AbsenceEntry>> DecodeAbsenceEntries(std::string_view bytes);
 
-// Y: an absence unit's day summary, kSummaryDays bytes (an all-zero summary is deleted).
+// Y: an absence unit's day summary, kSummaryDays bytes (an all-zero summary is deleted), stored
+// as runs of zero and non-zero days.
 inline constexpr int kSummaryDays = 380;
 std::string EncodeDaySummary(std::string_view summary);
 std::optional<std::string> DecodeDaySummary(std::string_view bytes);
