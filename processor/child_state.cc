@@ -234,8 +234,8 @@ std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
   if (bad) return std::unexpected(*bad);
   // ApplyMark reads a year's marks before it changes any of them.
   if (!year.marks.empty()) return std::unexpected(state::Corruption("marks changed before read"));
-  year.marks = std::move(stored);
   child.bytes += stored.size() * sizeof(MarkVersion);
+  year.marks = std::move(stored);
   year.marks_loaded = true;
   return {};
 }

@@ -73,8 +73,10 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   ASSERT_EQ(loaded->years.size(), 1u);
   SchoolYear& ly = loaded->years[0];
   EXPECT_FALSE(ly.marks_loaded);  // a year's marks are read when an event needs them
+  const size_t bytes_before_marks = loaded->bytes;
   ASSERT_TRUE(LoadMarks(*loaded, ly, buffer, 3).has_value());
   ASSERT_EQ(ly.marks.size(), 1u);
+  EXPECT_EQ(loaded->bytes, bytes_before_marks + sizeof(MarkVersion));  // the budget counts them
   EXPECT_EQ(ly.marks[0].day, m.day);
   EXPECT_EQ(ly.marks[0].cls, AttendanceClass::kAuthorisedAbsence);
   EXPECT_EQ(ly.marks[0].recorded_at(), (RecordedAt{9, 0}));
