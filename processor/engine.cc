@@ -4,9 +4,9 @@
 #include "processor/engine.h"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "processor/keys.h"
@@ -173,13 +173,7 @@ void Engine::Evict(uint32_t slot) {
   FlushUnits(child);
   state::WriteBatch written;
   WriteBack(child, written, options_.task, dims_);
-  for (state::WriteOp& op : written) {
-    if (op.value) {
-      buffer_.Put(op.key, *op.value);
-    } else {
-      buffer_.Delete(op.key);
-    }
-  }
+  buffer_.Apply(std::move(written));
   --stats_.hot_children;
   ++stats_.children_evicted;
   UnindexSlot(child.id, HashId(child.id));
@@ -476,16 +470,6 @@ state::WriteBatch Engine::TakeBatch() {
     commit_batch_.clear();
   }
   return batch;
-}
-
-std::optional<Row> Engine::CellAt(Kpi kpi, Date week, std::string_view dimension) const {
-  const uint32_t dim = dims_.Find(dimension);
-  if (dim == DimTable::kNone) return std::nullopt;
-  const CellTable::Cell* cell = cells_.Find(PackCell(kpi, week, dim));
-  if (cell == nullptr) return std::nullopt;
-  return Row{
-      kpi,           week, std::string(dimension), cell->committed_count, cell->committed_base,
-      cell->revision};
 }
 
 std::vector<Row> SumRows(std::vector<Row> parts) {

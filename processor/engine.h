@@ -108,9 +108,8 @@ class Engine {
   // and base are both 0 left out, sorted by kpi name, week_start, dimension.
   std::vector<Row> Table() const;
 
-  // One cell of this task (committed values), or nullopt when it was never touched.
-  std::optional<Row> CellAt(Kpi kpi, Date week, std::string_view dimension) const;
-  // The same by packed key (Row::cell), without the dimension's name: count, base, revision.
+  // One cell of this task by packed key (Row::cell), or nullptr when it was never touched: its
+  // committed count and base, and its revision.
   const CellTable::Cell* CommittedCell(uint64_t cell) const { return cells_.Find(cell); }
 
   // True when the next commit's batch would be large beside memory_bytes: what evictions wrote

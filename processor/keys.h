@@ -1,14 +1,15 @@
 // The state key layout (docs/DESIGN.md, "State keys"). Every key starts with the task id (the
 // input partition number, 2 bytes big-endian) so that a task's state is one contiguous range that
 // can move between instances, then a one-byte table tag:
-//   R  record version     task R lp(child) kind natural_id        -> EncodeRecord
-//   M  attendance mark    task M lp(child) lp(urn) date session   -> EncodeRecord
+//   R  record version     task R lp(child) kind natural_id        -> EncodeRecord (record.h)
+//   M  attendance mark    task M lp(child) lp(urn) date session   -> EncodeMark (values.h)
 //   D  distinct references task D lp(child) kpi lp(dim)           -> reference count per week
 //   E  absence unit       task E lp(child) lp(urn) u16 year       -> stored absence rows
-//   Y  absence day summary task Y lp(child) lp(urn) u16 year      -> one byte per day of the year
+//   Y  absence day summary task Y lp(child) lp(urn) u16 year      -> the day bytes, as runs
 //   C  KPI cell           task C kpi week dim                     -> count, base, revision
-//   O  consumed offset    task O lp(topic)                        -> i64 next offset
-//   A  as_of              task A                                  -> i32 day number
+//   O  consumed offset    task O lp(topic)                        -> next offset
+//   A  as_of              task A                                  -> day number
+// Values are in the codec of coding.h (values.h names each).
 // lp(x) is a varint length then the bytes, so a prefix ending in lp(child) names one child
 // exactly. Dates are 4 bytes big-endian (sign bit flipped) so that scans run in date order.
 // Thread-safety: pure functions.

@@ -29,6 +29,10 @@ void WriteBuffer::Put(std::string_view key, std::string_view value) {
 
 void WriteBuffer::Delete(std::string_view key) { Set(key, std::nullopt); }
 
+void WriteBuffer::Apply(WriteBatch batch) {
+  for (WriteOp& op : batch) Set(op.key, std::move(op.value));
+}
+
 std::expected<void, Error> WriteBuffer::Scan(std::string_view begin, std::string_view end,
                                              const ScanVisitor& visit) {
   // Merge on the fly: before each base key, the buffered keys below it; a buffered key equal to

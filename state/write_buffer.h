@@ -21,6 +21,8 @@ class WriteBuffer {
   std::expected<std::optional<std::string>, Error> Get(std::string_view key);
   void Put(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
+  // Puts and deletes of `batch`, in order, moving its values in.
+  void Apply(WriteBatch batch);
   // Merged view of the buffer over the base store, ascending, [begin, end), streamed (no copy).
   // The visitor must not write to the buffer.
   std::expected<void, Error> Scan(std::string_view begin, std::string_view end,

@@ -561,7 +561,7 @@ void Runtime::DeliverStored() {
   std::vector<std::string> delivered;
   std::vector<OutMessage> messages;
   const std::string prefix = OutboxPrefix();
-  auto scanned = store_->Scan(OutboxKey(outbox_delivered_), state::PrefixEnd(prefix),
+  auto scanned = store_->Scan(prefix, state::PrefixEnd(prefix),
                               [&](std::string_view key, std::string_view value) {
                                 std::optional<OutMessage> m = DecodeOutMessage(value);
                                 if (m) messages.push_back(std::move(*m));
@@ -582,7 +582,6 @@ void Runtime::DeliverStored() {
     outbox_seq_ = std::max(outbox_seq_, last + 1);
   }
   if (!delivered.empty()) Deliver(std::move(delivered), messages);
-  outbox_delivered_ = outbox_seq_;
 }
 
 void Runtime::Deliver(std::vector<std::string> delivered, const std::vector<OutMessage>& messages) {
@@ -631,9 +630,7 @@ void Runtime::Deliver(std::vector<std::string> delivered, const std::vector<OutM
   for (std::string& key : delivered) clear.push_back({std::move(key), std::nullopt});
   if (auto w = store_->Write(clear); !w) {
     Fail(kExitState, "outbox: " + w.error().message);
-    return;
   }
-  outbox_delivered_ = outbox_seq_;
 }
 
 std::expected<void, Failure> Runtime::Run() {

@@ -113,9 +113,6 @@ class Runtime {
   };
   std::vector<OutMessage> dead_letters_;  // since the last commit
   uint64_t outbox_seq_ = 0;               // the next outbox entry's sequence number
-  // Every entry below it is delivered and deleted: Deliver seeks here instead of walking the
-  // tombstones of every earlier commit (0 at start: a crash may have left anything).
-  uint64_t outbox_delivered_ = 0;
   uint64_t pending_ = 0;
   uint64_t evicted_at_trim_ = 0;  // the tasks' evictions when the heap was last trimmed
   int64_t last_commit_ms_ = 0;
