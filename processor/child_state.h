@@ -93,6 +93,7 @@ struct SchoolYear {
   Date cached_week;
   DimTable::Dims cached_dims{};
   std::array<uint32_t, 12> cached_cells{};
+  uint32_t cached_epoch = 0;  // CellTable::epoch() when cached: eviction moves cells
   bool cache_valid = false;
 
   Date first = {};  // 1 September of academic_year

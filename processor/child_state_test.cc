@@ -167,8 +167,8 @@ TEST(ChildStateTest, PastYearsMarksAreReleasedAndReadBackForACorrection) {
   for (const ValidEvent& e : events) ASSERT_TRUE(reference->Apply(e).has_value());
   ASSERT_TRUE(reference->Apply(correction).has_value());
   ASSERT_TRUE(reference->PrepareCommit().has_value());
-  const std::vector<Row> want = reference->Table();
-  const std::vector<Row> got = engine->Table();
+  const std::vector<Row> want = reference->Table().value();
+  const std::vector<Row> got = engine->Table().value();
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(KpiName(got[i].kpi), KpiName(want[i].kpi));

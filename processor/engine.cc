@@ -44,6 +44,26 @@ std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateSt
     effective.as_of = *as_of;
   }
   std::unique_ptr<Engine> engine(new Engine(store, calendar, effective));
+  Engine& e = *engine;
+  // Bounded: the cells load up to an eighth of the bound; the weeks of the others are remembered,
+  // and their cells are read when an event adds to them.
+  const size_t load_bytes = options.memory_bytes / 8;
+  if (options.memory_bytes != 0) {
+    e.cells_.SetReload([&e](CellTable::Cell& cell) {
+      auto stored = e.ReadCell(cell.key);
+      if (!stored) {
+        e.Latch(stored.error());
+        return false;
+      }
+      if (*stored) {
+        cell.count = cell.committed_count = (*stored)->count;
+        cell.base = cell.committed_base = (*stored)->base;
+        cell.revision = (*stored)->revision;
+      }
+      ++e.stats_.cells_loaded;
+      return true;
+    });
+  }
   const std::string prefix = keys::TablePrefix(options.task, keys::kCell);
   std::optional<state::Error> bad;
   auto scanned = store.Scan(prefix, state::PrefixEnd(prefix),
@@ -54,14 +74,19 @@ std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateSt
                                 bad = state::Corruption("bad KPI cell");
                                 return false;
                               }
-                              const uint32_t dim = engine->dims_.Intern(parts->dim);
-                              engine->cells_.Load(PackCell(parts->kpi, parts->week, dim),
-                                                  cell->count, cell->base, cell->revision);
+                              if (load_bytes != 0 && e.cells_.bytes() >= load_bytes) {
+                                e.cells_.MarkMaybeStored(parts->week);
+                                return true;
+                              }
+                              const uint32_t dim = e.dims_.Intern(parts->dim);
+                              e.cells_.Load(PackCell(parts->kpi, parts->week, dim), cell->count,
+                                            cell->base, cell->revision);
                               return true;
                             });
   if (!scanned) return std::unexpected(scanned.error());
   if (bad) return std::unexpected(*bad);
   if (engine->cells_.corrupt()) return std::unexpected(state::Corruption("negative KPI cell"));
+  e.stats_.hot_cells = e.cells_.size();
   return engine;
 }
 
@@ -182,10 +207,13 @@ void Engine::Evict(uint32_t slot) {
 }
 
 void Engine::EvictIfNeeded(const ChildState* keep) {
-  if (options_.memory_bytes == 0 || stats_.hot_bytes <= options_.memory_bytes) return;
+  if (options_.memory_bytes == 0) return;
+  // The children have what the KPI cells leave, and at least three quarters.
+  const size_t budget = options_.memory_bytes - std::min(cells_.bytes(), options_.memory_bytes / 4);
+  if (stats_.hot_bytes <= budget) return;
   // Clock: a child used since the hand last passed gets a second chance. Evict down to 7/8 of
   // the budget so that eviction runs in batches, not at every event.
-  const size_t target = options_.memory_bytes - options_.memory_bytes / 8;
+  const size_t target = budget - budget / 8;
   size_t steps = 0;
   while (stats_.hot_bytes > target && stats_.hot_children > 1 && steps < 2 * children_.size() + 2) {
     ++steps;
@@ -198,6 +226,61 @@ void Engine::EvictIfNeeded(const ChildState* keep) {
       continue;
     }
     Evict(slot);
+  }
+}
+
+void Engine::EvictCells() {
+  if (options_.memory_bytes == 0 || cells_.bytes() <= options_.memory_bytes / 4) return;
+  // Down to an eighth, counting each kept cell with its share of the index.
+  const size_t per_cell = sizeof(CellTable::Cell) + 4 * sizeof(uint32_t);
+  stats_.cells_evicted += cells_.Evict(options_.memory_bytes / 8 / per_cell);
+}
+
+std::expected<std::optional<StoredCell>, state::Error> Engine::ReadCell(uint64_t cell) {
+  auto value = buffer_.Get(
+      keys::CellKey(options_.task, CellKpi(cell), CellWeek(cell), dims_.Name(CellDim(cell))));
+  if (!value) return std::unexpected(value.error());
+  if (!*value) return std::optional<StoredCell>();
+  std::optional<StoredCell> stored = DecodeCell(**value);
+  if (!stored) return std::unexpected(state::Corruption("bad KPI cell"));
+  return stored;
+}
+
+std::expected<std::optional<StoredCell>, state::Error> Engine::CommittedCell(uint64_t cell) {
+  if (const CellTable::Cell* hot = cells_.Find(cell)) {
+    return StoredCell{hot->committed_count, hot->committed_base, hot->revision};
+  }
+  if (!cells_.MaybeStored(CellWeek(cell))) return std::optional<StoredCell>();
+  return ReadCell(cell);
+}
+
+void Engine::LoadWeeks(Date after, Date upto) {
+  const bool any = std::ranges::any_of(cells_.evicted_weeks(), [&](int32_t week) {
+    return Date(week) > after && Date(week) <= upto;
+  });
+  if (!any) return;
+  for (const Kpi kpi : AllKpis()) {
+    std::string from = keys::TablePrefix(options_.task, keys::kCell);
+    from.push_back(static_cast<char>(kpi));
+    std::string to = from;
+    keys::AppendDate(from, after + 1);
+    keys::AppendDate(to, upto + 1);
+    auto scanned = buffer_.Scan(from, to, [&](std::string_view key, std::string_view value) {
+      const auto parts = keys::ParseCellKey(key);
+      const std::optional<StoredCell> stored = DecodeCell(value);
+      if (!parts || !stored) {
+        Corrupt("bad KPI cell");
+        return false;
+      }
+      const uint64_t packed = PackCell(parts->kpi, parts->week, dims_.Intern(parts->dim));
+      if (cells_.Find(packed) == nullptr) {
+        cells_.Load(packed, stored->count, stored->base, stored->revision);
+        ++stats_.cells_loaded;
+      }
+      return true;
+    });
+    if (!scanned) Latch(scanned.error());
+    if (failed_) return;
   }
 }
 
@@ -407,6 +490,8 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
   set_as_of(as_of);
   if (failed_) return std::unexpected(*failed_);
   // Cells of weeks that just became visible (future-dated flows) are reported at the next commit.
+  LoadWeeks(old_week, as_of_week_);
+  if (failed_) return std::unexpected(*failed_);
   cells_.EmitWeeks(old_week, as_of_week_);
   return {};
 }
@@ -415,6 +500,8 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
 
 std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
   if (failed_) return std::unexpected(*failed_);
+  // Every clean cell's value is in the store now (the previous batch was written).
+  EvictCells();
   const auto accounted = [&](uint32_t slot, auto work) {
     ChildState* child = children_[slot].get();
     if (child == nullptr) return;
@@ -458,6 +545,7 @@ std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
   if (durable) {
     commit_batch_.push_back({keys::AsOfKey(options_.task), EncodeAsOf(options_.as_of)});
   }
+  stats_.hot_cells = cells_.size();
   return changed;
 }
 
@@ -492,14 +580,39 @@ std::vector<Row> SumRows(std::vector<Row> parts) {
   return rows;
 }
 
-std::vector<Row> Engine::Table() const {
+std::expected<std::vector<Row>, state::Error> Engine::Table(std::optional<Kpi> kpi) {
+  if (failed_) return std::unexpected(*failed_);
   std::vector<Row> rows;
+  const auto add = [&](uint64_t key, int64_t count, int64_t base, uint64_t revision) {
+    const Date week = CellWeek(key);
+    if (week > as_of_week_ || (count == 0 && base == 0)) return;
+    rows.push_back({CellKpi(key), week, dims_.Name(CellDim(key)), count, base, revision, key});
+  };
   for (const CellTable::Cell& cell : cells_.cells()) {
-    const Date week = CellWeek(cell.key);
-    if (week > as_of_week_) continue;
-    if (cell.committed_count == 0 && cell.committed_base == 0) continue;
-    rows.push_back({CellKpi(cell.key), week, dims_.Name(CellDim(cell.key)), cell.committed_count,
-                    cell.committed_base, cell.revision, cell.key});
+    if (kpi && CellKpi(cell.key) != *kpi) continue;
+    add(cell.key, cell.committed_count, cell.committed_base, cell.revision);
+  }
+  if (!cells_.evicted_weeks().empty()) {
+    // The cells not in memory, from the store (those in memory hold the same committed values).
+    std::string from = keys::TablePrefix(options_.task, keys::kCell);
+    if (kpi) from.push_back(static_cast<char>(*kpi));
+    std::optional<state::Error> bad;
+    auto scanned = buffer_.Scan(
+        from, state::PrefixEnd(from), [&](std::string_view key, std::string_view value) {
+          const auto parts = keys::ParseCellKey(key);
+          const std::optional<StoredCell> stored = DecodeCell(value);
+          if (!parts || !stored) {
+            bad = state::Corruption("bad KPI cell");
+            return false;
+          }
+          const uint64_t packed = PackCell(parts->kpi, parts->week, dims_.Intern(parts->dim));
+          if (cells_.Find(packed) == nullptr) {
+            add(packed, stored->count, stored->base, stored->revision);
+          }
+          return true;
+        });
+    if (!scanned) return std::unexpected(scanned.error());
+    if (bad) return std::unexpected(*bad);
   }
   std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) {
     const std::string_view xn = KpiName(x.kpi);

@@ -28,6 +28,7 @@
 #include "processor/kpis.h"
 #include "processor/record.h"
 #include "processor/validate.h"
+#include "processor/values.h"
 #include "state/state_store.h"
 #include "state/write_buffer.h"
 
@@ -38,9 +39,11 @@ struct EngineOptions {
   int assessment_limit = 45;  // working days
   int icpc_limit = 15;        // working days
   uint16_t task = 0;          // input partition: the key prefix of this engine's state
-  // Bound on the hot state (children held in memory), in bytes; 0: unbounded. Past it, the least
-  // recently used children are written back to the buffer and dropped, and read again from the
-  // store when an event names them.
+  // Bound on the hot state (children and KPI cells held in memory), in bytes; 0: unbounded. Past
+  // it, the least recently used children are written back to the buffer and dropped, and read
+  // again from the store when an event names them. The KPI cells take at most a quarter: past it,
+  // at the next commit, the least recently changed are dropped (their values are in the store)
+  // down to an eighth, and read again when an event adds to one.
   size_t memory_bytes = 0;
   // false: nothing is read from or written to the store but the KPI cells' starting values (a
   // replay that only wants the table). Memory is then unbounded: memory_bytes must be 0.
@@ -78,6 +81,9 @@ struct EngineStats {
   uint64_t children_evicted = 0;   // children dropped from memory to stay within memory_bytes
   size_t hot_children = 0;         // children in memory now
   size_t hot_bytes = 0;            // their approximate footprint
+  uint64_t cells_loaded = 0;       // KPI cells read back from the store after eviction
+  uint64_t cells_evicted = 0;      // KPI cells dropped from memory to stay within memory_bytes
+  size_t hot_cells = 0;            // KPI cells in memory at the last commit (or open)
 };
 
 class Engine {
@@ -104,24 +110,28 @@ class Engine {
   std::expected<std::vector<Row>, state::Error> PrepareCommit();
   state::WriteBatch TakeBatch();
 
-  // The KPI table as of the last PrepareCommit: weeks up to the week of as_of, rows whose count
-  // and base are both 0 left out, sorted by kpi name, week_start, dimension.
-  std::vector<Row> Table() const;
+  // The KPI table as of the last PrepareCommit (of one KPI, or all): weeks up to the week of
+  // as_of, rows whose count and base are both 0 left out, sorted by kpi name, week_start,
+  // dimension. Evicted cells are read from the store, so call it after the commit's batch is
+  // written. Fails if the store cannot be read or is corrupt.
+  std::expected<std::vector<Row>, state::Error> Table(std::optional<Kpi> kpi = std::nullopt);
 
-  // One cell of this task by packed key (Row::cell), or nullptr when it was never touched: its
-  // committed count and base, and its revision.
-  const CellTable::Cell* CommittedCell(uint64_t cell) const { return cells_.Find(cell); }
+  // One cell of this task by packed key (Row::cell): its committed count, base and revision,
+  // read from the store if it was evicted; nullopt when it was never stored.
+  std::expected<std::optional<StoredCell>, state::Error> CommittedCell(uint64_t cell);
 
   // True when the next commit's batch would be large beside memory_bytes: what evictions wrote
   // back since the last commit holds more than an eighth of it, or the dirty children (each
-  // written back whole at worst) a quarter. The caller should commit soon (the engine never
+  // written back whole at worst) a quarter; or when the KPI cells, which are evicted only at a
+  // commit, hold half. The caller should commit soon (the engine never
   // writes the store itself), so that the memory bound stays a bound in a backfill, where most
   // children change between commits.
   bool CommitWanted() const {
     if (options_.memory_bytes == 0) return false;
     const size_t child_bytes = stats_.hot_bytes / std::max<size_t>(1, stats_.hot_children);
     return buffer_.bytes() > options_.memory_bytes / 8 ||
-           dirty_children_.size() * child_bytes > options_.memory_bytes / 4;
+           dirty_children_.size() * child_bytes > options_.memory_bytes / 4 ||
+           cells_.bytes() > options_.memory_bytes / 2;
   }
 
   const EngineStats& stats() const { return stats_; }
@@ -143,6 +153,14 @@ class Engine {
   // dropped.
   void EvictIfNeeded(const ChildState* keep);
   void Evict(uint32_t slot);
+  // At the start of a commit (every clean cell is stored): drops the least recently changed KPI
+  // cells when they hold more than a quarter of memory_bytes.
+  void EvictCells();
+  // A cell's stored value (nullopt: never stored).
+  std::expected<std::optional<StoredCell>, state::Error> ReadCell(uint64_t cell);
+  // Reads the stored cells of the weeks in (after, upto] that are not in memory (as_of moved:
+  // they are about to be reported).
+  void LoadWeeks(Date after, Date upto);
   // Flushes the child's pending absence units (their rows into the cells).
   void FlushUnits(ChildState& child);
   // The ids of every child whose contributions as_of can move (snapshot records or absence

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -61,7 +62,8 @@ class EngineTest : public ::testing::Test {
   // The value of one row of the final table; (0, 0) when the row is absent.
   Cell At(const char* kpi, const char* week, const std::string& dim = "all") {
     Commit();
-    for (const Row& row : engine_->Table()) {
+    const std::vector<Row> rows = engine_->Table().value();
+    for (const Row& row : rows) {
       if (KpiName(row.kpi) == kpi && row.week.ToString() == week && row.dimension == dim) {
         EXPECT_TRUE(row.count != 0 || row.base != 0);
         return {row.count, row.base};
@@ -78,7 +80,8 @@ class EngineTest : public ::testing::Test {
   std::map<std::string, Cell> Weeks(const char* kpi) {
     Commit();
     std::map<std::string, Cell> out;
-    for (const Row& row : engine_->Table()) {
+    const std::vector<Row> rows = engine_->Table().value();
+    for (const Row& row : rows) {
       if (KpiName(row.kpi) == kpi && row.dimension == "all") {
         out[row.week.ToString()] = {row.count, row.base};
       }
@@ -250,7 +253,7 @@ TEST_F(EngineTest, RowFallingToZeroIsEmittedOnceWithZerosAndLeavesTheTable) {
     }
   }
   EXPECT_TRUE(zero_row);
-  EXPECT_TRUE(engine_->Table().empty());
+  EXPECT_TRUE(engine_->Table().value().empty());
   EXPECT_TRUE(Commit().empty());  // nothing changed since
 }
 
@@ -589,13 +592,97 @@ TEST_F(EngineTest, EheLeaversByLeaveReason) {
 
 // ---- state ----------------------------------------------------------------------------------
 
+// ---- bounded KPI cells -----------------------------------------------------------------------
+
+// A hot state of 16 KiB keeps a few dozen KPI cells: commits drop the least recently changed.
+class BoundedCellsTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    options_.memory_bytes = 16 << 10;
+    Open("2026-03-18");
+  }
+  // Contacts of other children in 40 other weeks, a commit after each: every older cell is
+  // evicted by the end.
+  void Churn(int t) {
+    for (int i = 0; i < 40; ++i) {
+      const std::string date = (Date::FromYmd(2025, 1, 6) + 7 * i).ToString();
+      Add("X" + std::to_string(i), "X" + std::to_string(i), t + i, Contact(date.c_str()));
+      Commit();
+    }
+  }
+  // The row of one cell in the commit's changed rows, if there.
+  static std::optional<Row> Changed(const std::vector<Row>& rows, const char* kpi,
+                                    const char* week) {
+    for (const Row& row : rows) {
+      if (KpiName(row.kpi) == kpi && row.week.ToString() == week && row.dimension == "all") {
+        return row;
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+TEST_F(BoundedCellsTest, ALateCorrectionToAnEvictedWeekStartsFromItsStoredValue) {
+  Add("CT1", "C1", 1, Contact("2026-03-09"));
+  Add("CT2", "C2", 2, Contact("2026-03-10"));
+  const std::optional<Row> first = Changed(Commit(), "contacts", "2026-03-09");
+  ASSERT_TRUE(first.has_value());
+  Churn(10);
+  EXPECT_GT(engine_->stats().cells_evicted, 100u);
+  EXPECT_LT(engine_->stats().hot_cells, 100u);
+  const uint64_t loaded = engine_->stats().cells_loaded;
+  Add("CT1", "C1", 100, Contact("2026-03-09"), /*deleted=*/true);
+  const std::optional<Row> late = Changed(Commit(), "contacts", "2026-03-09");
+  EXPECT_GT(engine_->stats().cells_loaded, loaded);  // read back, not restarted at zero
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(late->count, 1);
+  EXPECT_EQ(late->revision, first->revision + 1);  // the revision carries on
+  // The table reads the evicted cells from the store.
+  EXPECT_EQ(At("contacts", "2026-03-09"), Cell(1, 0));
+  EXPECT_EQ(Weeks("contacts").size(), 41u);
+}
+
+TEST_F(BoundedCellsTest, AnEvictedWeekAfterAsOfIsReportedWhenAsOfReachesIt) {
+  Add("m", "C1", 1, Mark("100001", "2026-03-23", "AM", "/"));  // next week: not yet in the table
+  Commit();
+  EXPECT_EQ(At("attendance_rate", "2026-03-23"), Cell(0, 0));
+  Churn(10);
+  const uint64_t loaded = engine_->stats().cells_loaded;
+  ASSERT_TRUE(engine_->AdvanceAsOf(*Date::Parse("2026-03-23")).has_value());
+  EXPECT_GT(engine_->stats().cells_loaded, loaded);
+  const std::optional<Row> shown = Changed(Commit(), "attendance_rate", "2026-03-23");
+  ASSERT_TRUE(shown.has_value());
+  EXPECT_EQ(Cell(shown->count, shown->base), Cell(1, 1));
+  EXPECT_EQ(At("attendance_rate", "2026-03-23"), Cell(1, 1));
+}
+
+TEST_F(BoundedCellsTest, ReopeningLoadsSomeCellsAndReadsTheRestOnDemand) {
+  Churn(10);
+  Add("CT1", "C1", 100, Contact("2025-01-06"));  // the first week: a second child
+  Commit();
+  const std::vector<Row> before = engine_->Table().value();
+  auto reopened = Engine::Open(*store_, calendar_, options_);
+  ASSERT_TRUE(reopened.has_value());
+  engine_ = std::move(*reopened);
+  EXPECT_LT(engine_->stats().hot_cells, before.size() / 2);  // the rest stay in the store
+  const std::vector<Row> after = engine_->Table().value();
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].dimension, before[i].dimension);
+    EXPECT_EQ(after[i].count, before[i].count);
+    EXPECT_EQ(after[i].revision, before[i].revision);
+  }
+  Add("CT1", "C1", 101, Contact("2025-01-06"), /*deleted=*/true);
+  EXPECT_EQ(At("contacts", "2025-01-06"), Cell(1, 0));
+}
+
 TEST_F(EngineTest, ReopeningTheStoreRestoresTheTable) {
   Add("CT1", "C1", 1, Contact("2026-03-09"));
   Commit();
-  const std::vector<Row> before = engine_->Table();
+  const std::vector<Row> before = engine_->Table().value();
   auto reopened = Engine::Open(*store_, calendar_, options_);
   ASSERT_TRUE(reopened.has_value());
-  const std::vector<Row> after = (*reopened)->Table();
+  const std::vector<Row> after = (*reopened)->Table().value();
   ASSERT_EQ(before.size(), after.size());
   for (size_t i = 0; i < before.size(); ++i) {
     EXPECT_EQ(before[i].dimension, after[i].dimension);

@@ -181,7 +181,8 @@ void Engine::ContributeMark(ChildState& child, SchoolYear& year, const MarkVersi
       dims_.For(year.school_dim, p ? p->YearGroupIn(year.academic_year) : kYearUnknown,
                 p ? p->sen : SenStatus::kNotGiven);
   const Date week = d.WeekStart();
-  if (!year.cache_valid || year.cached_week != week || year.cached_dims != dims) {
+  if (!year.cache_valid || year.cached_week != week || year.cached_dims != dims ||
+      year.cached_epoch != cells_.epoch()) {
     size_t i = 0;
     for (const Kpi kpi : {Kpi::kAttendanceRate, Kpi::kAbsenceRate, Kpi::kUnauthorisedAbsenceRate}) {
       for (const uint32_t dim : dims)
@@ -189,6 +190,7 @@ void Engine::ContributeMark(ChildState& child, SchoolYear& year, const MarkVersi
     }
     year.cached_week = week;
     year.cached_dims = dims;
+    year.cached_epoch = cells_.epoch();
     year.cache_valid = true;
   }
   const int64_t counts[3] = {IsPresence(mark.cls) ? sign : 0, IsAbsence(mark.cls) ? sign : 0,

@@ -124,8 +124,9 @@ int Main(int argc, char** argv) {
                   "with --state: how the producers partition by child_id: consistent_random "
                   "(librdkafka's default, kpi-gen) or murmur2_random (the Java client's)")
       ->capture_default_str();
-  cmd->add_option("--memory-mb", replay.memory_mb,
-                  "with --state: bound on the children held in memory (state.memory_mb)")
+  cmd->add_option(
+         "--memory-mb", replay.memory_mb,
+         "with --state: bound on the children and KPI cells held in memory (state.memory_mb)")
       ->capture_default_str();
   cmd->add_option("--block-cache-mb", replay.block_cache_mb,
                   "with --state: RocksDB block cache (state.block_cache_mb)")

@@ -43,13 +43,15 @@ std::expected<void, std::string> Commit(Engines& engines, state::StateStore& sto
   return {};
 }
 
-// The table of every task, summed (SumRows).
-std::vector<Row> GlobalTable(const Engines& engines) {
-  if (engines.size() == 1) return engines.front()->Table();
+// The table of one KPI, summed over the tasks (SumRows). A KPI at a time, so that a long
+// history's table is never in memory whole.
+std::expected<std::vector<Row>, std::string> GlobalTable(const Engines& engines, Kpi kpi) {
   std::vector<Row> parts;
   for (const auto& engine : engines) {
-    std::vector<Row> table = engine->Table();
-    std::move(table.begin(), table.end(), std::back_inserter(parts));
+    auto table = engine->Table(kpi);
+    if (!table) return std::unexpected("state error: " + table.error().message);
+    if (engines.size() == 1) return std::move(*table);
+    std::move(table->begin(), table->end(), std::back_inserter(parts));
   }
   return SumRows(std::move(parts));
 }
@@ -185,14 +187,24 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
     summary.hot_bytes += engine->stats().hot_bytes;
     summary.children_loaded += engine->stats().children_loaded;
     summary.children_evicted += engine->stats().children_evicted;
+    summary.hot_cells += engine->stats().hot_cells;
+    summary.cells_loaded += engine->stats().cells_loaded;
+    summary.cells_evicted += engine->stats().cells_evicted;
   }
 
   std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
   if (!out) return std::unexpected("cannot write output " + options.output);
-  for (const Row& row : GlobalTable(engines)) {
-    const std::string line = RowToJson(row);
-    out.write(line.data(), static_cast<std::streamsize>(line.size()));
-    ++summary.rows;
+  // In the table's order: by KPI name, then week and dimension (Engine::Table).
+  std::vector<Kpi> kpis(AllKpis().begin(), AllKpis().end());
+  std::ranges::sort(kpis, [](Kpi x, Kpi y) { return KpiName(x) < KpiName(y); });
+  for (const Kpi kpi : kpis) {
+    auto table = GlobalTable(engines, kpi);
+    if (!table) return std::unexpected(table.error());
+    for (const Row& row : *table) {
+      const std::string line = RowToJson(row);
+      out.write(line.data(), static_cast<std::streamsize>(line.size()));
+      ++summary.rows;
+    }
   }
   out.flush();
   if (!out) return std::unexpected("write error on output " + options.output);
@@ -264,6 +276,13 @@ std::string FormatSummary(const ReplaySummary& s) {
                   static_cast<unsigned long long>(s.hot_bytes >> 20),
                   static_cast<unsigned long long>(s.children_loaded),
                   static_cast<unsigned long long>(s.children_evicted));
+    out += buf;
+  }
+  if (s.cells_evicted > 0) {
+    std::snprintf(buf, sizeof buf, "KPI cells       %llu in memory; %llu read back, %llu evicted\n",
+                  static_cast<unsigned long long>(s.hot_cells),
+                  static_cast<unsigned long long>(s.cells_loaded),
+                  static_cast<unsigned long long>(s.cells_evicted));
     out += buf;
   }
   return out;

@@ -49,6 +49,9 @@ struct ReplaySummary {
   uint64_t hot_bytes = 0;
   uint64_t children_loaded = 0;
   uint64_t children_evicted = 0;
+  uint64_t hot_cells = 0;  // KPI cells in memory at the end
+  uint64_t cells_loaded = 0;
+  uint64_t cells_evicted = 0;
   double seconds = 0;
 };
 

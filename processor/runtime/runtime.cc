@@ -340,8 +340,12 @@ void Runtime::OnAssign(void* p) {
   // Restored: the committed table of the tasks now owned is what /kpi and the gauges show.
   std::vector<Row> table;
   for (const auto& [task, engine] : engines_) {
-    std::vector<Row> part = engine->Table();
-    std::move(part.begin(), part.end(), std::back_inserter(table));
+    auto part = engine->Table();
+    if (!part) {
+      Fail(kExitState, "task " + std::to_string(task) + ": " + part.error().message);
+      return;
+    }
+    std::move(part->begin(), part->end(), std::back_inserter(table));
   }
   probe_.Assigned(std::move(table), today_);
 }
@@ -467,10 +471,15 @@ void Runtime::Commit() {
     total.count = total.base = 0;
     total.revision = 0;
     for (const auto& [task, engine] : engines_) {
-      if (const CellTable::Cell* part = engine->CommittedCell(total.cell)) {
-        total.count += part->committed_count;
-        total.base += part->committed_base;
-        total.revision += part->revision;
+      auto part = engine->CommittedCell(total.cell);
+      if (!part) {
+        Fail(kExitState, "task " + std::to_string(task) + ": " + part.error().message);
+        return;
+      }
+      if (*part) {
+        total.count += (*part)->count;
+        total.base += (*part)->base;
+        total.revision += (*part)->revision;
       }
     }
     const Kpi kpi = total.kpi;
@@ -522,7 +531,9 @@ void Runtime::Commit() {
   // Evictions leave free heap spread over the arenas: after a commit that followed some, give it
   // back to the system, so that the resident set follows state.memory_mb rather than the churn.
   uint64_t evicted = 0;
-  for (const auto& [task, engine] : engines_) evicted += engine->stats().children_evicted;
+  for (const auto& [task, engine] : engines_) {
+    evicted += engine->stats().children_evicted + engine->stats().cells_evicted;
+  }
   if (evicted != evicted_at_trim_) {
     evicted_at_trim_ = evicted;
     malloc_trim(0);

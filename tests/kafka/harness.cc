@@ -276,7 +276,8 @@ Table ReplayTable(const std::vector<std::string>& lines, Date as_of) {
   }
   (void)engine->PrepareCommit();
   Table table;
-  for (const Row& row : engine->Table()) {
+  const std::vector<Row> rows = engine->Table().value();
+  for (const Row& row : rows) {
     table[std::string(KpiName(row.kpi)) + "|" + row.week.ToString() + "|" + row.dimension] = {
         row.count, row.base};
   }

@@ -79,7 +79,7 @@ double Replay(const std::vector<std::string>& input, Decode decode, kpi::Date as
   }
   commit();
   const double seconds = Seconds(start);
-  rows = engine->Table().size();
+  rows = engine->Table().value().size();
   return seconds;
 }
 
