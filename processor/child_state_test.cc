@@ -179,9 +179,10 @@ TEST(ChildStateTest, PastYearsMarksAreReleasedAndReadBackForACorrection) {
   }
 }
 
-// A directory of the first releases (unversioned values, format 1) is refused with a message
-// that says what to do, never read with the wrong codec.
-TEST(ChildStateTest, AFormat1DirectoryIsRefusedClearly) {
+// A directory of the first releases (unversioned values, format 1), or of format 2 (its cells
+// counted under the former working-day rule), is refused with a message that says what to do,
+// never read with the wrong codec or the wrong rules.
+TEST(ChildStateTest, AnOlderFormatDirectoryIsRefusedClearly) {
   state::MemoryStore store;
   const int32_t days = kMonday.days();
   ASSERT_TRUE(
@@ -192,7 +193,15 @@ TEST(ChildStateTest, AFormat1DirectoryIsRefusedClearly) {
   auto engine = Engine::Open(store, calendar, options);
   ASSERT_FALSE(engine.has_value());
   EXPECT_NE(engine.error().message.find("older release"), std::string::npos);
-  // A format-2 as_of opens, and the store's as_of wins over the option.
+  EXPECT_NE(engine.error().message.find("state format 1"), std::string::npos);
+  std::string format2 = EncodeAsOf(kMonday);
+  format2[0] = 2;
+  state::MemoryStore second;
+  ASSERT_TRUE(second.Write({{keys::AsOfKey(0), format2}}));
+  auto refused = Engine::Open(second, calendar, options);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("older release (state format 2"), std::string::npos);
+  // A current as_of opens, and the store's as_of wins over the option.
   state::MemoryStore current;
   ASSERT_TRUE(current.Write({{keys::AsOfKey(0), EncodeAsOf(kMonday + 7)}}));
   auto opened = Engine::Open(current, calendar, options);

@@ -18,8 +18,9 @@
 
 namespace kpi::coding {
 
-// Format 1 was the unversioned layout of the first releases (docs/DESIGN.md, "Upgrading").
-inline constexpr uint8_t kFormat = 2;
+// Format 1 was the unversioned layout of the first releases; format 2 this codec under the former
+// working-day rule, without the S47's strategy discussion (docs/DESIGN.md, "Upgrading").
+inline constexpr uint8_t kFormat = 3;
 
 constexpr uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <utility>
 
+#include "processor/coding.h"
 #include "processor/keys.h"
 
 namespace kpi {
@@ -32,12 +33,14 @@ std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateSt
   auto stored_as_of = store.Get(keys::AsOfKey(options.task));
   if (!stored_as_of) return std::unexpected(stored_as_of.error());
   if (*stored_as_of) {
-    if (IsFormat1AsOf(**stored_as_of)) {
+    if (const int format = AsOfFormat(**stored_as_of); format != coding::kFormat) {
       return std::unexpected(state::Error{
           state::ErrorCode::kInvalidArgument,
-          "the state directory was written by an older release (state format 1); rebuild it "
-          "with `kpi-processor replay --state` or start from an empty directory (docs/DESIGN.md, "
-          "\"Upgrading\")"});
+          std::string("the state directory was written by ") +
+              (format < coding::kFormat ? "an older" : "a newer") + " release (state format " +
+              std::to_string(format) + ", this release reads " + std::to_string(coding::kFormat) +
+              "); rebuild it with `kpi-processor replay --state` or start from an empty "
+              "directory (docs/DESIGN.md, \"Upgrading\")"});
     }
     const std::optional<Date> as_of = DecodeAsOf(**stored_as_of);
     if (!as_of) return std::unexpected(state::Corruption("bad as_of value"));

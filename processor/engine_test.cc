@@ -266,16 +266,19 @@ TEST_F(EngineTest, NoWeekAfterTheWeekOfAsOfIsReported) {
 
 // ---- assessments ----------------------------------------------------------------------------
 
-TEST_F(EngineTest, AssessmentInTimescaleAt45WorkingDaysNotAt46) {
+TEST_F(EngineTest, AssessmentInTimescaleOnThe45thWorkingDayAfterTheStartNotThe46th) {
+  // Mon 12 Jan is day 0: Mon 16 Mar is the 45th working day after it, Tue 17 Mar the 46th.
   Add("A1", "C1", 1,
-      R"("assessment":{"startDate":"2026-01-12","completionDate":"2026-03-13","authorisationDate":"2026-03-13"})");
-  Add("A2", "C2", 2, R"("assessment":{"startDate":"2026-01-12","authorisationDate":"2026-03-16"})");
+      R"("assessment":{"startDate":"2026-01-12","completionDate":"2026-03-16","authorisationDate":"2026-03-16"})");
+  Add("A2", "C2", 2, R"("assessment":{"startDate":"2026-01-12","authorisationDate":"2026-03-17"})");
+  // Started and authorised on the same day: 0 working days.
+  Add("A3", "C3", 3, R"("assessment":{"startDate":"2026-03-09","authorisationDate":"2026-03-09"})");
+  EXPECT_EQ(At("assessments_in_timescale", "2026-03-16"), Cell(1, 2));
   EXPECT_EQ(At("assessments_in_timescale", "2026-03-09"), Cell(1, 1));
-  EXPECT_EQ(At("assessments_in_timescale", "2026-03-16"), Cell(0, 1));
   EXPECT_EQ(Count("assessments_started", "2026-01-12"), 2);
-  EXPECT_EQ(Count("assessments_completed", "2026-03-09"), 1);
+  EXPECT_EQ(Count("assessments_completed", "2026-03-16"), 1);
   EXPECT_EQ(Count("assessments_authorised", "2026-03-09"), 1);
-  EXPECT_EQ(Count("assessments_authorised", "2026-03-16"), 1);
+  EXPECT_EQ(Count("assessments_authorised", "2026-03-16"), 2);
 }
 
 TEST_F(EngineTest, AssessmentProgressUpdateRestatesRows) {
@@ -292,8 +295,8 @@ TEST_F(EngineTest, AssessmentsOpenAndOverdueSnapshots) {
   const auto open = Weeks("assessments_open");
   EXPECT_EQ(open.size(), 10u);  // weeks of 12 Jan .. 16 Mar
   EXPECT_EQ(open.begin()->first, "2026-01-12");
-  // S(week of 9 Mar) = Sun 15 Mar: 45 working days, not overdue. S(week of 16 Mar) = as_of
-  // Wed 18 Mar: 48 working days, overdue.
+  // S(week of 9 Mar) = Sun 15 Mar: 44 working days after the start, not overdue. S(week of
+  // 16 Mar) = as_of Wed 18 Mar: 47, overdue.
   const auto overdue = Weeks("assessments_overdue");
   ASSERT_EQ(overdue.size(), 1u);
   EXPECT_EQ(overdue.begin()->first, "2026-03-16");
@@ -359,17 +362,39 @@ TEST_F(EngineTest, S47AwaitingIcpcUntilTheConferenceAndOverdueAfter15WorkingDays
   const auto awaiting = Weeks("s47_awaiting_icpc");
   EXPECT_EQ(awaiting.size(), 3u);
   EXPECT_EQ(awaiting.rbegin()->first, "2026-02-16");
-  // working_days(2 Feb, 22 Feb) = 15: not overdue in any awaiting week.
+  // working_days(2 Feb, 22 Feb) = 14: not overdue in any awaiting week.
   EXPECT_TRUE(Weeks("s47_icpc_overdue").empty());
-  // working_days(2 Feb, 25 Feb) = 18 > 15.
+  // working_days(2 Feb, 25 Feb) = 17 > 15.
   EXPECT_EQ(At("icpc_in_timescale", "2026-02-23"), Cell(0, 1));
   EXPECT_EQ(Count("icpc_held", "2026-02-23"), 1);
   EXPECT_EQ(Count("s47_started", "2026-02-02"), 1);
 }
 
-TEST_F(EngineTest, IcpcInTimescaleAt15WorkingDays) {
+TEST_F(EngineTest, IcpcInTimescaleOnThe15thWorkingDayAfterTheS47) {
+  // Mon 2 Feb is day 0; Mon 23 Feb is the 15th working day after it.
   Add("S1", "C1", 1, R"("s47":{"startDate":"2026-02-02"})");
-  Add("I1", "C1", 2, R"("icpc":{"conferenceDate":"2026-02-20","s47Id":"S1"})");  // 15th day
+  Add("I1", "C1", 2, R"("icpc":{"conferenceDate":"2026-02-23","s47Id":"S1"})");
+  Add("S2", "C2", 3, R"("s47":{"startDate":"2026-02-02"})");
+  Add("I2", "C2", 4, R"("icpc":{"conferenceDate":"2026-02-24","s47Id":"S2"})");  // the 16th
+  EXPECT_EQ(At("icpc_in_timescale", "2026-02-23"), Cell(1, 2));
+}
+
+TEST_F(EngineTest, IcpcTimescaleRunsFromTheStrategyDiscussionWhenNotAfterTheStart) {
+  // Strategy discussion Thu 29 Jan, S47 Mon 2 Feb: the 15th working day after 29 Jan is 19 Feb.
+  Add("S1", "C1", 1, R"("s47":{"startDate":"2026-02-02","strategyDiscussionDate":"2026-01-29"})");
+  Add("I1", "C1", 2, R"("icpc":{"conferenceDate":"2026-02-20","s47Id":"S1"})");  // the 16th
+  // A strategy discussion after the start is ignored: the start is the anchor.
+  Add("S2", "C2", 3, R"("s47":{"startDate":"2026-02-02","strategyDiscussionDate":"2026-02-04"})");
+  Add("I2", "C2", 4, R"("icpc":{"conferenceDate":"2026-02-23","s47Id":"S2"})");  // the 15th
+  EXPECT_EQ(At("icpc_in_timescale", "2026-02-16"), Cell(0, 1));
+  EXPECT_EQ(At("icpc_in_timescale", "2026-02-23"), Cell(1, 1));
+  // Overdue at S from the anchor too: S(week of 16 Feb) = Sun 22 Feb, 16 working days after
+  // 29 Jan; but the conference of 20 Feb was held by then.
+  Add("S3", "C3", 5, R"("s47":{"startDate":"2026-02-02","strategyDiscussionDate":"2026-01-29"})");
+  EXPECT_EQ(Count("s47_icpc_overdue", "2026-02-16"), 1);
+  EXPECT_EQ(Count("s47_icpc_overdue", "2026-02-09"), 0);  // S = 15 Feb: 11
+  // Correcting the strategy discussion away restates the ICPC.
+  Add("S1", "C1", 6, R"("s47":{"startDate":"2026-02-02"})");
   EXPECT_EQ(At("icpc_in_timescale", "2026-02-16"), Cell(1, 1));
 }
 

@@ -68,11 +68,13 @@ bool Get(coding::Reader& in, body::Assessment& b) {
 
 void Put(coding::Writer& w, const body::S47& b) {
   w.Day(b.start_date);
+  w.OptionalDay(b.strategy_discussion_date);
   w.OptionalDay(b.end_date);
   w.U8(b.icpc_not_required);
 }
 bool Get(coding::Reader& in, body::S47& b) {
-  return in.Day(b.start_date) && in.OptionalDay(b.end_date) && GetFlag(in, b.icpc_not_required);
+  return in.Day(b.start_date) && in.OptionalDay(b.strategy_discussion_date) &&
+         in.OptionalDay(b.end_date) && GetFlag(in, b.icpc_not_required);
 }
 
 void Put(coding::Writer& w, const body::Icpc& b) {

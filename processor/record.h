@@ -68,6 +68,7 @@ struct Assessment {
 };
 struct S47 {
   Date start_date;
+  std::optional<Date> strategy_discussion_date;
   std::optional<Date> end_date;
   bool icpc_not_required = false;
 };

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "processor/coding.h"
+
 namespace kpi {
 namespace {
 
@@ -21,7 +23,7 @@ std::vector<Record> EveryKind() {
       Make(body::Contact{D(2026, 1, 5)}),
       Make(body::Referral{D(2026, 1, 6), true}),
       Make(body::Assessment{D(2026, 1, 7), D(2026, 2, 1), D(2026, 2, 3)}),
-      Make(body::S47{D(2026, 1, 8), D(2026, 3, 1), true}),
+      Make(body::S47{D(2026, 1, 8), D(2026, 1, 6), D(2026, 3, 1), true}),
       Make(body::Icpc{D(2026, 1, 20), std::string("S47\0-1", 6), IcpcOutcome::kLookedAfter}),
       Make(body::CinPlan{D(2026, 1, 9), std::nullopt, true}),
       Make(body::CpPlan{D(2026, 1, 10), D(2028, 1, 10), AbuseCategory::kMultiple, 300}),
@@ -68,7 +70,7 @@ TEST(RecordCodecTest, RoundTripsEveryKindAndField) {
 
 TEST(RecordCodecTest, StartsWithTheFormatByteAndIsCompact) {
   const std::string bytes = EncodeRecord(EveryKind()[0]);
-  EXPECT_EQ(static_cast<uint8_t>(bytes[0]), 2);
+  EXPECT_EQ(static_cast<uint8_t>(bytes[0]), coding::kFormat);
   EXPECT_LE(bytes.size(), 16u);  // format, kind, deleted, seconds, nanos, one date
 }
 

@@ -19,6 +19,15 @@ bool InWindow(Date d, int from_month, int from_day, int to_month, int to_day) {
 bool UsualJoin(Date d) { return InWindow(d, 8, 1, 9, 30); }
 bool UsualLeave(Date d) { return InWindow(d, 7, 15, 9, 7); }
 
+// KPIS.md, "ICPC anchor": the strategy discussion when given and not after the S47's start, else
+// the start.
+Date IcpcAnchor(const body::S47& s47) {
+  if (s47.strategy_discussion_date && *s47.strategy_discussion_date <= s47.start_date) {
+    return *s47.strategy_discussion_date;
+  }
+  return s47.start_date;
+}
+
 }  // namespace
 
 uint32_t Engine::OwnSchool(std::string_view urn) {
@@ -245,7 +254,7 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
         if (first_icpc && *first_icpc <= s) return false;  // held by S(W), and by every later S
         const Dims dims = DimsOn(child, s);
         AddRow(Kpi::kS47AwaitingIcpc, week, dims, sign, 0);
-        if (calendar_.WorkingDays(s47.start_date, s) > options_.icpc_limit) {
+        if (calendar_.WorkingDays(IcpcAnchor(s47), s) > options_.icpc_limit) {
           AddRow(Kpi::kS47IcpcOverdue, week, dims, sign, 0);
         }
         return true;
@@ -259,9 +268,9 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
       if (icpc.s47_id.empty()) break;
       const RecordVersion* s47 = child.FindRecord(Kind::kS47, icpc.s47_id);
       if (s47 != nullptr && !s47->record.deleted) {
-        const Date s47_start = s47->record.as<body::S47>().start_date;
+        const Date anchor = IcpcAnchor(s47->record.as<body::S47>());
         const bool in_time =
-            calendar_.WorkingDays(s47_start, icpc.conference_date) <= options_.icpc_limit;
+            calendar_.WorkingDays(anchor, icpc.conference_date) <= options_.icpc_limit;
         AddRow(Kpi::kIcpcInTimescale, icpc.conference_date, dims, in_time ? sign : 0, sign);
       }
       break;

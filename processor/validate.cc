@@ -106,6 +106,7 @@ std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& che
       const auto& s = ev.s47();
       auto strategy = check.Optional(s.strategy_discussion_date());
       if (!strategy) return std::unexpected(strategy.error());
+      b.strategy_discussion_date = Checker::Present(*strategy);
       b.icpc_not_required = s.icpc_not_required();
       return StartEnd(check, s.start_date(), s.end_date(), b.start_date, b.end_date);
     }

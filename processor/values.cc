@@ -168,7 +168,10 @@ std::optional<Date> DecodeAsOf(std::string_view bytes) {
   return Date(static_cast<int32_t>(days));
 }
 
-bool IsFormat1AsOf(std::string_view bytes) { return bytes.size() == 4; }
+int AsOfFormat(std::string_view bytes) {
+  if (bytes.size() == 4) return 1;  // format 1: no format byte, 4 bytes of day number
+  return bytes.empty() ? 0 : static_cast<uint8_t>(bytes[0]);
+}
 
 std::string EncodeOffset(int64_t next_offset) {
   std::string out;

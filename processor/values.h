@@ -67,9 +67,11 @@ std::optional<StoredCell> DecodeCell(std::string_view bytes);
 // A: the as_of a task's table was built for.
 std::string EncodeAsOf(Date as_of);
 std::optional<Date> DecodeAsOf(std::string_view bytes);
-// True for a value written by the unversioned format 1 (a 4-byte as_of): the directory is of an
-// older release (docs/DESIGN.md, "Upgrading").
-bool IsFormat1AsOf(std::string_view bytes);
+// The state format of a stored as_of value: 1 for the unversioned format 1 (4 bytes), else its
+// format byte (0 for an empty value). A directory whose as_of is of another format than
+// coding::kFormat was written by another release and is refused at open (docs/DESIGN.md,
+// "Upgrading").
+int AsOfFormat(std::string_view bytes);
 
 // O: the next input offset of a (topic, task).
 std::string EncodeOffset(int64_t next_offset);

@@ -93,6 +93,7 @@ int Main(int argc, char** argv) {
   kpi::app::ReplayOptions replay;
   std::string as_of;
   std::vector<std::string> closures;
+  std::string bank_holidays_file;
   auto* cmd = app.add_subcommand(
       "replay",
       "Read NDJSON events (one JSON Event per line), write the final KPI table as NDJSON rows "
@@ -107,6 +108,9 @@ int Main(int argc, char** argv) {
   cmd->add_option("--dlq", replay.dlq, "where to write dead-lettered records (NDJSON)");
   cmd->add_option("--closure", closures,
                   "extra non-working date YYYY-MM-DD (repeatable), e.g. a local closure day");
+  cmd->add_option("--bank-holidays-file", bank_holidays_file,
+                  "gov.uk bank-holidays.json: its England and Wales dates replace the rules for "
+                  "the years it covers (calendar.bank_holidays_file)");
   cmd->add_option("--assessment-limit", replay.assessment_limit,
                   "assessment timescale in working days")
       ->capture_default_str();
@@ -181,6 +185,14 @@ int Main(int argc, char** argv) {
       const auto closure = ParseDateArg(c, "--closure");
       if (!closure) return 2;
       replay.closures.push_back(*closure);
+    }
+    if (!bank_holidays_file.empty()) {
+      auto dates = kpi::runtime::LoadBankHolidays(bank_holidays_file);
+      if (!dates) {
+        std::fprintf(stderr, "kpi-processor: --bank-holidays-file: %s\n", dates.error().c_str());
+        return 2;
+      }
+      replay.official_holidays = std::move(*dates);
     }
     const auto summary = kpi::app::RunReplay(replay);
     if (!summary) {

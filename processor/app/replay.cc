@@ -90,7 +90,7 @@ class Progress {
 std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   ReplaySummary summary;
-  const Calendar calendar(options.closures);
+  const Calendar calendar(options.closures, options.official_holidays);
   const bool durable = !options.state_dir.empty();
   std::unique_ptr<state::StateStore> store;
   if (durable) {

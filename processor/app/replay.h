@@ -22,6 +22,7 @@ struct ReplayOptions {
   std::string output;
   std::string dlq;  // empty: dead letters are counted, not written
   std::vector<Date> closures;
+  std::vector<Date> official_holidays;  // from --bank-holidays-file: replace the rules' years
   int assessment_limit = 45;
   int icpc_limit = 15;
   uint64_t commit_every = 100000;  // events per state commit

@@ -217,6 +217,12 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
       c.closures.push_back(*date);
     }
   }
+  if (auto v = r.Take("calendar.bank_holidays_file"); v && !v->empty()) {
+    c.bank_holidays_file = *v;
+    auto dates = LoadBankHolidays(*v);
+    if (!dates) return std::unexpected("calendar.bank_holidays_file: " + dates.error());
+    c.official_holidays = std::move(*dates);
+  }
   if (auto x = r.Int("calendar.assessment_limit", 1, 1000, c.assessment_limit); !x) {
     return std::unexpected(x.error());
   }
@@ -274,6 +280,38 @@ std::expected<Config, std::string> LoadConfig(const std::string& path,
   std::stringstream text;
   text << in.rdbuf();
   return ParseConfig(text.str(), env);
+}
+
+std::expected<std::vector<Date>, std::string> LoadBankHolidays(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected("cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text.str());  // JSON is YAML
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(path + " is not JSON (line " + std::to_string(e.mark.line + 1) + ")");
+  }
+  const YAML::Node events = doc.IsMap() && doc["england-and-wales"].IsMap()
+                                ? doc["england-and-wales"]["events"]
+                                : YAML::Node();
+  if (!events.IsSequence()) {
+    return std::unexpected(path + " has no england-and-wales.events list (gov.uk format)");
+  }
+  std::vector<Date> dates;
+  for (const YAML::Node& event : events) {
+    const YAML::Node date = event.IsMap() ? event["date"] : YAML::Node();
+    const std::optional<Date> parsed =
+        date.IsScalar() ? Date::Parse(date.as<std::string>()) : std::nullopt;
+    if (!parsed) {
+      return std::unexpected(path + ": england-and-wales event " +
+                             std::to_string(dates.size() + 1) + " has no YYYY-MM-DD date");
+    }
+    dates.push_back(*parsed);
+  }
+  if (dates.empty()) return std::unexpected(path + " lists no England and Wales bank holiday");
+  return dates;
 }
 
 }  // namespace kpi::runtime

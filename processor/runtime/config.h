@@ -46,6 +46,10 @@ struct Config {
   int commit_max_events = 10000;
   int delivery_timeout_ms = 30000;
   std::vector<Date> closures;
+  // `calendar.bank_holidays_file`: a gov.uk bank-holidays.json; its England and Wales dates
+  // replace the rules for the years it covers (read when the configuration is parsed).
+  std::string bank_holidays_file;
+  std::vector<Date> official_holidays;
   int assessment_limit = 45;
   int icpc_limit = 15;
   std::optional<Date> fixed_as_of;  // backfill: a fixed reporting date instead of today
@@ -72,5 +76,10 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
                                                const std::vector<std::string>& env);
 std::expected<Config, std::string> LoadConfig(const std::string& path,
                                               const std::vector<std::string>& env);
+
+// The England and Wales dates of a gov.uk `bank-holidays.json` file (its `england-and-wales`
+// division's `events[].date`). Errors name the file and what is wrong; a document with no
+// England and Wales date is an error.
+std::expected<std::vector<Date>, std::string> LoadBankHolidays(const std::string& path);
 
 }  // namespace kpi::runtime

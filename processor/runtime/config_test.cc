@@ -2,10 +2,61 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "processor/calendar.h"
+
 namespace kpi::runtime {
 namespace {
 
 const char* kMinimal = "kafka:\n  bootstrap.servers: 127.0.0.1:9092\n";
+
+// The official list (tests/data holds gov.uk's bank-holidays.json, 2012-2028): the rules give
+// exactly its England and Wales dates.
+TEST(BankHolidaysFileTest, TheRulesGiveTheOfficialListFor2012To2028) {
+  auto official = LoadBankHolidays(KPI_TEST_DATA_DIR "/govuk-bank-holidays.json");
+  ASSERT_TRUE(official.has_value()) << official.error();
+  std::map<int, std::vector<std::string>> by_year;
+  for (const Date d : *official) by_year[d.ToYmd().year].push_back(d.ToString());
+  EXPECT_EQ(by_year.begin()->first, 2012);
+  EXPECT_EQ(by_year.rbegin()->first, 2028);
+  for (auto& [year, dates] : by_year) {
+    std::sort(dates.begin(), dates.end());
+    std::vector<std::string> rules;
+    for (const Date d : Calendar::BankHolidays(year)) rules.push_back(d.ToString());
+    EXPECT_EQ(rules, dates) << year;
+  }
+}
+
+TEST(BankHolidaysFileTest, TheSettingLoadsTheFileAndABadFileIsAnError) {
+  const std::string file = KPI_TEST_DATA_DIR "/govuk-bank-holidays.json";
+  const auto c =
+      ParseConfig(std::string(kMinimal) + "calendar:\n  bank_holidays_file: " + file + "\n", {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->official_holidays.size(), 140u);  // 2012-2028, England and Wales
+  const auto missing = ParseConfig(
+      std::string(kMinimal) + "calendar:\n  bank_holidays_file: /nonexistent/bh.json\n", {});
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().find("calendar.bank_holidays_file"), std::string::npos);
+  const auto dir = std::filesystem::temp_directory_path();
+  for (const auto& [name, text] : std::map<std::string, std::string>{
+           {"kpi_bh_notjson.json", "{\"england-and-wales\": ["},
+           {"kpi_bh_nodivision.json", "{\"scotland\": {\"events\": []}}"},
+           {"kpi_bh_baddate.json",
+            "{\"england-and-wales\": {\"events\": [{\"date\": \"2026-02-30\"}]}}"},
+           {"kpi_bh_empty.json", "{\"england-and-wales\": {\"events\": []}}"}}) {
+    const std::string path = (dir / name).string();
+    std::ofstream(path) << text;
+    const auto loaded = LoadBankHolidays(path);
+    EXPECT_FALSE(loaded.has_value()) << name;
+    std::filesystem::remove(path);
+  }
+}
 
 TEST(ConfigTest, DefaultsFromTheSpec) {
   const auto c = ParseConfig(kMinimal, {});

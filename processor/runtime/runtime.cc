@@ -162,7 +162,7 @@ Runtime::Runtime(const Config& config, const Clock& clock, std::shared_ptr<spdlo
     : config_(config),
       clock_(clock),
       log_(std::move(log)),
-      calendar_(config.closures),
+      calendar_(config.closures, config.official_holidays),
       probe_(config.input_topics) {}
 
 Runtime::~Runtime() {
