@@ -189,9 +189,10 @@ bool ReadScalar(Scanner& in, Message& msg, const FieldDescriptor* field) {
     case FieldDescriptor::CPPTYPE_ENUM: {
       std::string_view s;
       if (!in.PlainString(s)) return false;
+      // A name the enum does not list is unknown_code (EVENTS.md): kept as a number no enum
+      // lists, for validation to report.
       const auto* value = field->enum_type()->FindValueByName(std::string(s));
-      if (value == nullptr) return false;
-      refl->SetEnumValue(&msg, field, value->number());
+      refl->SetEnumValue(&msg, field, value == nullptr ? kUnlistedEnumValue : value->number());
       return true;
     }
     default:

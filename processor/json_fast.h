@@ -2,8 +2,9 @@
 // protobuf's canonical JSON mapping (plain ASCII strings without escapes, known field names in
 // lowerCamelCase or snake_case, enum names, non-negative integers, true/false, RFC 3339 UTC
 // timestamps) and, for anything else, answers "not sure" so that the caller falls back to
-// protobuf's own parser. Whenever it does answer, the message equals what protobuf's parser
-// produces (json_fast_test checks this differentially). Thread-safety: pure function.
+// protobuf's own parser. Whenever it does answer, the message equals what DecodeJsonWithProtobuf
+// (validate.h) produces (json_fast_test checks this differentially). Thread-safety: pure
+// function.
 #pragma once
 
 #include <string_view>
@@ -11,6 +12,10 @@
 #include "events.pb.h"
 
 namespace kpi {
+
+// The number the JSON decoders give an enum field whose name its enum does not list (no enum
+// lists it), so that validation reports unknown_code, as for an unlisted binary number.
+inline constexpr int kUnlistedEnumValue = -1;
 
 // true: `out` holds the decoded event. false: not sure (malformed or unusual); `out` is
 // unspecified and the caller must use protobuf's parser.

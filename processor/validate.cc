@@ -1,5 +1,6 @@
 #include "processor/validate.h"
 
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <climits>
@@ -43,24 +44,74 @@ class Checker {
   Date latest_;
 };
 
-// A start date (required) and an optional end date, not before the start.
-std::expected<void, Reason> StartEnd(const Checker& check, const std::string& start,
-                                     const std::string& end, Date& start_date,
-                                     std::optional<Date>& end_date) {
-  auto a = check.Required(start);
-  if (!a) return std::unexpected(a.error());
-  auto b = check.Optional(end);
-  if (!b) return std::unexpected(b.error());
-  start_date = *a;
-  end_date = Checker::Present(*b);
-  if (end_date && *end_date < start_date) return std::unexpected(Reason::kDateOrder);
-  return {};
+// The body's fields, checked one at a time in the order of its row in EVENTS.md (step 4 of
+// "Bad input"): after the first failure the later checks do nothing, and result() is that
+// failure. A required field that is absent or empty, or a required enum that is not given, is
+// missing_field; a date is then checked for bad_date and date_out_of_range; an enum for
+// unknown_code.
+class Fields {
+ public:
+  explicit Fields(const Checker& check) : check_(check) {}
+
+  Fields& RequiredDate(const std::string& text, Date& out) {
+    if (failed_) return *this;
+    auto d = check_.Required(text);
+    if (!d) return Fail(d.error());
+    out = *d;
+    return *this;
+  }
+  Fields& OptionalDate(const std::string& text, std::optional<Date>& out) {
+    if (failed_) return *this;
+    auto d = check_.Optional(text);
+    if (!d) return Fail(d.error());
+    out = Checker::Present(*d);
+    return *this;
+  }
+  Fields& RequiredText(const std::string& text, std::string& out) {
+    if (failed_) return *this;
+    if (text.empty()) return Fail(Reason::kMissingField);
+    out = text;
+    return *this;
+  }
+  // An enum field: 0 is not given (missing_field when required); a number the enum does not
+  // list is unknown_code (JSON decoding turns an unlisted name into such a number).
+  template <typename E>
+  Fields& Enum(int value, bool (*listed)(int), bool required, E& out) {
+    if (failed_) return *this;
+    if (value == 0) return required ? Fail(Reason::kMissingField) : *this;
+    if (!listed(value)) return Fail(Reason::kUnknownCode);
+    out = static_cast<E>(value);
+    return *this;
+  }
+  // Any other check of one field, in its place in the order.
+  Fields& Check(bool ok, Reason reason) {
+    if (failed_ || ok) return *this;
+    return Fail(reason);
+  }
+
+  bool ok() const { return !failed_; }
+  std::expected<void, Reason> result() const {
+    if (failed_) return std::unexpected(*failed_);
+    return {};
+  }
+
+ private:
+  Fields& Fail(Reason reason) {
+    failed_ = reason;
+    return *this;
+  }
+  const Checker& check_;
+  std::optional<Reason> failed_;
+};
+
+// Step 6, "date_order": `later` (when given) is not before `earlier`.
+bool NotBefore(const std::optional<Date>& later, Date earlier) {
+  return !later || *later >= earlier;
 }
 
-std::expected<void, Reason> Required(const Checker& check, const std::string& text, Date& out) {
-  auto d = check.Required(text);
-  if (!d) return std::unexpected(d.error());
-  out = *d;
+std::expected<void, Reason> Ordered(const Fields& fields, bool in_order) {
+  if (!fields.ok()) return fields.result();
+  if (!in_order) return std::unexpected(Reason::kDateOrder);
   return {};
 }
 
@@ -69,88 +120,82 @@ std::expected<void, Reason> Required(const Checker& check, const std::string& te
 std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& check, Record& r) {
   using events::Event;
   const bool del = ev.deleted();
+  Fields f(check);
   switch (ev.body_case()) {
     case Event::kContact: {
       auto& b = r.body.emplace<body::Contact>();
       if (del) return {};
-      return Required(check, ev.contact().contact_date(), b.contact_date);
+      return f.RequiredDate(ev.contact().contact_date(), b.contact_date).result();
     }
     case Event::kReferral: {
       auto& b = r.body.emplace<body::Referral>();
       if (del) return {};
       b.nfa = ev.referral().nfa();
-      return Required(check, ev.referral().referral_date(), b.referral_date);
+      return f.RequiredDate(ev.referral().referral_date(), b.referral_date).result();
     }
     case Event::kAssessment: {
       auto& b = r.body.emplace<body::Assessment>();
       if (del) return {};
       const auto& as = ev.assessment();
-      auto a = check.Required(as.start_date());
-      if (!a) return std::unexpected(a.error());
-      auto completed = check.Optional(as.completion_date());
-      if (!completed) return std::unexpected(completed.error());
-      auto authorised = check.Optional(as.authorisation_date());
-      if (!authorised) return std::unexpected(authorised.error());
-      b.start_date = *a;
-      b.completion_date = Checker::Present(*completed);
-      b.authorisation_date = Checker::Present(*authorised);
-      if ((b.completion_date && *b.completion_date < b.start_date) ||
-          (b.authorisation_date && *b.authorisation_date < b.start_date)) {
-        return std::unexpected(Reason::kDateOrder);
-      }
-      return {};
+      f.RequiredDate(as.start_date(), b.start_date)
+          .OptionalDate(as.completion_date(), b.completion_date)
+          .OptionalDate(as.authorisation_date(), b.authorisation_date);
+      return Ordered(f, NotBefore(b.completion_date, b.start_date) &&
+                            NotBefore(b.authorisation_date, b.start_date));
     }
     case Event::kS47: {
       auto& b = r.body.emplace<body::S47>();
       if (del) return {};
       const auto& s = ev.s47();
-      auto strategy = check.Optional(s.strategy_discussion_date());
-      if (!strategy) return std::unexpected(strategy.error());
-      b.strategy_discussion_date = Checker::Present(*strategy);
+      f.RequiredDate(s.start_date(), b.start_date)
+          .OptionalDate(s.strategy_discussion_date(), b.strategy_discussion_date)
+          .OptionalDate(s.end_date(), b.end_date);
       b.icpc_not_required = s.icpc_not_required();
-      return StartEnd(check, s.start_date(), s.end_date(), b.start_date, b.end_date);
+      return Ordered(f, NotBefore(b.end_date, b.start_date));
     }
     case Event::kIcpc: {
       auto& b = r.body.emplace<body::Icpc>();
       if (del) return {};
-      b.s47_id = ev.icpc().s47_id();
-      b.outcome = static_cast<IcpcOutcome>(ev.icpc().outcome());
-      return Required(check, ev.icpc().conference_date(), b.conference_date);
+      const auto& icpc = ev.icpc();
+      b.s47_id = icpc.s47_id();
+      return f.RequiredDate(icpc.conference_date(), b.conference_date)
+          .Enum(icpc.outcome(), events::Icpc::Outcome_IsValid, false, b.outcome)
+          .result();
     }
     case Event::kCinPlan: {
       auto& b = r.body.emplace<body::CinPlan>();
       if (del) return {};
-      b.draft = ev.cin_plan().draft();
-      return StartEnd(check, ev.cin_plan().start_date(), ev.cin_plan().end_date(), b.start_date,
-                      b.end_date);
+      const auto& plan = ev.cin_plan();
+      f.RequiredDate(plan.start_date(), b.start_date).OptionalDate(plan.end_date(), b.end_date);
+      b.draft = plan.draft();
+      return Ordered(f, NotBefore(b.end_date, b.start_date));
     }
     case Event::kCpPlan: {
       auto& b = r.body.emplace<body::CpPlan>();
       if (del) return {};
-      b.previous_plans = ev.cp_plan().previous_plans();
-      b.category = static_cast<AbuseCategory>(ev.cp_plan().category());
-      return StartEnd(check, ev.cp_plan().start_date(), ev.cp_plan().end_date(), b.start_date,
-                      b.end_date);
+      const auto& plan = ev.cp_plan();
+      f.RequiredDate(plan.start_date(), b.start_date)
+          .OptionalDate(plan.end_date(), b.end_date)
+          .Enum(plan.category(), events::CpPlan::Category_IsValid, false, b.category);
+      b.previous_plans = plan.previous_plans();
+      return Ordered(f, NotBefore(b.end_date, b.start_date));
     }
     case Event::kLookedAfter: {
       auto& b = r.body.emplace<body::LookedAfter>();
       if (del) return {};
-      const std::string& status = ev.looked_after().legal_status();
-      b.short_breaks = status == "V3" || status == "V4";
-      return StartEnd(check, ev.looked_after().start_date(), ev.looked_after().end_date(),
-                      b.start_date, b.end_date);
+      const auto& la = ev.looked_after();
+      f.RequiredDate(la.start_date(), b.start_date).OptionalDate(la.end_date(), b.end_date);
+      b.short_breaks = la.legal_status() == "V3" || la.legal_status() == "V4";
+      return Ordered(f, NotBefore(b.end_date, b.start_date));
     }
     case Event::kAttendance: {
       auto& b = r.body.emplace<body::Attendance>();
       const auto& m = ev.attendance();
-      // Identity fields, required for deletes too.
-      if (m.school_urn().empty() || m.session() == events::AttendanceMark::SESSION_NOT_GIVEN) {
-        return std::unexpected(Reason::kMissingField);
-      }
-      if (auto d = Required(check, m.date(), b.date); !d) return d;
-      b.school_urn = m.school_urn();
-      b.session = static_cast<Session>(m.session());
-      if (del) return {};
+      // school_urn, date and session identify the mark: checked for deletes too.
+      f.RequiredText(m.school_urn(), b.school_urn)
+          .RequiredDate(m.date(), b.date)
+          .Enum(m.session(), events::AttendanceMark::Session_IsValid, true, b.session);
+      if (del || !f.ok()) return f.result();
       const std::optional<AttendanceClass> cls = ClassifyAttendanceCode(m.code());
       if (!cls) return std::unexpected(Reason::kUnknownCode);
       b.code = *cls;
@@ -160,35 +205,31 @@ std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& che
       auto& b = r.body.emplace<body::Exclusion>();
       if (del) return {};
       const auto& x = ev.exclusion();
-      if (x.school_urn().empty() || x.kind() == events::Exclusion::KIND_NOT_GIVEN) {
-        return std::unexpected(Reason::kMissingField);
-      }
-      if (auto d = Required(check, x.start_date(), b.start_date); !d) return d;
-      b.school_urn = x.school_urn();
-      b.kind = static_cast<ExclusionKind>(x.kind());
       b.sessions = x.sessions();
-      return {};
+      return f.RequiredText(x.school_urn(), b.school_urn)
+          .RequiredDate(x.start_date(), b.start_date)
+          .Enum(x.kind(), events::Exclusion::Kind_IsValid, true, b.kind)
+          .result();
     }
     case Event::kEnrolment: {
       auto& b = r.body.emplace<body::Enrolment>();
       if (del) return {};
       const auto& en = ev.enrolment();
-      if (en.school_urn().empty()) return std::unexpected(Reason::kMissingField);
-      b.school_urn = en.school_urn();
-      b.leave_reason = static_cast<LeaveReason>(en.leave_reason());
-      return StartEnd(check, en.start_date(), en.end_date(), b.start_date, b.end_date);
+      f.RequiredText(en.school_urn(), b.school_urn)
+          .RequiredDate(en.start_date(), b.start_date)
+          .OptionalDate(en.end_date(), b.end_date)
+          .Enum(en.leave_reason(), events::Enrolment::LeaveReason_IsValid, false, b.leave_reason);
+      return Ordered(f, NotBefore(b.end_date, b.start_date));
     }
     case Event::kProfile: {
       auto& b = r.body.emplace<body::Profile>();
       const auto& p = ev.profile();
-      if (auto d = Required(check, p.effective_date(), b.effective_date); !d) return d;
-      if (del) return {};
-      auto dob = check.Optional(p.date_of_birth());
-      if (!dob) return std::unexpected(dob.error());
-      b.date_of_birth = Checker::Present(*dob);
-      b.sen_status = static_cast<SenStatus>(p.sen_status());
+      f.RequiredDate(p.effective_date(), b.effective_date);
+      if (del) return f.result();
       b.school_urn = p.school_urn();
-      return {};
+      return f.OptionalDate(p.date_of_birth(), b.date_of_birth)
+          .Enum(p.sen_status(), events::ChildProfile::SenStatus_IsValid, false, b.sen_status)
+          .result();
     }
     case Event::BODY_NOT_SET:
       break;
@@ -230,9 +271,44 @@ std::expected<events::Event, DeadLetterReason> DecodeJsonWithProtobuf(std::strin
   events::Event event;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
-  const auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(text.data(), text.size()), &event, options);
-  if (!status.ok()) return std::unexpected(Reason::kUndecodable);
+  const google::protobuf::StringPiece piece(text.data(), text.size());
+  if (!google::protobuf::util::JsonStringToMessage(piece, &event, options).ok()) {
+    return std::unexpected(Reason::kUndecodable);
+  }
+  // ignore_unknown_fields also drops an enum name its enum does not list; EVENTS.md makes that
+  // unknown_code, so find such names in the generic form of the body and mark their fields.
+  if (event.body_case() == events::Event::BODY_NOT_SET) return event;
+  const auto* refl = event.GetReflection();
+  const google::protobuf::FieldDescriptor* body_field =
+      event.GetDescriptor()->FindFieldByNumber(static_cast<int>(event.body_case()));
+  google::protobuf::Message& body = *refl->MutableMessage(&event, body_field);
+  bool has_enum = false;
+  for (int i = 0; i < body.GetDescriptor()->field_count(); ++i) {
+    has_enum |= body.GetDescriptor()->field(i)->enum_type() != nullptr;
+  }
+  if (!has_enum) return event;
+  google::protobuf::Struct generic;
+  if (!google::protobuf::util::JsonStringToMessage(piece, &generic).ok()) return event;
+  const auto member =
+      [](const google::protobuf::Struct& s,
+         const google::protobuf::FieldDescriptor* f) -> const google::protobuf::Value* {
+    for (const std::string& name : {f->json_name(), f->name()}) {
+      const auto it = s.fields().find(name);
+      if (it != s.fields().end()) return &it->second;
+    }
+    return nullptr;
+  };
+  const google::protobuf::Value* raw_body = member(generic, body_field);
+  if (raw_body == nullptr || !raw_body->has_struct_value()) return event;
+  for (int i = 0; i < body.GetDescriptor()->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = body.GetDescriptor()->field(i);
+    if (f->enum_type() == nullptr) continue;
+    const google::protobuf::Value* raw = member(raw_body->struct_value(), f);
+    if (raw != nullptr && raw->has_string_value() &&
+        f->enum_type()->FindValueByName(raw->string_value()) == nullptr) {
+      body.GetReflection()->SetEnumValue(&body, f, kUnlistedEnumValue);
+    }
+  }
   return event;
 }
 

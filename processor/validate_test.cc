@@ -126,6 +126,91 @@ TEST(ValidateTest, UnknownCode) {
             "ok");
 }
 
+// Every enum, in JSON: a name its enum does not list is unknown_code, on the fast path and on
+// protobuf's (escapes and whitespace send a line there); absent or null is not given.
+TEST(ValidateTest, AnUnlistedEnumNameIsUnknownCode) {
+  for (const char* body : {
+           R"("icpc":{"conferenceDate":"2026-03-02","outcome":"ADOPTED"})",
+           R"("cpPlan":{"startDate":"2026-01-05","category":"NEGLECT"})",
+           R"("attendance":{"schoolUrn":"1","date":"2026-03-09","session":"EVENING","code":"/"})",
+           R"("exclusion":{"schoolUrn":"1","startDate":"2026-03-09","kind":"FIXED"})",
+           R"("enrolment":{"schoolUrn":"1","startDate":"2026-03-09","leaveReason":"MOVED"})",
+           R"("profile":{"effectiveDate":"2025-09-01","senStatus":"ehcp"})",
+       }) {
+    EXPECT_EQ(Reason(Line(body)), "unknown_code") << body;
+    // The same through protobuf's parser: a space before the colon leaves the fast path.
+    std::string slow = Line(body);
+    slow.replace(slow.find("\"eventId\":"), 10, "\"eventId\" :");
+    EXPECT_EQ(Reason(slow), "unknown_code") << slow;
+  }
+  EXPECT_EQ(Reason(Line(R"("icpc":{"conferenceDate":"2026-03-02","outcome":"CIN"})")), "ok");
+  EXPECT_EQ(Reason(Line(R"("icpc":{"conferenceDate":"2026-03-02","outcome":null})")), "ok");
+  // A number is read as in the binary form.
+  EXPECT_EQ(Reason(Line(R"("icpc":{"conferenceDate":"2026-03-02","outcome":2})")), "ok");
+  EXPECT_EQ(Reason(Line(R"("icpc":{"conferenceDate":"2026-03-02","outcome":9})")), "unknown_code");
+}
+
+TEST(ValidateTest, AnUnlistedBinaryEnumNumberIsUnknownCode) {
+  events::Event event;
+  event.set_event_id("E1");
+  event.set_child_id("C42");
+  event.mutable_recorded_at()->set_seconds(1772000000);
+  event.mutable_exclusion()->set_school_urn("1");
+  event.mutable_exclusion()->set_start_date("2026-03-09");
+  event.mutable_exclusion()->set_kind(static_cast<events::Exclusion::Kind>(7));
+  auto decoded = DecodeProtobuf(event.SerializeAsString());
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(Validate(*decoded, kToday).error(), DeadLetterReason::kUnknownCode);
+  event.mutable_exclusion()->set_kind(events::Exclusion::PERMANENT);
+  EXPECT_TRUE(Validate(*DecodeProtobuf(event.SerializeAsString()), kToday));
+  event.mutable_exclusion()->set_kind(events::Exclusion::KIND_NOT_GIVEN);
+  EXPECT_EQ(Validate(event, kToday).error(), DeadLetterReason::kMissingField);
+}
+
+// EVENTS.md, "Bad input": the first failing check in a fixed order. The body's fields one at a
+// time in the order of its row; then the "not before" rules.
+TEST(ValidateTest, TheFirstFailingCheckInTheSpecsOrderGivesTheReason) {
+  // start_date comes before strategy_discussion_date.
+  EXPECT_EQ(Reason(Line(R"("s47":{"strategyDiscussionDate":"soon"})")), "missing_field");
+  // A bad date before a later field's out-of-range date.
+  EXPECT_EQ(Reason(Line(R"("cpPlan":{"startDate":"2026-02-30","endDate":"2099-01-01"})")),
+            "bad_date");
+  EXPECT_EQ(Reason(Line(R"("cpPlan":{"startDate":"2099-01-01","endDate":"2026-02-30"})")),
+            "date_out_of_range");
+  // A field's own checks come before any date order, and an enum in its place among the fields.
+  EXPECT_EQ(
+      Reason(Line(R"("cpPlan":{"startDate":"2026-01-05","endDate":"2026-01-04","category":"X"})")),
+      "unknown_code");
+  // Attendance: school_urn, date, session, code.
+  EXPECT_EQ(Reason(Line(R"("attendance":{"schoolUrn":"1","date":"2026-02-30","code":"ZZ"})")),
+            "bad_date");
+  EXPECT_EQ(Reason(Line(R"("attendance":{"schoolUrn":"1","date":"2026-03-09","code":"ZZ"})")),
+            "missing_field");
+  EXPECT_EQ(Reason(Line(
+                R"("attendance":{"schoolUrn":"1","date":"2026-03-09","session":"X","code":"ZZ"})")),
+            "unknown_code");
+  // Exclusion: school_urn, start_date, kind.
+  EXPECT_EQ(Reason(Line(R"("exclusion":{"schoolUrn":"1","startDate":"1980-01-01"})")),
+            "date_out_of_range");
+  // Profile: effective_date, date_of_birth, sen_status.
+  EXPECT_EQ(
+      Reason(Line(
+          R"("profile":{"effectiveDate":"2025-09-01","dateOfBirth":"2015-13-01","senStatus":"X"})")),
+      "bad_date");
+  // The envelope before the body: missing fields, then no body.
+  EXPECT_EQ(Reason(R"({"eventId":"E1","childId":"C42"})"), "missing_field");
+}
+
+TEST(ValidateTest, AMalformedRecordedAtIsUndecodable) {
+  for (const char* ts :
+       {"2026-03-02", "2026-03-02T25:00:00Z", "2026-02-30T10:00:00Z", "", "2026-03-02 10:15:00"}) {
+    EXPECT_EQ(Reason(std::string(R"({"eventId":"E1","childId":"C42","recordedAt":")") + ts +
+                     R"(","contact":{"contactDate":"2026-03-01"}})"),
+              "undecodable")
+        << ts;
+  }
+}
+
 TEST(ValidateTest, DateOutOfRange) {
   EXPECT_EQ(Reason(Line(R"("referral":{"referralDate":"1989-12-31"})")), "date_out_of_range");
   EXPECT_EQ(Reason(Line(R"("referral":{"referralDate":"1990-01-01"})")), "ok");
