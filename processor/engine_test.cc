@@ -617,6 +617,41 @@ TEST_F(EngineTest, EheLeaversByLeaveReason) {
 
 // ---- state ----------------------------------------------------------------------------------
 
+// ---- Part II records ---------------------------------------------------------------------------
+
+// Part II records are versioned and kept like every other record; no KPI reads them yet (issue
+// 12), so they leave the table as it is.
+TEST_F(EngineTest, PartIIRecordsAreKeptAsVersionedRecords) {
+  const auto table = [&] {
+    Commit();
+    std::string out;
+    const std::vector<Row> rows = engine_->Table().value();
+    for (const Row& row : rows) {
+      out += std::string(KpiName(row.kpi)) + row.week.ToString() + row.dimension + "\n";
+    }
+    return out;
+  };
+  Add("CT1", "C1", 1, Contact("2026-03-09"));
+  const std::string before = table();
+  Add("R1", "C1", 5, R"("ehcRequest":{"requestDate":"2026-01-05","source":"PARENT"})");
+  EXPECT_EQ(Add("R1", "C1", 4, R"("ehcRequest":{"requestDate":"2026-01-06"})"),
+            ApplyOutcome::kStale);
+  Add("V1", "C1", 6, R"("visit":{"visitDate":"2026-03-10"})");
+  Add("V1", "C1", 7, R"("visit":{})", /*deleted=*/true);
+  Add("RV1", "C1", 8, R"("review":{"reviewDate":"2026-03-10","reviewType":"CLA"})");
+  Add("A1", "C1", 9, R"("ehcAdvice":{"adviceType":"EP","requestedDate":"2026-02-01"})");
+  Add("EP1", "C1", 10, R"("ehcPlan":{"startDate":"2025-06-01"})");
+  Add("ER1", "C1", 11, R"("ehcReview":{"meetingDate":"2026-03-02"})");
+  EXPECT_EQ(table(), before);
+  EXPECT_EQ(engine_->stats().stale, 1u);
+  // They survive a reopening of the store: a stale version is still recognised.
+  auto reopened = Engine::Open(*store_, calendar_, options_);
+  ASSERT_TRUE(reopened.has_value());
+  engine_ = std::move(*reopened);
+  EXPECT_EQ(Add("R1", "C1", 3, R"("ehcRequest":{"requestDate":"2026-01-07"})"),
+            ApplyOutcome::kStale);
+}
+
 // ---- bounded KPI cells -----------------------------------------------------------------------
 
 // A hot state of 16 KiB keeps a few dozen KPI cells: commits drop the least recently changed.

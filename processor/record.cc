@@ -8,10 +8,18 @@ namespace kpi {
 
 std::string_view KindName(Kind kind) {
   static constexpr std::array<std::string_view, kKindCount> kNames = {
-      "contact", "referral",     "assessment", "s47",       "icpc",      "cin_plan",
-      "cp_plan", "looked_after", "attendance", "exclusion", "enrolment", "profile"};
+      "contact",     "referral",     "assessment", "s47",        "icpc",      "cin_plan",
+      "cp_plan",     "looked_after", "attendance", "exclusion",  "enrolment", "profile",
+      "ehc_request", "ehc_advice",   "ehc_plan",   "ehc_review", "review",    "visit"};
   const auto i = static_cast<size_t>(kind) - 1;
   return i < kNames.size() ? kNames[i] : std::string_view("unknown");
+}
+
+uint8_t EthnicityIndex(std::string_view code) {
+  for (size_t i = 0; i < kEthnicityCodes.size(); ++i) {
+    if (kEthnicityCodes[i] == code) return static_cast<uint8_t>(i + 1);
+  }
+  return 0;
 }
 
 namespace {
@@ -24,8 +32,8 @@ Body EmptyBodyAt(size_t index, std::index_sequence<I...>) {
 }
 
 // ---- each body's fields, in order ---------------------------------------------------------
-// Enums are one byte each. The event enums take any byte: validation passes a number the enum
-// does not list through unchanged (it matches no rule), so the store must keep it.
+// Enums are one byte each. Validation passes only the numbers an enum lists, so a stored enum
+// past its last value is corruption.
 
 template <typename E>
 void PutEnum(coding::Writer& w, E v) {
@@ -83,7 +91,8 @@ void Put(coding::Writer& w, const body::Icpc& b) {
   PutEnum(w, b.outcome);
 }
 bool Get(coding::Reader& in, body::Icpc& b) {
-  return in.Day(b.conference_date) && in.Bytes(b.s47_id) && GetEnum(in, b.outcome);
+  return in.Day(b.conference_date) && in.Bytes(b.s47_id) &&
+         GetEnum(in, b.outcome, IcpcOutcome::kLookedAfter);
 }
 
 void Put(coding::Writer& w, const body::CinPlan& b) {
@@ -102,8 +111,8 @@ void Put(coding::Writer& w, const body::CpPlan& b) {
   w.Varint(b.previous_plans);
 }
 bool Get(coding::Reader& in, body::CpPlan& b) {
-  return in.Day(b.start_date) && in.OptionalDay(b.end_date) && GetEnum(in, b.category) &&
-         in.Varint32(b.previous_plans);
+  return in.Day(b.start_date) && in.OptionalDay(b.end_date) &&
+         GetEnum(in, b.category, AbuseCategory::kMultiple) && in.Varint32(b.previous_plans);
 }
 
 void Put(coding::Writer& w, const body::LookedAfter& b) {
@@ -122,7 +131,7 @@ void Put(coding::Writer& w, const body::Attendance& b) {
   PutEnum(w, b.code);
 }
 bool Get(coding::Reader& in, body::Attendance& b) {
-  return in.Bytes(b.school_urn) && in.Day(b.date) && GetEnum(in, b.session) &&
+  return in.Bytes(b.school_urn) && in.Day(b.date) && GetEnum(in, b.session, Session::kPm) &&
          GetEnum(in, b.code, AttendanceClass::kMissing);
 }
 
@@ -133,8 +142,8 @@ void Put(coding::Writer& w, const body::Exclusion& b) {
   w.Varint(b.sessions);
 }
 bool Get(coding::Reader& in, body::Exclusion& b) {
-  return in.Bytes(b.school_urn) && in.Day(b.start_date) && GetEnum(in, b.kind) &&
-         in.Varint32(b.sessions);
+  return in.Bytes(b.school_urn) && in.Day(b.start_date) &&
+         GetEnum(in, b.kind, ExclusionKind::kPermanent) && in.Varint32(b.sessions);
 }
 
 void Put(coding::Writer& w, const body::Enrolment& b) {
@@ -145,7 +154,7 @@ void Put(coding::Writer& w, const body::Enrolment& b) {
 }
 bool Get(coding::Reader& in, body::Enrolment& b) {
   return in.Bytes(b.school_urn) && in.Day(b.start_date) && in.OptionalDay(b.end_date) &&
-         GetEnum(in, b.leave_reason);
+         GetEnum(in, b.leave_reason, LeaveReason::kOther);
 }
 
 void Put(coding::Writer& w, const body::Profile& b) {
@@ -153,10 +162,78 @@ void Put(coding::Writer& w, const body::Profile& b) {
   w.OptionalDay(b.date_of_birth);
   PutEnum(w, b.sen_status);
   w.Bytes(b.school_urn);
+  PutEnum(w, b.gender);
+  w.U8(b.ethnicity);
 }
 bool Get(coding::Reader& in, body::Profile& b) {
-  return in.Day(b.effective_date) && in.OptionalDay(b.date_of_birth) && GetEnum(in, b.sen_status) &&
-         in.Bytes(b.school_urn);
+  return in.Day(b.effective_date) && in.OptionalDay(b.date_of_birth) &&
+         GetEnum(in, b.sen_status, SenStatus::kEhcp) && in.Bytes(b.school_urn) &&
+         GetEnum(in, b.gender, Gender::kIndeterminate) &&
+         GetEnum(in, b.ethnicity, static_cast<uint8_t>(kEthnicityCodes.size()));
+}
+
+void Put(coding::Writer& w, const body::EhcRequest& b) {
+  w.Day(b.request_date);
+  PutEnum(w, b.source);
+  w.OptionalDay(b.decision_date);
+  PutEnum(w, b.decision);
+  w.OptionalDay(b.outcome_date);
+  PutEnum(w, b.outcome);
+  w.U8(static_cast<uint8_t>(b.timescale_exception | (b.tribunal_ordered << 1)));
+}
+bool Get(coding::Reader& in, body::EhcRequest& b) {
+  uint8_t flags = 0;
+  if (!in.Day(b.request_date) || !GetEnum(in, b.source, EhcSource::kOther) ||
+      !in.OptionalDay(b.decision_date) || !GetEnum(in, b.decision, EhcDecision::kNotAssess) ||
+      !in.OptionalDay(b.outcome_date) || !GetEnum(in, b.outcome, EhcOutcome::kWithdrawn) ||
+      !in.U8(flags) || flags > 3) {
+    return false;
+  }
+  b.timescale_exception = (flags & 1) != 0;
+  b.tribunal_ordered = (flags & 2) != 0;
+  return true;
+}
+
+void Put(coding::Writer& w, const body::EhcAdvice& b) {
+  PutEnum(w, b.advice_type);
+  w.Day(b.requested_date);
+  w.OptionalDay(b.received_date);
+}
+bool Get(coding::Reader& in, body::EhcAdvice& b) {
+  return GetEnum(in, b.advice_type, AdviceType::kOther) && in.Day(b.requested_date) &&
+         in.OptionalDay(b.received_date);
+}
+
+void Put(coding::Writer& w, const body::EhcPlan& b) {
+  w.Day(b.start_date);
+  w.OptionalDay(b.end_date);
+}
+bool Get(coding::Reader& in, body::EhcPlan& b) {
+  return in.Day(b.start_date) && in.OptionalDay(b.end_date);
+}
+
+void Put(coding::Writer& w, const body::EhcReview& b) {
+  w.Day(b.meeting_date);
+  w.OptionalDay(b.decision_date);
+}
+bool Get(coding::Reader& in, body::EhcReview& b) {
+  return in.Day(b.meeting_date) && in.OptionalDay(b.decision_date);
+}
+
+void Put(coding::Writer& w, const body::Review& b) {
+  w.Day(b.review_date);
+  PutEnum(w, b.review_type);
+}
+bool Get(coding::Reader& in, body::Review& b) {
+  return in.Day(b.review_date) && GetEnum(in, b.review_type, ReviewType::kCla);
+}
+
+void Put(coding::Writer& w, const body::Visit& b) {
+  w.Day(b.visit_date);
+  w.U8(b.child_not_seen);
+}
+bool Get(coding::Reader& in, body::Visit& b) {
+  return in.Day(b.visit_date) && GetFlag(in, b.child_not_seen);
 }
 
 }  // namespace

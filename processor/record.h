@@ -8,6 +8,7 @@
 // Thread-safety: value types and pure functions.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -34,8 +35,15 @@ enum class Kind : uint8_t {
   kExclusion,
   kEnrolment,
   kProfile,
+  // Part II (KPIS-2.md).
+  kEhcRequest,
+  kEhcAdvice,
+  kEhcPlan,
+  kEhcReview,
+  kReview,
+  kVisit,
 };
-inline constexpr int kKindCount = 12;
+inline constexpr int kKindCount = 18;
 
 // Enums with the numbers of events.proto (0 = not given).
 enum class IcpcOutcome : uint8_t { kNotGiven, kCpPlan, kCin, kEarlyHelp, kClosed, kLookedAfter };
@@ -51,6 +59,29 @@ enum class Session : uint8_t { kNotGiven, kAm, kPm };
 enum class ExclusionKind : uint8_t { kNotGiven, kSuspension, kPermanent };
 enum class LeaveReason : uint8_t { kNotGiven, kTransfer, kEhe, kPermanentExclusion, kOther };
 enum class SenStatus : uint8_t { kNotGiven, kNone, kSenSupport, kEhcp };
+enum class Gender : uint8_t { kNotGiven, kMale, kFemale, kIndeterminate };
+enum class EhcSource : uint8_t {
+  kNotGiven,
+  kParent,
+  kYoungPerson,
+  kSetting,
+  kHealth,
+  kSocialCare,
+  kLocalAuthority,
+  kOther
+};
+enum class EhcDecision : uint8_t { kNotGiven, kAssess, kNotAssess };
+enum class EhcOutcome : uint8_t { kNotGiven, kPlanIssued, kNoPlan, kWithdrawn };
+enum class AdviceType : uint8_t { kNotGiven, kHealth, kEp, kSocialCare, kEducation, kOther };
+enum class ReviewType : uint8_t { kNotGiven, kCp, kCla };
+
+// The DfE main ethnicity codes of EVENTS.md, in its order; a profile keeps the code's position
+// plus one (0: not given).
+inline constexpr std::array<std::string_view, 20> kEthnicityCodes = {
+    "WBRI", "WIRI", "WIRT", "WOTH", "WROM", "MWBC", "MWBA", "MWAS", "MOTH", "AIND",
+    "APKN", "ABAN", "AOTH", "BCRB", "BAFR", "BOTH", "CHNE", "OOTH", "REFU", "NOBT"};
+// The position plus one of a code, or 0 when it is not one of them.
+uint8_t EthnicityIndex(std::string_view code);
 
 // The bodies of EVENTS.md, one struct per kind. Only what the KPIs read is kept.
 namespace body {
@@ -116,12 +147,47 @@ struct Profile {
   std::optional<Date> date_of_birth;
   SenStatus sen_status = SenStatus::kNotGiven;
   std::string school_urn;
+  Gender gender = Gender::kNotGiven;
+  uint8_t ethnicity = 0;  // kEthnicityCodes position plus one; 0: not given
+};
+struct EhcRequest {
+  Date request_date;
+  EhcSource source = EhcSource::kNotGiven;
+  std::optional<Date> decision_date;  // given with decision (validation)
+  EhcDecision decision = EhcDecision::kNotGiven;
+  std::optional<Date> outcome_date;  // given with outcome
+  EhcOutcome outcome = EhcOutcome::kNotGiven;
+  bool timescale_exception = false;
+  bool tribunal_ordered = false;
+};
+struct EhcAdvice {
+  AdviceType advice_type = AdviceType::kNotGiven;
+  Date requested_date;
+  std::optional<Date> received_date;
+};
+struct EhcPlan {
+  Date start_date;
+  std::optional<Date> end_date;
+};
+struct EhcReview {
+  Date meeting_date;
+  std::optional<Date> decision_date;
+};
+struct Review {
+  Date review_date;
+  ReviewType review_type = ReviewType::kNotGiven;
+};
+struct Visit {
+  Date visit_date;
+  bool child_not_seen = false;
 };
 }  // namespace body
 
-using Body = std::variant<body::Contact, body::Referral, body::Assessment, body::S47, body::Icpc,
-                          body::CinPlan, body::CpPlan, body::LookedAfter, body::Attendance,
-                          body::Exclusion, body::Enrolment, body::Profile>;
+using Body =
+    std::variant<body::Contact, body::Referral, body::Assessment, body::S47, body::Icpc,
+                 body::CinPlan, body::CpPlan, body::LookedAfter, body::Attendance, body::Exclusion,
+                 body::Enrolment, body::Profile, body::EhcRequest, body::EhcAdvice, body::EhcPlan,
+                 body::EhcReview, body::Review, body::Visit>;
 static_assert(std::variant_size_v<Body> == kKindCount);
 
 // Version order of EVENTS.md: the greatest recorded_at wins.

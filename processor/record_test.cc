@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "processor/coding.h"
 
 namespace kpi {
@@ -32,7 +34,19 @@ std::vector<Record> EveryKind() {
                             AttendanceClass::kUnauthorisedAbsence}),
       Make(body::Exclusion{"100002", D(2026, 1, 13), ExclusionKind::kPermanent, 4}),
       Make(body::Enrolment{"100003", D(2026, 1, 14), D(2026, 7, 20), LeaveReason::kEhe}),
-      Make(body::Profile{D(2026, 1, 15), D(2012, 12, 31), SenStatus::kEhcp, "100004"}),
+      Make(body::Profile{D(2026, 1, 15), D(2012, 12, 31), SenStatus::kEhcp, "100004",
+                         Gender::kIndeterminate, 20}),
+      Make(body::EhcRequest{D(2026, 1, 16), EhcSource::kOther, D(2026, 2, 1),
+                            EhcDecision::kNotAssess, D(2026, 2, 2), EhcOutcome::kWithdrawn, true,
+                            true}),
+      Make(body::EhcRequest{D(2026, 1, 16), EhcSource::kNotGiven, std::nullopt,
+                            EhcDecision::kNotGiven, std::nullopt, EhcOutcome::kNotGiven, false,
+                            true}),
+      Make(body::EhcAdvice{AdviceType::kOther, D(2026, 1, 17), D(2026, 1, 30)}),
+      Make(body::EhcPlan{D(2026, 1, 18), D(2027, 1, 18)}),
+      Make(body::EhcReview{D(2026, 1, 19), D(2026, 2, 19)}),
+      Make(body::Review{D(2026, 1, 20), ReviewType::kCla}),
+      Make(body::Visit{D(2026, 1, 21), true}),
       Make(body::CinPlan{}, /*deleted=*/true),
       Make(body::Contact{D(1990, 1, 1)}),
   };
@@ -87,11 +101,22 @@ TEST(RecordCodecTest, RejectsTruncatedLongerOrForeignBytes) {
   bytes[0] = 1;  // format 1
   EXPECT_FALSE(DecodeRecord(bytes));
   bytes = EncodeRecord(EveryKind()[0]);
-  bytes[1] = 13;  // no such kind
+  bytes[1] = kKindCount + 1;  // no such kind
   EXPECT_FALSE(DecodeRecord(bytes));
   bytes = EncodeRecord(EveryKind()[1]);
   bytes.back() = 2;  // a flag is 0 or 1
   EXPECT_FALSE(DecodeRecord(bytes));
+  // An enum past its last value: validation never passes one, so it is corruption.
+  Record review = Make(body::Review{D(2026, 1, 20), ReviewType::kCla});
+  bytes = EncodeRecord(review);
+  bytes.back() = static_cast<char>(ReviewType::kCla) + 1;
+  EXPECT_FALSE(DecodeRecord(bytes));
+}
+
+TEST(RecordCodecTest, TheTestRecordsCoverEveryKind) {
+  std::set<Kind> kinds;
+  for (const Record& r : EveryKind()) kinds.insert(r.kind());
+  EXPECT_EQ(kinds.size(), static_cast<size_t>(kKindCount));
 }
 
 }  // namespace

@@ -343,6 +343,15 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
     case Kind::kAttendance:  // marks contribute through ContributeMark
     case Kind::kProfile:     // profiles only shape the dimensions of the other records
       break;
+    // Part II records are validated and kept as live records; the KPIs of KPIS-2.md that read
+    // them are not computed yet (issue 12).
+    case Kind::kEhcRequest:
+    case Kind::kEhcAdvice:
+    case Kind::kEhcPlan:
+    case Kind::kEhcReview:
+    case Kind::kReview:
+    case Kind::kVisit:
+      break;
   }
 }
 

@@ -227,9 +227,79 @@ std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& che
       f.RequiredDate(p.effective_date(), b.effective_date);
       if (del) return f.result();
       b.school_urn = p.school_urn();
+      b.ethnicity = EthnicityIndex(p.ethnicity());
       return f.OptionalDate(p.date_of_birth(), b.date_of_birth)
           .Enum(p.sen_status(), events::ChildProfile::SenStatus_IsValid, false, b.sen_status)
+          .Enum(p.gender(), events::ChildProfile::Gender_IsValid, false, b.gender)
+          .Check(p.ethnicity().empty() || b.ethnicity != 0, Reason::kUnknownCode)
           .result();
+    }
+    case Event::kEhcRequest: {
+      auto& b = r.body.emplace<body::EhcRequest>();
+      if (del) return {};
+      const auto& q = ev.ehc_request();
+      f.RequiredDate(q.request_date(), b.request_date)
+          .Enum(q.source(), events::EhcRequest::Source_IsValid, false, b.source)
+          .OptionalDate(q.decision_date(), b.decision_date)
+          .Enum(q.decision(), events::EhcRequest::Decision_IsValid, false, b.decision)
+          .OptionalDate(q.outcome_date(), b.outcome_date)
+          .Enum(q.outcome(), events::EhcRequest::Outcome_IsValid, false, b.outcome);
+      b.timescale_exception = q.timescale_exception();
+      b.tribunal_ordered = q.tribunal_ordered();
+      // Step 5: each date and its value both given or both absent, the decision pair first.
+      f.Check(b.decision_date.has_value() == (b.decision != EhcDecision::kNotGiven),
+              Reason::kMissingField)
+          .Check(b.outcome_date.has_value() == (b.outcome != EhcOutcome::kNotGiven),
+                 Reason::kMissingField);
+      // Step 6, then step 7: a plan issued or refused after assessment needs the decision to
+      // assess.
+      const bool in_order = NotBefore(b.decision_date, b.request_date) &&
+                            NotBefore(b.outcome_date, b.request_date) &&
+                            (!b.decision_date || NotBefore(b.outcome_date, *b.decision_date));
+      if (auto ordered = Ordered(f, in_order); !ordered) return ordered;
+      if ((b.outcome == EhcOutcome::kPlanIssued || b.outcome == EhcOutcome::kNoPlan) &&
+          b.decision != EhcDecision::kAssess) {
+        return std::unexpected(Reason::kInconsistent);
+      }
+      return {};
+    }
+    case Event::kEhcAdvice: {
+      auto& b = r.body.emplace<body::EhcAdvice>();
+      if (del) return {};
+      const auto& a = ev.ehc_advice();
+      f.Enum(a.advice_type(), events::EhcAdvice::AdviceType_IsValid, true, b.advice_type)
+          .RequiredDate(a.requested_date(), b.requested_date)
+          .OptionalDate(a.received_date(), b.received_date);
+      return Ordered(f, NotBefore(b.received_date, b.requested_date));
+    }
+    case Event::kEhcPlan: {
+      auto& b = r.body.emplace<body::EhcPlan>();
+      if (del) return {};
+      const auto& plan = ev.ehc_plan();
+      f.RequiredDate(plan.start_date(), b.start_date).OptionalDate(plan.end_date(), b.end_date);
+      return Ordered(f, NotBefore(b.end_date, b.start_date));
+    }
+    case Event::kEhcReview: {
+      auto& b = r.body.emplace<body::EhcReview>();
+      if (del) return {};
+      const auto& review = ev.ehc_review();
+      f.RequiredDate(review.meeting_date(), b.meeting_date)
+          .OptionalDate(review.decision_date(), b.decision_date);
+      return Ordered(f, NotBefore(b.decision_date, b.meeting_date));
+    }
+    case Event::kReview: {
+      auto& b = r.body.emplace<body::Review>();
+      if (del) return {};
+      const auto& review = ev.review();
+      return f.RequiredDate(review.review_date(), b.review_date)
+          .Enum(review.review_type(), events::Review::ReviewType_IsValid, true, b.review_type)
+          .result();
+    }
+    case Event::kVisit: {
+      auto& b = r.body.emplace<body::Visit>();
+      if (del) return {};
+      b.child_not_seen = ev.visit().child_not_seen();
+      return f.RequiredDate(ev.visit().visit_date(), b.visit_date).result();
     }
     case Event::BODY_NOT_SET:
       break;
@@ -255,6 +325,8 @@ std::string_view ReasonCode(DeadLetterReason reason) {
       return "date_out_of_range";
     case Reason::kUnknownKind:
       return "unknown_kind";
+    case Reason::kInconsistent:
+      return "inconsistent";
     case Reason::kKeyMismatch:
       return "key_mismatch";
   }

@@ -23,12 +23,15 @@ enum class DeadLetterReason : uint8_t {
   kUnknownCode,
   kDateOutOfRange,
   kUnknownKind,
+  // Fields that are each valid but contradict each other (EVENTS.md: the EhcRequest rule on
+  // outcome and decision).
+  kInconsistent,
   // Kafka only: the record key is not the event's child_id (EVENTS.md, "Transport"). Such a
   // record would land in another child's task, so it is not applied. An extension of the spec's
   // list of reason codes.
   kKeyMismatch,
 };
-inline constexpr int kDeadLetterReasonCount = 8;
+inline constexpr int kDeadLetterReasonCount = 9;
 
 // The reason code of the spec: "undecodable", "missing_field", ...
 std::string_view ReasonCode(DeadLetterReason reason);

@@ -211,6 +211,101 @@ TEST(ValidateTest, AMalformedRecordedAtIsUndecodable) {
   }
 }
 
+TEST(ValidateTest, ThePartIIExamplesOfTheSpecAreValid) {
+  for (
+      const char* line : {
+          R"({"eventId":"R1","childId":"C7","recordedAt":"2026-01-05T09:00:00Z","ehcRequest":{"requestDate":"2026-01-05","source":"PARENT"}})",
+          R"({"eventId":"R1","childId":"C7","recordedAt":"2026-02-16T15:00:00Z","ehcRequest":{"requestDate":"2026-01-05","source":"PARENT","decisionDate":"2026-02-16","decision":"ASSESS"}})",
+          R"({"eventId":"R1","childId":"C7","recordedAt":"2026-05-26T12:00:00Z","ehcRequest":{"requestDate":"2026-01-05","source":"PARENT","decisionDate":"2026-02-16","decision":"ASSESS","outcomeDate":"2026-05-26","outcome":"PLAN_ISSUED"}})",
+          R"({"eventId":"RV1","childId":"C3","recordedAt":"2026-04-10T17:00:00Z","review":{"reviewDate":"2026-04-10","reviewType":"CP"}})",
+          R"({"eventId":"V1","childId":"C9","recordedAt":"2026-03-27T18:00:00Z","visit":{"visitDate":"2026-03-27"}})",
+          R"({"eventId":"P1","childId":"C42","recordedAt":"2026-01-02T08:00:00Z","profile":{"effectiveDate":"2025-09-01","dateOfBirth":"2014-05-10","senStatus":"EHCP","gender":"FEMALE","ethnicity":"WBRI"}})",
+      }) {
+    EXPECT_EQ(Reason(line), "ok") << line;
+  }
+  const auto request = Check(
+      R"({"eventId":"R1","childId":"C7","recordedAt":"2026-05-26T12:00:00Z","ehcRequest":{"requestDate":"2026-01-05","source":"PARENT","decisionDate":"2026-02-16","decision":"ASSESS","outcomeDate":"2026-05-26","outcome":"PLAN_ISSUED","tribunalOrdered":true}})");
+  ASSERT_TRUE(request);
+  const auto& r = request->record.as<body::EhcRequest>();
+  EXPECT_EQ(r.source, EhcSource::kParent);
+  EXPECT_EQ(r.decision, EhcDecision::kAssess);
+  EXPECT_EQ(r.outcome_date, Date::FromYmd(2026, 5, 26));
+  EXPECT_TRUE(r.tribunal_ordered);
+  EXPECT_FALSE(r.timescale_exception);
+  const auto profile = Check(Line(
+      R"("profile":{"effectiveDate":"2025-09-01","gender":"INDETERMINATE","ethnicity":"NOBT"})"));
+  ASSERT_TRUE(profile);
+  EXPECT_EQ(profile->record.as<body::Profile>().gender, Gender::kIndeterminate);
+  EXPECT_EQ(kEthnicityCodes[profile->record.as<body::Profile>().ethnicity - 1], "NOBT");
+}
+
+TEST(ValidateTest, PartIIBodies) {
+  // Required fields, in the order of the row.
+  EXPECT_EQ(Reason(Line(R"("ehcRequest":{"source":"PARENT"})")), "missing_field");
+  EXPECT_EQ(Reason(Line(R"("ehcAdvice":{"requestedDate":"2026-01-05"})")), "missing_field");
+  EXPECT_EQ(Reason(Line(R"("ehcAdvice":{"adviceType":"EP"})")), "missing_field");
+  EXPECT_EQ(Reason(Line(R"("ehcAdvice":{"adviceType":"PSYCH","requestedDate":"x"})")),
+            "unknown_code");
+  EXPECT_EQ(Reason(Line(R"("ehcPlan":{"endDate":"2026-01-05"})")), "missing_field");
+  EXPECT_EQ(Reason(Line(R"("ehcReview":{"decisionDate":"2026-01-05"})")), "missing_field");
+  EXPECT_EQ(Reason(Line(R"("review":{"reviewDate":"2026-01-05"})")), "missing_field");
+  EXPECT_EQ(Reason(Line(R"("review":{"reviewDate":"2026-01-05","reviewType":"ICPC"})")),
+            "unknown_code");
+  EXPECT_EQ(Reason(Line(R"("visit":{"childNotSeen":true})")), "missing_field");
+  EXPECT_EQ(Reason(Line(R"("visit":{"visitDate":"2026-01-05","childNotSeen":true})")), "ok");
+  // Dates: bad, out of range, order.
+  EXPECT_EQ(Reason(Line(R"("ehcPlan":{"startDate":"2026-01-05","endDate":"2026-01-04"})")),
+            "date_order");
+  EXPECT_EQ(Reason(Line(R"("ehcReview":{"meetingDate":"2026-01-05","decisionDate":"2026-01-04"})")),
+            "date_order");
+  EXPECT_EQ(
+      Reason(Line(
+          R"("ehcAdvice":{"adviceType":"HEALTH","requestedDate":"2026-01-05","receivedDate":"2026-01-04"})")),
+      "date_order");
+  EXPECT_EQ(Reason(Line(R"("visit":{"visitDate":"1989-12-31"})")), "date_out_of_range");
+  // The profile's new fields.
+  EXPECT_EQ(Reason(Line(R"("profile":{"effectiveDate":"2025-09-01","ethnicity":"WBRI2"})")),
+            "unknown_code");
+  EXPECT_EQ(Reason(Line(R"("profile":{"effectiveDate":"2025-09-01","ethnicity":"wbri"})")),
+            "unknown_code");
+  EXPECT_EQ(Reason(Line(R"("profile":{"effectiveDate":"2025-09-01","ethnicity":""})")), "ok");
+  EXPECT_EQ(Reason(Line(R"("profile":{"effectiveDate":"2025-09-01","gender":"X"})")),
+            "unknown_code");
+  // Deletes need only the identity.
+  EXPECT_EQ(Reason(Line(R"("deleted":true,"ehcRequest":{})")), "ok");
+  EXPECT_EQ(Reason(Line(R"("deleted":true,"review":{"reviewType":"X"})")), "ok");
+}
+
+// EhcRequest: steps 5 (both-or-neither, decision pair first), 6 (date order), 7 (inconsistent).
+TEST(ValidateTest, EhcRequestPairsOrderAndConsistency) {
+  const auto req = [](const std::string& fields) {
+    return Reason(Line(R"("ehcRequest":{"requestDate":"2026-01-05")" + fields + "}"));
+  };
+  EXPECT_EQ(req(R"(,"decisionDate":"2026-02-16")"), "missing_field");
+  EXPECT_EQ(req(R"(,"decision":"ASSESS")"), "missing_field");
+  EXPECT_EQ(req(R"(,"outcome":"WITHDRAWN")"), "missing_field");
+  // The decision pair before the outcome pair, both before date order.
+  EXPECT_EQ(req(R"(,"decisionDate":"2025-01-01","outcome":"WITHDRAWN")"), "missing_field");
+  EXPECT_EQ(req(R"(,"decisionDate":"2026-01-04","decision":"ASSESS")"), "date_order");
+  EXPECT_EQ(req(R"(,"outcomeDate":"2026-01-04","outcome":"WITHDRAWN")"), "date_order");
+  EXPECT_EQ(
+      req(R"(,"decisionDate":"2026-02-16","decision":"ASSESS","outcomeDate":"2026-02-15","outcome":"PLAN_ISSUED")"),
+      "date_order");
+  // Date order before consistency.
+  EXPECT_EQ(req(R"(,"outcomeDate":"2026-01-04","outcome":"PLAN_ISSUED")"), "date_order");
+  EXPECT_EQ(req(R"(,"outcomeDate":"2026-03-01","outcome":"PLAN_ISSUED")"), "inconsistent");
+  EXPECT_EQ(
+      req(R"(,"decisionDate":"2026-02-16","decision":"NOT_ASSESS","outcomeDate":"2026-03-01","outcome":"NO_PLAN")"),
+      "inconsistent");
+  // A withdrawal may come before any decision, or after a refusal; the same day is in order.
+  EXPECT_EQ(req(R"(,"outcomeDate":"2026-01-05","outcome":"WITHDRAWN")"), "ok");
+  EXPECT_EQ(
+      req(R"(,"decisionDate":"2026-02-16","decision":"NOT_ASSESS","outcomeDate":"2026-02-16","outcome":"WITHDRAWN")"),
+      "ok");
+  EXPECT_EQ(req(R"(,"source":"GP")"), "unknown_code");
+  EXPECT_EQ(req(R"(,"decisionDate":"2026-02-16","decision":"MAYBE")"), "unknown_code");
+}
+
 TEST(ValidateTest, DateOutOfRange) {
   EXPECT_EQ(Reason(Line(R"("referral":{"referralDate":"1989-12-31"})")), "date_out_of_range");
   EXPECT_EQ(Reason(Line(R"("referral":{"referralDate":"1990-01-01"})")), "ok");

@@ -52,7 +52,8 @@ struct StatusReport {
   uint64_t block_cache_capacity_bytes = 0;
 };
 
-inline constexpr int kKindSlots = 13;  // the 12 kinds (index Kind-1) and "unknown" (12)
+// The kinds (index Kind-1) and "unknown" (the last slot).
+inline constexpr int kKindSlots = kKindCount + 1;
 
 struct ProbeSnapshot {
   std::vector<std::string> topics;                         // input topics, in config order

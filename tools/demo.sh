@@ -53,7 +53,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-topics=(contacts referrals assessments s47 icpc plans attendance exclusions enrolments children)
+topics=(contacts referrals assessments s47 icpc plans attendance exclusions enrolments children ehc reviews visits)
 topic_args=()
 for t in "${topics[@]}"; do topic_args+=(--topic "$t:4"); done
 echo "== demo: starting the mock Kafka cluster"

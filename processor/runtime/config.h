@@ -23,9 +23,9 @@ enum class Format { kProtobuf, kJson };
 
 struct Config {
   std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
-  std::vector<std::string> input_topics = {"contacts",   "referrals", "assessments", "s47",
-                                           "icpc",       "plans",     "attendance",  "exclusions",
-                                           "enrolments", "children"};
+  std::vector<std::string> input_topics = {
+      "contacts",   "referrals",  "assessments", "s47", "icpc",    "plans", "attendance",
+      "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
   Format input_format = Format::kProtobuf;
   // `input.start`: where a partition with no stored offset starts (earliest, the default; or
   // latest, for a state built by `replay --state` from files that hold the topics' history).

@@ -61,7 +61,7 @@ TEST(BankHolidaysFileTest, TheSettingLoadsTheFileAndABadFileIsAnError) {
 TEST(ConfigTest, DefaultsFromTheSpec) {
   const auto c = ParseConfig(kMinimal, {});
   ASSERT_TRUE(c.has_value()) << c.error();
-  EXPECT_EQ(c->input_topics.size(), 10u);
+  EXPECT_EQ(c->input_topics.size(), 13u);  // EVENTS.md's defaults, ehc, reviews and visits too
   EXPECT_EQ(c->output_topic, "kpi.results");
   EXPECT_EQ(c->dlq_topic, "kpi.dlq");
   EXPECT_EQ(c->commit_interval_ms, 50);

@@ -19,8 +19,8 @@ namespace kpi::testing {
 namespace {
 
 const std::vector<std::string> kInputTopics = {
-    "contacts", "referrals",  "assessments", "s47",        "icpc",
-    "plans",    "attendance", "exclusions",  "enrolments", "children"};
+    "contacts",   "referrals",  "assessments", "s47", "icpc",    "plans", "attendance",
+    "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
 const std::map<std::string, bool> kJsonTopics = {
     {"contacts", true}, {"referrals", true}, {"attendance", true}};
 

@@ -89,9 +89,9 @@ TEST(KpiGenKafkaTest, ProducesEveryEventToItsTopicPaced) {
   const fs::path dir = fs::temp_directory_path() / ("kpi_gen_kafka_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const std::vector<std::string> topics = {"contacts",   "referrals", "assessments", "s47",
-                                           "icpc",       "plans",     "attendance",  "exclusions",
-                                           "enrolments", "children"};
+  const std::vector<std::string> topics = {
+      "contacts",   "referrals",  "assessments", "s47", "icpc",    "plans", "attendance",
+      "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
   std::vector<std::string> specs;
   for (const std::string& t : topics) specs.push_back(t + ":2");
   MockKafka mock(dir, 1, specs);

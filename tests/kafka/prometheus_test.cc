@@ -79,9 +79,9 @@ TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
   const fs::path dir = fs::temp_directory_path() / ("kpi_prometheus_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const std::vector<std::string> input = {"contacts",   "referrals", "assessments", "s47",
-                                          "icpc",       "plans",     "attendance",  "exclusions",
-                                          "enrolments", "children"};
+  const std::vector<std::string> input = {
+      "contacts",   "referrals",  "assessments", "s47", "icpc",    "plans", "attendance",
+      "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
   std::vector<std::string> topics;
   for (const std::string& t : input) topics.push_back(t + ":2");
   topics.push_back("kpi.results:2");

@@ -22,8 +22,8 @@ namespace kpi::bench {
 namespace fs = std::filesystem;
 
 inline const std::vector<std::string> kInputTopics = {
-    "contacts", "referrals",  "assessments", "s47",        "icpc",
-    "plans",    "attendance", "exclusions",  "enrolments", "children"};
+    "contacts",   "referrals",  "assessments", "s47", "icpc",    "plans", "attendance",
+    "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
 
 // A new, empty directory /tmp/<name>_<pid>.
 inline fs::path ScratchDir(const std::string& name) {

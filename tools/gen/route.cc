@@ -42,6 +42,18 @@ Routed Route(const std::string& line, const std::set<std::string>& json_topics,
     case events::Event::kProfile:
       topic = "children";
       break;
+    case events::Event::kEhcRequest:
+    case events::Event::kEhcAdvice:
+    case events::Event::kEhcPlan:
+    case events::Event::kEhcReview:
+      topic = "ehc";
+      break;
+    case events::Event::kReview:
+      topic = "reviews";
+      break;
+    case events::Event::kVisit:
+      topic = "visits";
+      break;
     default:
       return {fallback_topic, "", line};  // unknown kind
   }
