@@ -323,10 +323,15 @@ class ChildBuilder {
       const Date s47 = as_start + R(0, 15);
       const std::string s47_id = child + "-S47-" + std::to_string(k);
       const bool not_required = Chance(0.1);
+      const int s47_days = R(10, 40);
+      const Date s47_end = s47 + s47_days;
+      // The strategy discussion: on the day or up to 3 days before the S47 (the ICPC timescale
+      // runs from it); 1 in 10 recorded a day after the start (then the start is the anchor).
+      // Derived from the S47's length, so that the rest of the stream is drawn as before.
+      const Date strategy = s47_days % 10 == 9 ? s47 + 1 : s47 - s47_days % 4;
       std::string sb = "\"s47\":{\"startDate\":\"" + s47.ToString() +
-                       "\",\"strategyDiscussionDate\":\"" + s47.ToString() + "\"";
+                       "\",\"strategyDiscussionDate\":\"" + strategy.ToString() + "\"";
       if (not_required) sb += ",\"icpcNotRequired\":true";
-      const Date s47_end = s47 + R(10, 40);
       Versions(child, s47_id, {sb + "}", sb + ",\"endDate\":\"" + s47_end.ToString() + "\"}"},
                {At(s47, 49000), At(s47_end, 49000)}, "\"s47\":{}");
       if (not_required || !Chance(0.6)) continue;

@@ -1,6 +1,7 @@
 // A deterministic generator of a local authority's event stream (EVENTS.md), for tests, the demo
 // and benchmarks: children with effective-dated profiles, schools, contacts, referrals,
-// assessments with progress updates, S47s, ICPCs, CIN/CP/looked-after plans, attendance marks
+// assessments with progress updates, S47s (with strategy discussions on the day or a few days
+// before, the ICPC anchor), ICPCs, CIN/CP/looked-after plans, attendance marks
 // with later corrections, exclusions, enrolments with mid-year moves and EHE, and a small share
 // of stale versions, deletes and malformed records. Same parameters, same bytes.
 // Thread-safety: pure; each call owns its state.
