@@ -68,26 +68,18 @@ std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateSt
     });
   }
   const std::string prefix = keys::TablePrefix(options.task, keys::kCell);
-  std::optional<state::Error> bad;
-  auto scanned = store.Scan(prefix, state::PrefixEnd(prefix),
-                            [&](std::string_view key, std::string_view value) {
-                              const auto parts = keys::ParseCellKey(key);
-                              const std::optional<StoredCell> cell = DecodeCell(value);
-                              if (!parts || !cell) {
-                                bad = state::Corruption("bad KPI cell");
-                                return false;
-                              }
-                              if (load_bytes != 0 && e.cells_.bytes() >= load_bytes) {
-                                e.cells_.MarkMaybeStored(parts->week);
-                                return true;
-                              }
-                              const uint32_t dim = e.dims_.Intern(parts->dim);
-                              e.cells_.Load(PackCell(parts->kpi, parts->week, dim), cell->count,
-                                            cell->base, cell->revision);
-                              return true;
-                            });
+  auto scanned = e.ScanStoredCells(
+      prefix, state::PrefixEnd(prefix),
+      [&](const keys::CellKeyParts& parts, const StoredCell& cell) {
+        if (load_bytes != 0 && e.cells_.bytes() >= load_bytes) {
+          e.cells_.MarkMaybeStored(parts.week);
+        } else {
+          e.cells_.Load(PackCell(parts.kpi, parts.week, e.dims_.Intern(parts.dim)), cell.count,
+                        cell.base, cell.revision);
+        }
+        return true;
+      });
   if (!scanned) return std::unexpected(scanned.error());
-  if (bad) return std::unexpected(*bad);
   if (engine->cells_.corrupt()) return std::unexpected(state::Corruption("negative KPI cell"));
   e.stats_.hot_cells = e.cells_.size();
   return engine;
@@ -257,6 +249,24 @@ std::expected<std::optional<StoredCell>, state::Error> Engine::CommittedCell(uin
   return ReadCell(cell);
 }
 
+std::expected<void, state::Error> Engine::ScanStoredCells(
+    std::string_view from, std::string_view to,
+    const std::function<bool(const keys::CellKeyParts&, const StoredCell&)>& visit) {
+  std::optional<state::Error> bad;
+  auto scanned = buffer_.Scan(from, to, [&](std::string_view key, std::string_view value) {
+    const std::optional<keys::CellKeyParts> parts = keys::ParseCellKey(key);
+    const std::optional<StoredCell> stored = DecodeCell(value);
+    if (!parts || !stored) {
+      bad = state::Corruption("bad KPI cell");
+      return false;
+    }
+    return visit(*parts, *stored);
+  });
+  if (!scanned) return scanned;
+  if (bad) return std::unexpected(*bad);
+  return {};
+}
+
 void Engine::LoadWeeks(Date after, Date upto) {
   const bool any = std::ranges::any_of(cells_.evicted_weeks(), [&](int32_t week) {
     return Date(week) > after && Date(week) <= upto;
@@ -268,22 +278,19 @@ void Engine::LoadWeeks(Date after, Date upto) {
     std::string to = from;
     keys::AppendDate(from, after + 1);
     keys::AppendDate(to, upto + 1);
-    auto scanned = buffer_.Scan(from, to, [&](std::string_view key, std::string_view value) {
-      const auto parts = keys::ParseCellKey(key);
-      const std::optional<StoredCell> stored = DecodeCell(value);
-      if (!parts || !stored) {
-        Corrupt("bad KPI cell");
-        return false;
-      }
-      const uint64_t packed = PackCell(parts->kpi, parts->week, dims_.Intern(parts->dim));
-      if (cells_.Find(packed) == nullptr) {
-        cells_.Load(packed, stored->count, stored->base, stored->revision);
-        ++stats_.cells_loaded;
-      }
-      return true;
-    });
-    if (!scanned) Latch(scanned.error());
-    if (failed_) return;
+    auto scanned =
+        ScanStoredCells(from, to, [&](const keys::CellKeyParts& parts, const StoredCell& stored) {
+          const uint64_t packed = PackCell(parts.kpi, parts.week, dims_.Intern(parts.dim));
+          if (cells_.Find(packed) == nullptr) {
+            cells_.Load(packed, stored.count, stored.base, stored.revision);
+            ++stats_.cells_loaded;
+          }
+          return true;
+        });
+    if (!scanned) {
+      Latch(scanned.error());
+      return;
+    }
   }
 }
 
@@ -599,23 +606,15 @@ std::expected<std::vector<Row>, state::Error> Engine::Table(std::optional<Kpi> k
     // The cells not in memory, from the store (those in memory hold the same committed values).
     std::string from = keys::TablePrefix(options_.task, keys::kCell);
     if (kpi) from.push_back(static_cast<char>(*kpi));
-    std::optional<state::Error> bad;
-    auto scanned = buffer_.Scan(
-        from, state::PrefixEnd(from), [&](std::string_view key, std::string_view value) {
-          const auto parts = keys::ParseCellKey(key);
-          const std::optional<StoredCell> stored = DecodeCell(value);
-          if (!parts || !stored) {
-            bad = state::Corruption("bad KPI cell");
-            return false;
-          }
-          const uint64_t packed = PackCell(parts->kpi, parts->week, dims_.Intern(parts->dim));
-          if (cells_.Find(packed) == nullptr) {
-            add(packed, stored->count, stored->base, stored->revision);
-          }
-          return true;
-        });
+    auto scanned = ScanStoredCells(from, state::PrefixEnd(from),
+                                   [&](const keys::CellKeyParts& parts, const StoredCell& stored) {
+                                     const uint64_t packed =
+                                         PackCell(parts.kpi, parts.week, dims_.Intern(parts.dim));
+                                     if (cells_.Find(packed) == nullptr)
+                                       add(packed, stored.count, stored.base, stored.revision);
+                                     return true;
+                                   });
     if (!scanned) return std::unexpected(scanned.error());
-    if (bad) return std::unexpected(*bad);
   }
   std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) {
     const std::string_view xn = KpiName(x.kpi);

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 #include "processor/child_state.h"
 #include "processor/date.h"
 #include "processor/dims.h"
+#include "processor/keys.h"
 #include "processor/kpis.h"
 #include "processor/record.h"
 #include "processor/validate.h"
@@ -158,6 +160,11 @@ class Engine {
   void EvictCells();
   // A cell's stored value (nullopt: never stored).
   std::expected<std::optional<StoredCell>, state::Error> ReadCell(uint64_t cell);
+  // Visits the stored cells with keys in [from, to), through the buffer; `visit` returns false to
+  // stop. A key or value that does not decode is corruption.
+  std::expected<void, state::Error> ScanStoredCells(
+      std::string_view from, std::string_view to,
+      const std::function<bool(const keys::CellKeyParts&, const StoredCell&)>& visit);
   // Reads the stored cells of the weeks in (after, upto] that are not in memory (as_of moved:
   // they are about to be reported).
   void LoadWeeks(Date after, Date upto);
