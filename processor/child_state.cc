@@ -93,6 +93,8 @@ void ChildState::RebuildProfiles() {
     p.date_of_birth = record.date_of_birth;
     p.sen = record.sen_status;
     p.urn = record.school_urn;
+    p.gender = record.gender;
+    p.ethnicity = record.ethnicity;
     if (p.date_of_birth) {
       const Ymd dob = p.date_of_birth->ToYmd();
       p.birth_year = dob.year;
@@ -227,6 +229,7 @@ std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
     m.session = static_cast<uint8_t>(rest[0]);
     m.cls = stored_mark->code;
     m.deleted = stored_mark->deleted;
+    m.part_time = stored_mark->part_time;
     stored.push_back(m);  // key order is (date, session)
     return true;
   });
@@ -274,7 +277,7 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
     if (m == nullptr || !m->dirty) continue;
     const Date date = y.first_day() + m->day;
     key = keys::MarkKey(task, child.id, y.urn, date, m->session);
-    batch.push_back({key, EncodeMark({m->recorded_at(), m->cls, m->deleted})});
+    batch.push_back({key, EncodeMark({m->recorded_at(), m->cls, m->deleted, m->part_time})});
     m->dirty = false;
   }
   child.dirty_marks.clear();

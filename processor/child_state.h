@@ -44,6 +44,8 @@ struct Profile {
   std::optional<Date> date_of_birth;
   SenStatus sen = SenStatus::kNotGiven;
   std::string urn;
+  Gender gender = Gender::kNotGiven;
+  uint8_t ethnicity = 0;                  // kEthnicityCodes position plus one
   uint32_t school_dim = DimTable::kNone;  // interned on first use
   int birth_year = 0;                     // of date_of_birth, for the year group
   int birth_month = 0;
@@ -61,6 +63,7 @@ struct MarkVersion {
   AttendanceClass cls : 4 = AttendanceClass::kMissing;
   bool deleted : 1 = false;
   bool dirty : 1 = false;
+  bool part_time : 1 = false;  // the code is C2
 
   RecordedAt recorded_at() const { return {seconds, nanos}; }
   void set_recorded_at(const RecordedAt& at) {

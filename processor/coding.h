@@ -19,8 +19,9 @@
 namespace kpi::coding {
 
 // Format 1 was the unversioned layout of the first releases; format 2 this codec under the former
-// working-day rule, without the S47's strategy discussion (docs/DESIGN.md, "Upgrading").
-inline constexpr uint8_t kFormat = 3;
+// working-day rule, without the S47's strategy discussion; format 3 without the KPIs of KPIS-2.md
+// (docs/DESIGN.md, "Upgrading").
+inline constexpr uint8_t kFormat = 4;
 
 constexpr uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);

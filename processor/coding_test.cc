@@ -14,7 +14,7 @@ TEST(CodingTest, FixedWidthIsLittleEndianWhateverTheHost) {
   coding::Writer w(out);
   w.Fixed32(0x01020304);
   w.Fixed64(0x0102030405060708);
-  EXPECT_EQ(out, std::string("\x03\x04\x03\x02\x01\x08\x07\x06\x05\x04\x03\x02\x01", 13));
+  EXPECT_EQ(out, std::string("\x04\x04\x03\x02\x01\x08\x07\x06\x05\x04\x03\x02\x01", 13));
   auto in = coding::Reader::Open(out);
   ASSERT_TRUE(in);
   uint32_t a = 0;
@@ -40,18 +40,18 @@ TEST(CodingTest, VarintsAndZigZagRoundTripAtTheLimits) {
   }
   std::string small;
   coding::Writer(small).Signed(-1);
-  EXPECT_EQ(small, std::string("\x03\x01", 2));  // zigzag: -1 is 1, one byte
+  EXPECT_EQ(small, std::string("\x04\x01", 2));  // zigzag: -1 is 1, one byte
 }
 
 TEST(CodingTest, MalformedVarintsAreRejected) {
   uint64_t v = 0;
   // Runs out.
-  EXPECT_FALSE(coding::Reader::Open(std::string("\x03\x80", 2))->Varint(v));
+  EXPECT_FALSE(coding::Reader::Open(std::string("\x04\x80", 2))->Varint(v));
   // Eleven bytes: more than 64 bits.
   EXPECT_FALSE(
-      coding::Reader::Open(std::string("\x03") + std::string(10, '\xff') + "\x01")->Varint(v));
+      coding::Reader::Open(std::string("\x04") + std::string(10, '\xff') + "\x01")->Varint(v));
   // Not the shortest form: 0 written in two bytes.
-  EXPECT_FALSE(coding::Reader::Open(std::string("\x03\x80\x00", 3))->Varint(v));
+  EXPECT_FALSE(coding::Reader::Open(std::string("\x04\x80\x00", 3))->Varint(v));
   uint32_t narrow = 0;
   std::string wide;
   coding::Writer(wide).Varint(uint64_t{1} << 32);
@@ -62,7 +62,8 @@ TEST(CodingTest, AValueOfAnotherFormatDoesNotOpen) {
   EXPECT_FALSE(coding::Reader::Open(""));
   EXPECT_FALSE(coding::Reader::Open(std::string("\x01\x00", 2)));
   EXPECT_FALSE(coding::Reader::Open(std::string("\x02\x00", 2)));  // format 2: another release
-  EXPECT_TRUE(coding::Reader::Open(std::string("\x03", 1)));
+  EXPECT_FALSE(coding::Reader::Open(std::string("\x03\x00", 2)));  // format 3: before Part II
+  EXPECT_TRUE(coding::Reader::Open(std::string("\x04", 1)));
 }
 
 TEST(CodingTest, BytesAndOptionalDays) {
@@ -84,7 +85,7 @@ TEST(CodingTest, BytesAndOptionalDays) {
   EXPECT_EQ(some, Date(-5));
   EXPECT_EQ(day, Date::FromYmd(2026, 3, 9));
   // A length past the end.
-  EXPECT_FALSE(coding::Reader::Open(std::string("\x03\x05"
+  EXPECT_FALSE(coding::Reader::Open(std::string("\x04\x05"
                                                 "ab",
                                                 4))
                    ->Bytes(s));

@@ -1,5 +1,6 @@
 #include "processor/date.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace kpi {
@@ -71,5 +72,13 @@ int AcademicYearOf(Date d) {
 }
 
 Date AcademicYearStart(int year) { return Date::FromYmd(year, 9, 1); }
+
+Date AddMonths(Date d, int n) {
+  const Ymd ymd = d.ToYmd();
+  const int months = ymd.year * 12 + (ymd.month - 1) + n;
+  const int year = months / 12;
+  const int month = months % 12 + 1;
+  return Date::FromYmd(year, month, std::min(ymd.day, DaysInMonth(year, month)));
+}
 
 }  // namespace kpi

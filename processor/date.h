@@ -47,5 +47,8 @@ class Date {
 int AcademicYearOf(Date d);
 // 1 September of academic year `year`.
 Date AcademicYearStart(int year);
+// add_months(d, n) of KPIS-2.md: the date n calendar months after d on the same day of the
+// month, or the last day of the target month when that month is shorter (n >= 0).
+Date AddMonths(Date d, int n);
 
 }  // namespace kpi

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "processor/kpis.h"
 #include "processor/record.h"
 
 namespace kpi {
@@ -34,6 +35,9 @@ class DimTable {
   Dims For(uint32_t school, uint8_t year, SenStatus sen) {
     return {all_, school, YearDim(year), SenDim(static_cast<uint8_t>(sen))};
   }
+  // "<family>=<label>" of an extra cut (KPIS-2.md section 2). `value`: the record's enum (category,
+  // outcome), gender, ethnicity index or AgeBand; 0 is "unknown".
+  uint32_t Cut(CutFamily family, uint8_t value);
 
  private:
   uint32_t YearDim(uint8_t year);
@@ -49,6 +53,7 @@ class DimTable {
   Index schools_;  // by raw urn
   std::array<uint32_t, 256> years_{};
   std::array<uint32_t, 256> sens_{};
+  std::array<std::array<uint32_t, 32>, kCutFamilyCount> cuts_{};
   uint32_t all_ = 0;
   std::string scratch_;
 };

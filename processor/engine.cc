@@ -383,9 +383,11 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
       }
     }
   }
+  const uint8_t units = UnitsOf(kind);
   // Retract with the state before the change ...
   if (existed && !child.records[self].record.deleted) Contribute(child, child.records[self], -1);
   contribute_dependents(-1);
+  ContributeUnits(child, units, -1);
   if (profile != nullptr) ContributeMarksIn(child, profile->effective_date, marks_to, -1);
   // ... change it (deletes are kept as versions: a later, older version must stay stale) ...
   RecordVersion* stored = nullptr;
@@ -406,6 +408,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
   // ... and add back with the state after.
   if (!next.deleted) Contribute(child, *stored, +1);
   contribute_dependents(+1);
+  ContributeUnits(child, units, +1);
   if (profile != nullptr) {
     ContributeMarksIn(child, profile->effective_date, marks_to, +1);
     // Persistent and severe absence rows take their year and SEN from the profile too.
@@ -447,6 +450,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyMark(ChildState& child,
   }
   mark->set_recorded_at(next.recorded_at);
   mark->cls = mark_body.code;
+  mark->part_time = mark_body.part_time;
   mark->deleted = next.deleted;
   if (options_.durable && !mark->dirty) {
     mark->dirty = true;
@@ -473,8 +477,10 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
   // Snapshot contributions depend on as_of: each child's are retracted under the old date and
   // added under the new one. Flow contributions do not (later weeks are only hidden from the
   // table). Children are independent, so this runs child by child within the memory bound.
+  // Weeks before the old as_of's have the same S(W) under both dates: they are not visited.
   const Date old_as_of = options_.as_of;
   const Date old_week = as_of_week_;
+  restate_from_ = old_week;
   const auto set_as_of = [&](Date d) {
     options_.as_of = d;
     as_of_week_ = d.WeekStart();
@@ -489,6 +495,7 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
       for (const RecordVersion& r : child->records) {
         if (IsSnapshot(r.kind()) && !r.record.deleted) Contribute(*child, r, sign);
       }
+      ContributeUnits(*child, kAllUnits, sign);
     }
     // Absence rows: every unit with marks may gain the new week or a new S(W).
     for (SchoolYear& y : child->years) {
@@ -498,6 +505,7 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
     EvictIfNeeded(child);
   }
   set_as_of(as_of);
+  restate_from_ = kNoRestateBound;
   if (failed_) return std::unexpected(*failed_);
   // Cells of weeks that just became visible (future-dated flows) are reported at the next commit.
   LoadWeeks(old_week, as_of_week_);

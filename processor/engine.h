@@ -40,6 +40,7 @@ struct EngineOptions {
   Date as_of;                 // reporting date of a new store; snapshots at min(Sunday, as_of)
   int assessment_limit = 45;  // working days
   int icpc_limit = 15;        // working days
+  KpiLimits limits;           // KPIS-2.md section 6
   uint16_t task = 0;          // input partition: the key prefix of this engine's state
   // Bound on the hot state (children and KPI cells held in memory), in bytes; 0: unbounded. Past
   // it, the least recently used children are written back to the buffer and dropped, and read
@@ -182,6 +183,7 @@ class Engine {
   // A record's contribution to the cells and references, computed from the current state.
   void Contribute(ChildState& child, const RecordVersion& r, int sign);
   void ContributeMark(ChildState& child, SchoolYear& year, const MarkVersion& mark, int sign);
+  void ContributeEhcRequest(ChildState& child, const body::EhcRequest& request, int sign);
   // The child's records (indices) whose contribution can depend on the event's record, other
   // than the record itself; the same set before and after the change.
   std::vector<uint32_t> DependentRecords(ChildState& child, const ValidEvent& event,
@@ -196,10 +198,33 @@ class Engine {
   uint32_t OwnSchool(std::string_view urn);
   void AddRow(Kpi kpi, Date date, const Dims& dims, int64_t count, int64_t base);
   void AddDistinct(ChildState& child, Kpi kpi, Date date, const Dims& dims, int sign);
+  // Calls visit(week, S(W)) for each week up to the week of as_of (from restate_from_) in which a
+  // record of [start, end) is open at S(W). `visit` returns false to stop; it may only stop at a
+  // week from which it would stop at every later one (restate_from_ skips earlier weeks).
   template <typename Visit>
   void ForEachSnapshotWeek(Date start, std::optional<Date> end, Visit visit);
   std::optional<Date> FirstIcpcNaming(const ChildState& child, std::string_view s47_id) const;
   std::optional<Date> EarliestCpStart(const ChildState& child) const;
+  // The extra cuts of a CP plan's row dated d (KPIS-2.md section 2): category, age, gender and
+  // ethnicity, in the shape of Dims so that AddRow and AddDistinct take them.
+  Dims PlanCuts(ChildState& child, const body::CpPlan& plan, Date d);
+
+  // ---- the child-level units of KPIS-2.md section 7 (units.cc) ----
+  // A unit is a group of KPIs computed from all the child's records of some kinds at once
+  // (periods merged from several records, reviews numbered within a period, the latest visit, the
+  // latest enrolment end). Like a record's contribution, it is a function of the child's current
+  // state and as_of: ApplyRecord retracts the units a record's kind feeds before the change and
+  // adds them back after it, and AdvanceAsOf restates them.
+  static constexpr uint8_t kUnitEhe = 1;  // ehe_open: enrolments
+  static constexpr uint8_t kUnitEhc = 2;  // ehc_reviews_overdue: EHC plans and reviews
+  static constexpr uint8_t kUnitCp = 4;   // CP periods: CP reviews, their timeliness, CP visits
+  static constexpr uint8_t kUnitCla = 8;  // care periods: cla_started, CLA reviews and visits
+  static constexpr uint8_t kAllUnits = 15;
+  static uint8_t UnitsOf(Kind kind);
+  void ContributeUnits(ChildState& child, uint8_t units, int sign);
+  void ContributeEhe(ChildState& child, int sign);
+  void ContributeEhcOverdue(ChildState& child, int sign);
+  void ContributePeriods(ChildState& child, bool care, int sign);
 
   // ---- persistent and severe absence (absence.cc) ----
   // Counts a mark's change into the day summaries of every absence unit whose window holds its
@@ -221,6 +246,10 @@ class Engine {
   const Calendar& calendar_;
   EngineOptions options_;
   Date as_of_week_;
+  // Snapshot weeks before it are not visited (ForEachSnapshotWeek): AdvanceAsOf sets it to the
+  // old as_of's week, since S(W) of every earlier week is the same under both dates.
+  Date restate_from_ = kNoRestateBound;
+  static constexpr Date kNoRestateBound = Date(INT32_MIN / 4);
   std::optional<state::Error> failed_;
 
   DimTable own_dims_;
@@ -249,5 +278,16 @@ class Engine {
   std::vector<uint32_t> pending_children_;  // slots with ChildState::units_pending
   EngineStats stats_;
 };
+
+template <typename Visit>
+void Engine::ForEachSnapshotWeek(Date start, std::optional<Date> end, Visit visit) {
+  for (Date week = std::max(start.WeekStart(), restate_from_); week <= as_of_week_;
+       week = week + 7) {
+    const Date s = std::min(week + 6, options_.as_of);
+    if (end && *end <= s) break;  // closed at S(W), and at every later S
+    if (start > s) continue;      // opens after as_of inside the week of as_of
+    if (!visit(week, s)) break;
+  }
+}
 
 }  // namespace kpi

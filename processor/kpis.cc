@@ -41,6 +41,42 @@ constexpr std::array<KpiInfo, kKpiCount> kKpis = {{
     {Kpi::kPermanentExclusions, "permanent_exclusions"},
     {Kpi::kSchoolMoves, "school_moves"},
     {Kpi::kEheLeavers, "ehe_leavers"},
+    {Kpi::kPupilsOnRoll, "pupils_on_roll"},
+    {Kpi::kSuspendedPupilsYtd, "suspended_pupils_ytd"},
+    {Kpi::kPermanentlyExcludedPupilsYtd, "permanently_excluded_pupils_ytd"},
+    {Kpi::kPartTimeTimetablePupils, "part_time_timetable_pupils"},
+    {Kpi::kEheOpen, "ehe_open"},
+    {Kpi::kEhcRequests, "ehc_requests"},
+    {Kpi::kEhcRequestsParent, "ehc_requests_parent"},
+    {Kpi::kEhcDecisionsIn6w, "ehc_decisions_in_6w"},
+    {Kpi::kEhcAssessmentsAgreed, "ehc_assessments_agreed"},
+    {Kpi::kEhcDecisionsOverdue, "ehc_decisions_overdue"},
+    {Kpi::kEhcAssessmentsOpen, "ehc_assessments_open"},
+    {Kpi::kEhcPlansIssued, "ehc_plans_issued"},
+    {Kpi::kEhcPlansIssuedIn20w, "ehc_plans_issued_in_20w"},
+    {Kpi::kEhcPlansIssuedIn20wExclExceptions, "ehc_plans_issued_in_20w_excl_exceptions"},
+    {Kpi::kEhcWaitingOver20w, "ehc_waiting_over_20w"},
+    {Kpi::kEhcAdviceIn6wHealth, "ehc_advice_in_6w_health"},
+    {Kpi::kEhcAdviceIn6wEp, "ehc_advice_in_6w_ep"},
+    {Kpi::kEhcAdviceIn6wSocialCare, "ehc_advice_in_6w_social_care"},
+    {Kpi::kEhcAdviceOutstandingEp, "ehc_advice_outstanding_ep"},
+    {Kpi::kEhcPlansOpen, "ehc_plans_open"},
+    {Kpi::kEhcReviewDecisionsIn4w, "ehc_review_decisions_in_4w"},
+    {Kpi::kEhcReviewsBacklog, "ehc_reviews_backlog"},
+    {Kpi::kEhcReviewsOverdue, "ehc_reviews_overdue"},
+    {Kpi::kCpPlansOpen2y, "cp_plans_open_2y"},
+    {Kpi::kCpPlansStartedRepeat, "cp_plans_started_repeat"},
+    {Kpi::kCpPlansStartedRepeat2y, "cp_plans_started_repeat_2y"},
+    {Kpi::kClaStarted, "cla_started"},
+    {Kpi::kCpReviewsHeld, "cp_reviews_held"},
+    {Kpi::kCpReviewsInTimescale, "cp_reviews_in_timescale"},
+    {Kpi::kCpReviewsOverdue, "cp_reviews_overdue"},
+    {Kpi::kClaReviewsHeld, "cla_reviews_held"},
+    {Kpi::kClaReviewsInTimescale, "cla_reviews_in_timescale"},
+    {Kpi::kClaReviewsOverdue, "cla_reviews_overdue"},
+    {Kpi::kCpVisitsInTimescale, "cp_visits_in_timescale"},
+    {Kpi::kClaVisitsInTimescale, "cla_visits_in_timescale"},
+    {Kpi::kAssessmentsInTimescaleFromReferral, "assessments_in_timescale_from_referral"},
 }};
 
 constexpr std::array<std::string_view, 17> kYearLabels = {"unknown", "EY", "R",  "1",  "2", "3",
@@ -71,6 +107,21 @@ bool HasBase(Kpi kpi) {
     case Kpi::kUnauthorisedAbsenceRate:
     case Kpi::kPersistentAbsence:
     case Kpi::kSevereAbsence:
+    case Kpi::kEhcRequestsParent:
+    case Kpi::kEhcDecisionsIn6w:
+    case Kpi::kEhcPlansIssuedIn20w:
+    case Kpi::kEhcPlansIssuedIn20wExclExceptions:
+    case Kpi::kEhcAdviceIn6wHealth:
+    case Kpi::kEhcAdviceIn6wEp:
+    case Kpi::kEhcAdviceIn6wSocialCare:
+    case Kpi::kEhcReviewDecisionsIn4w:
+    case Kpi::kCpPlansStartedRepeat:
+    case Kpi::kCpPlansStartedRepeat2y:
+    case Kpi::kCpReviewsInTimescale:
+    case Kpi::kClaReviewsInTimescale:
+    case Kpi::kCpVisitsInTimescale:
+    case Kpi::kClaVisitsInTimescale:
+    case Kpi::kAssessmentsInTimescaleFromReferral:
       return true;
     default:
       return false;
@@ -152,6 +203,37 @@ uint8_t YearGroupIn(int birth_year, int birth_month, int academic_year) {
 
 std::string_view YearGroupLabel(uint8_t year_group) {
   return year_group < kYearLabels.size() ? kYearLabels[year_group] : kYearLabels[0];
+}
+
+std::string_view CutFamilyName(CutFamily family) {
+  static constexpr std::array<std::string_view, kCutFamilyCount> kNames = {
+      "category", "age", "gender", "ethnicity", "outcome"};
+  return kNames[static_cast<size_t>(family)];
+}
+
+int AgeOn(Date date_of_birth, Date d) {
+  const Ymd dob = date_of_birth.ToYmd();
+  const Ymd on = d.ToYmd();
+  int age = on.year - dob.year;
+  if (on.month * 100 + on.day < dob.month * 100 + dob.day) --age;
+  return age;
+}
+
+uint8_t AgeBand(std::optional<Date> date_of_birth, Date d) {
+  if (!date_of_birth) return 0;
+  if (*date_of_birth > d) return 1;
+  const int age = AgeOn(*date_of_birth, d);
+  if (age < 1) return 2;
+  if (age <= 4) return 3;
+  if (age <= 9) return 4;
+  if (age <= 15) return 5;
+  return 6;
+}
+
+std::string_view AgeBandLabel(uint8_t band) {
+  static constexpr std::array<std::string_view, 7> kLabels = {"unknown", "unborn", "under1", "1-4",
+                                                              "5-9",     "10-15",  "16+"};
+  return band < kLabels.size() ? kLabels[band] : kLabels[0];
 }
 
 std::string_view SenLabel(uint8_t sen) {

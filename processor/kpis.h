@@ -44,8 +44,76 @@ enum class Kpi : uint8_t {
   kPermanentExclusions,
   kSchoolMoves,
   kEheLeavers,
+  // Part II (KPIS-2.md), ids 31-66.
+  kPupilsOnRoll,
+  kSuspendedPupilsYtd,
+  kPermanentlyExcludedPupilsYtd,
+  kPartTimeTimetablePupils,
+  kEheOpen,
+  kEhcRequests,
+  kEhcRequestsParent,
+  kEhcDecisionsIn6w,
+  kEhcAssessmentsAgreed,
+  kEhcDecisionsOverdue,
+  kEhcAssessmentsOpen,
+  kEhcPlansIssued,
+  kEhcPlansIssuedIn20w,
+  kEhcPlansIssuedIn20wExclExceptions,
+  kEhcWaitingOver20w,
+  kEhcAdviceIn6wHealth,
+  kEhcAdviceIn6wEp,
+  kEhcAdviceIn6wSocialCare,
+  kEhcAdviceOutstandingEp,
+  kEhcPlansOpen,
+  kEhcReviewDecisionsIn4w,
+  kEhcReviewsBacklog,
+  kEhcReviewsOverdue,
+  kCpPlansOpen2y,
+  kCpPlansStartedRepeat,
+  kCpPlansStartedRepeat2y,
+  kClaStarted,
+  kCpReviewsHeld,
+  kCpReviewsInTimescale,
+  kCpReviewsOverdue,
+  kClaReviewsHeld,
+  kClaReviewsInTimescale,
+  kClaReviewsOverdue,
+  kCpVisitsInTimescale,
+  kClaVisitsInTimescale,
+  kAssessmentsInTimescaleFromReferral,
 };
-inline constexpr int kKpiCount = 30;
+inline constexpr int kKpiCount = 66;
+inline constexpr int kPartOneKpiCount = 30;  // ids 1-30: KPIS.md
+
+// The configurable limits of KPIS-2.md section 6, with its defaults (the assessment and ICPC
+// limits of KPIS.md are EngineOptions').
+struct KpiLimits {
+  int ehc_decision_days = 42;         // 38, 40
+  int ehc_plan_days = 140;            // 43, 44, 45
+  int ehc_advice_days = 42;           // 46, 47, 48
+  int ehc_review_decision_days = 28;  // 51
+  int ehc_review_months = 12;         // 53
+  int cp_first_review_months = 3;     // 59, 60
+  int cp_review_months = 6;           // 59, 60
+  int cla_first_review_limit = 20;    // working days: 62, 63
+  int cla_second_review_months = 3;   // 62, 63
+  int cla_review_months = 6;          // 62, 63
+  int cp_visit_limit = 10;            // working days: 64
+  int cla_first_visit_days = 7;       // 65
+  int cla_visit_days = 42;            // 65
+};
+
+// The extra cut families of KPIS-2.md section 2: one more set of rows of icpc_held (outcome),
+// cp_plans_started and cp_plans_open (category, age, gender, ethnicity), as "<family>=<value>".
+enum class CutFamily : uint8_t { kCategory, kAge, kGender, kEthnicity, kOutcome };
+inline constexpr int kCutFamilyCount = 5;
+std::string_view CutFamilyName(CutFamily family);
+// The age band of age_on(dob, d) (KPIS-2.md section 1): 0 unknown, 1 unborn, 2 under1, 3 1-4,
+// 4 5-9, 5 10-15, 6 16+.
+uint8_t AgeBand(std::optional<Date> date_of_birth, Date d);
+std::string_view AgeBandLabel(uint8_t band);
+// The completed years from dob to d (negative when d is before dob).
+int AgeOn(Date date_of_birth, Date d);
 
 std::string_view KpiName(Kpi kpi);
 std::optional<Kpi> KpiFromName(std::string_view name);

@@ -68,10 +68,11 @@ void Put(coding::Writer& w, const body::Assessment& b) {
   w.Day(b.start_date);
   w.OptionalDay(b.completion_date);
   w.OptionalDay(b.authorisation_date);
+  w.Bytes(b.referral_id);
 }
 bool Get(coding::Reader& in, body::Assessment& b) {
   return in.Day(b.start_date) && in.OptionalDay(b.completion_date) &&
-         in.OptionalDay(b.authorisation_date);
+         in.OptionalDay(b.authorisation_date) && in.Bytes(b.referral_id);
 }
 
 void Put(coding::Writer& w, const body::S47& b) {
@@ -261,6 +262,7 @@ size_t Record::HeapBytes() const {
         using B = std::decay_t<decltype(b)>;
         if constexpr (requires { b.school_urn; }) return b.school_urn.size();
         if constexpr (std::is_same_v<B, body::Icpc>) return b.s47_id.size();
+        if constexpr (std::is_same_v<B, body::Assessment>) return b.referral_id.size();
         return 0;
       },
       body);

@@ -96,6 +96,7 @@ struct Assessment {
   Date start_date;
   std::optional<Date> completion_date;
   std::optional<Date> authorisation_date;
+  std::string referral_id;  // the event_id of the child's referral, or empty
 };
 struct S47 {
   Date start_date;
@@ -129,6 +130,7 @@ struct Attendance {
   Date date;
   Session session = Session::kNotGiven;
   AttendanceClass code = AttendanceClass::kMissing;  // the code's class
+  bool part_time = false;                            // the code is C2 (part_time_timetable_pupils)
 };
 struct Exclusion {
   std::string school_urn;

@@ -24,7 +24,7 @@ std::vector<Record> EveryKind() {
   return {
       Make(body::Contact{D(2026, 1, 5)}),
       Make(body::Referral{D(2026, 1, 6), true}),
-      Make(body::Assessment{D(2026, 1, 7), D(2026, 2, 1), D(2026, 2, 3)}),
+      Make(body::Assessment{D(2026, 1, 7), D(2026, 2, 1), D(2026, 2, 3), "R-1"}),
       Make(body::S47{D(2026, 1, 8), D(2026, 1, 6), D(2026, 3, 1), true}),
       Make(body::Icpc{D(2026, 1, 20), std::string("S47\0-1", 6), IcpcOutcome::kLookedAfter}),
       Make(body::CinPlan{D(2026, 1, 9), std::nullopt, true}),

@@ -35,8 +35,22 @@ uint32_t Engine::OwnSchool(std::string_view urn) {
 }
 
 bool Engine::IsSnapshot(Kind kind) const {
-  return kind == Kind::kAssessment || kind == Kind::kS47 || kind == Kind::kCinPlan ||
-         kind == Kind::kCpPlan || kind == Kind::kLookedAfter;
+  switch (kind) {
+    case Kind::kAssessment:
+    case Kind::kS47:
+    case Kind::kCinPlan:
+    case Kind::kCpPlan:
+    case Kind::kLookedAfter:
+    case Kind::kExclusion:  // the year-to-date pupils of KPIS-2.md
+    case Kind::kEnrolment:  // pupils_on_roll
+    case Kind::kEhcRequest:
+    case Kind::kEhcAdvice:
+    case Kind::kEhcPlan:
+    case Kind::kEhcReview:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // ---- dimensions and cells -----------------------------------------------------------------
@@ -86,14 +100,12 @@ void Engine::AddDistinct(ChildState& child, Kpi kpi, Date date, const Dims& dims
   MarkDirty(child);
 }
 
-template <typename Visit>
-void Engine::ForEachSnapshotWeek(Date start, std::optional<Date> end, Visit visit) {
-  for (Date week = start.WeekStart(); week <= as_of_week_; week = week + 7) {
-    const Date s = std::min(week + 6, options_.as_of);
-    if (end && *end <= s) break;  // closed at S(W), and at every later S
-    if (start > s) continue;      // opens after as_of inside the week of as_of
-    if (!visit(week, s)) break;
-  }
+Engine::Dims Engine::PlanCuts(ChildState& child, const body::CpPlan& plan, Date d) {
+  const Profile* p = child.ProfileOn(d);
+  return {dims_.Cut(CutFamily::kCategory, static_cast<uint8_t>(plan.category)),
+          dims_.Cut(CutFamily::kAge, AgeBand(p ? p->date_of_birth : std::nullopt, d)),
+          dims_.Cut(CutFamily::kGender, p ? static_cast<uint8_t>(p->gender) : 0),
+          dims_.Cut(CutFamily::kEthnicity, p ? p->ethnicity : 0)};
 }
 
 // ---- cross-record lookups -----------------------------------------------------------------
@@ -151,7 +163,12 @@ std::vector<uint32_t> Engine::DependentRecords(ChildState& child, const ValidEve
       }
       break;
     }
-    case Kind::kCpPlan:  // every other CP plan of the child (the repeat flag)
+    case Kind::kReferral:  // assessments naming it (assessments_in_timescale_from_referral)
+      add_matching(Kind::kAssessment, [&](const Record& r) {
+        return !r.deleted && r.as<body::Assessment>().referral_id == event.event_id;
+      });
+      break;
+    case Kind::kCpPlan:  // every other CP plan of the child (the repeat flags)
       add_matching(Kind::kCpPlan, [](const Record&) { return true; });
       break;
     case Kind::kProfile:  // every record of the child; its marks are handled by the caller
@@ -178,6 +195,60 @@ void Engine::ContributeMarksIn(ChildState& child, Date from, std::optional<Date>
 
 // ---- contributions ------------------------------------------------------------------------
 
+void Engine::ContributeEhcRequest(ChildState& child, const body::EhcRequest& q, int sign) {
+  const KpiLimits& limits = options_.limits;
+  const Date requested = q.request_date;
+  const Dims at_request = DimsOn(child, requested);
+  AddRow(Kpi::kEhcRequests, requested, at_request, sign, 0);
+  const bool parent = q.source == EhcSource::kParent || q.source == EhcSource::kYoungPerson;
+  AddRow(Kpi::kEhcRequestsParent, requested, at_request, parent ? sign : 0, sign);
+  if (q.decision_date) {
+    const Date decided = *q.decision_date;
+    const Dims dims = DimsOn(child, decided);
+    const bool in_time = decided - requested <= limits.ehc_decision_days;
+    AddRow(Kpi::kEhcDecisionsIn6w, decided, dims, in_time ? sign : 0, sign);
+    if (q.decision == EhcDecision::kAssess) {
+      AddRow(Kpi::kEhcAssessmentsAgreed, decided, dims, sign, 0);
+    }
+  }
+  if (q.outcome_date && q.outcome == EhcOutcome::kPlanIssued) {
+    const Date issued = *q.outcome_date;
+    const Dims dims = DimsOn(child, issued);
+    const int in_time = issued - requested <= limits.ehc_plan_days ? sign : 0;
+    AddRow(Kpi::kEhcPlansIssued, issued, dims, sign, 0);
+    AddRow(Kpi::kEhcPlansIssuedIn20w, issued, dims, in_time, sign);
+    if (!q.timescale_exception) {
+      AddRow(Kpi::kEhcPlansIssuedIn20wExclExceptions, issued, dims, in_time, sign);
+    }
+  }
+  const auto earlier = [](std::optional<Date> a, std::optional<Date> b) {
+    return a && b ? std::optional(std::min(*a, *b)) : a ? a : b;
+  };
+  // Undecided and not closed at S(W), and older than the decision limit.
+  ForEachSnapshotWeek(requested, earlier(q.decision_date, q.outcome_date), [&](Date week, Date s) {
+    if (s - requested > limits.ehc_decision_days) {
+      AddRow(Kpi::kEhcDecisionsOverdue, week, DimsOn(child, s), sign, 0);
+    }
+    return true;
+  });
+  if (q.decision_date && q.decision == EhcDecision::kAssess) {
+    ForEachSnapshotWeek(*q.decision_date, q.outcome_date, [&](Date week, Date s) {
+      AddRow(Kpi::kEhcAssessmentsOpen, week, DimsOn(child, s), sign, 0);
+      return true;
+    });
+  }
+  if (!q.tribunal_ordered) {  // not refused and not closed at S(W), older than 20 weeks
+    const std::optional<Date> refused =
+        q.decision == EhcDecision::kNotAssess ? q.decision_date : std::nullopt;
+    ForEachSnapshotWeek(requested, earlier(refused, q.outcome_date), [&](Date week, Date s) {
+      if (s - requested > limits.ehc_plan_days) {
+        AddRow(Kpi::kEhcWaitingOver20w, week, DimsOn(child, s), sign, 0);
+      }
+      return true;
+    });
+  }
+}
+
 void Engine::ContributeMark(ChildState& child, SchoolYear& year, const MarkVersion& mark,
                             int sign) {
   if (mark.cls == AttendanceClass::kMissing) stats_.live_missing_marks += sign;
@@ -189,6 +260,7 @@ void Engine::ContributeMark(ChildState& child, SchoolYear& year, const MarkVersi
   const Dims dims =
       dims_.For(year.school_dim, p ? p->YearGroupIn(year.academic_year) : kYearUnknown,
                 p ? p->sen : SenStatus::kNotGiven);
+  if (mark.part_time) AddDistinct(child, Kpi::kPartTimeTimetablePupils, d, dims, sign);
   const Date week = d.WeekStart();
   if (!year.cache_valid || year.cached_week != week || year.cached_dims != dims ||
       year.cached_epoch != cells_.epoch()) {
@@ -234,6 +306,15 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
         const bool in_time =
             calendar_.WorkingDays(as.start_date, authorised) <= options_.assessment_limit;
         AddRow(Kpi::kAssessmentsInTimescale, authorised, dims, in_time ? sign : 0, sign);
+        const RecordVersion* referral =
+            as.referral_id.empty() ? nullptr : child.FindRecord(Kind::kReferral, as.referral_id);
+        if (referral != nullptr && !referral->record.deleted) {
+          const Date referred = referral->record.as<body::Referral>().referral_date;
+          const bool from_referral =
+              calendar_.WorkingDays(referred, authorised) <= options_.assessment_limit;
+          AddRow(Kpi::kAssessmentsInTimescaleFromReferral, authorised, dims,
+                 from_referral ? sign : 0, sign);
+        }
       }
       ForEachSnapshotWeek(as.start_date, as.authorisation_date, [&](Date week, Date s) {
         const Dims dims = DimsOn(child, s);
@@ -265,6 +346,9 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
       const auto& icpc = r.as<body::Icpc>();
       const Dims dims = DimsOn(child, icpc.conference_date);
       AddRow(Kpi::kIcpcHeld, icpc.conference_date, dims, sign, 0);
+      cells_.Add(PackCell(Kpi::kIcpcHeld, icpc.conference_date.WeekStart(),
+                          dims_.Cut(CutFamily::kOutcome, static_cast<uint8_t>(icpc.outcome))),
+                 sign, 0);
       if (icpc.s47_id.empty()) break;
       const RecordVersion* s47 = child.FindRecord(Kind::kS47, icpc.s47_id);
       if (s47 != nullptr && !s47->record.deleted) {
@@ -285,7 +369,10 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
     }
     case Kind::kCpPlan: {
       const auto& plan = r.as<body::CpPlan>();
-      AddRow(Kpi::kCpPlansStarted, plan.start_date, DimsOn(child, plan.start_date), sign, 0);
+      const Dims at_start = DimsOn(child, plan.start_date);
+      AddRow(Kpi::kCpPlansStarted, plan.start_date, at_start, sign, 0);
+      AddRow(Kpi::kCpPlansStarted, plan.start_date, PlanCuts(child, plan, plan.start_date), sign,
+             0);
       if (plan.end_date) {
         const Date end = *plan.end_date;
         const Dims dims = DimsOn(child, end);
@@ -295,10 +382,24 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
       }
       const std::optional<Date> earliest = EarliestCpStart(child);
       const bool repeat = plan.previous_plans > 0 || (earliest && *earliest < plan.start_date);
+      AddRow(Kpi::kCpPlansStartedRepeat, plan.start_date, at_start, repeat ? sign : 0, sign);
+      // Another live plan that ended on or before this start, at most two years before it.
+      bool repeat_2y = false;
+      for (const RecordVersion& other : child.records) {
+        if (other.kind() != Kind::kCpPlan || other.record.deleted || other.id == v.id) continue;
+        const std::optional<Date> e = other.record.as<body::CpPlan>().end_date;
+        repeat_2y =
+            repeat_2y || (e && *e <= plan.start_date && plan.start_date - *e <= kPlanTwoYears);
+      }
+      AddRow(Kpi::kCpPlansStartedRepeat2y, plan.start_date, at_start, repeat_2y ? sign : 0, sign);
       ForEachSnapshotWeek(plan.start_date, plan.end_date, [&](Date week, Date s) {
         const Dims dims = DimsOn(child, s);
         AddDistinct(child, Kpi::kCpPlansOpen, week, dims, sign);
+        AddDistinct(child, Kpi::kCpPlansOpen, week, PlanCuts(child, plan, s), sign);
         if (repeat) AddDistinct(child, Kpi::kCpPlansOpenRepeat, week, dims, sign);
+        if (s - plan.start_date >= kPlanTwoYears) {
+          AddDistinct(child, Kpi::kCpPlansOpen2y, week, dims, sign);
+        }
         return true;
       });
       break;
@@ -321,6 +422,16 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
       } else if (x.kind == ExclusionKind::kPermanent) {
         AddRow(Kpi::kPermanentExclusions, x.start_date, dims, sign, 0);
       }
+      // Year to date: every week from the exclusion's to the end of its academic year, with the
+      // exclusion's school and the profile on S(W).
+      const Kpi ytd = x.kind == ExclusionKind::kSuspension ? Kpi::kSuspendedPupilsYtd
+                                                           : Kpi::kPermanentlyExcludedPupilsYtd;
+      const uint32_t school = OwnSchool(x.school_urn);
+      const Date next_year = AcademicYearStart(AcademicYearOf(x.start_date) + 1);
+      ForEachSnapshotWeek(x.start_date, next_year, [&](Date week, Date s) {
+        AddDistinct(child, ytd, week, DimsOn(child, s, school), sign);
+        return true;
+      });
       break;
     }
     case Kind::kEnrolment: {
@@ -338,19 +449,78 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
           AddDistinct(child, Kpi::kEheLeavers, left, dims, sign);
         }
       }
+      ForEachSnapshotWeek(joined, enrolment.end_date, [&](Date week, Date s) {
+        AddDistinct(child, Kpi::kPupilsOnRoll, week, DimsOn(child, s, school), sign);
+        return true;
+      });
       break;
     }
     case Kind::kAttendance:  // marks contribute through ContributeMark
     case Kind::kProfile:     // profiles only shape the dimensions of the other records
       break;
-    // Part II records are validated and kept as live records; the KPIs of KPIS-2.md that read
-    // them are not computed yet (issue 12).
     case Kind::kEhcRequest:
-    case Kind::kEhcAdvice:
-    case Kind::kEhcPlan:
-    case Kind::kEhcReview:
-    case Kind::kReview:
-    case Kind::kVisit:
+      ContributeEhcRequest(child, r.as<body::EhcRequest>(), sign);
+      break;
+    case Kind::kEhcAdvice: {
+      const auto& advice = r.as<body::EhcAdvice>();
+      std::optional<Kpi> in_6w;
+      switch (advice.advice_type) {
+        case AdviceType::kHealth:
+          in_6w = Kpi::kEhcAdviceIn6wHealth;
+          break;
+        case AdviceType::kEp:
+          in_6w = Kpi::kEhcAdviceIn6wEp;
+          break;
+        case AdviceType::kSocialCare:
+          in_6w = Kpi::kEhcAdviceIn6wSocialCare;
+          break;
+        default:
+          break;
+      }
+      if (in_6w && advice.received_date) {
+        const Date received = *advice.received_date;
+        const bool in_time = received - advice.requested_date <= options_.limits.ehc_advice_days;
+        AddRow(*in_6w, received, DimsOn(child, received), in_time ? sign : 0, sign);
+      }
+      if (advice.advice_type == AdviceType::kEp) {
+        ForEachSnapshotWeek(advice.requested_date, advice.received_date, [&](Date week, Date s) {
+          AddRow(Kpi::kEhcAdviceOutstandingEp, week, DimsOn(child, s), sign, 0);
+          return true;
+        });
+      }
+      break;
+    }
+    case Kind::kEhcPlan: {
+      const auto& plan = r.as<body::EhcPlan>();
+      ForEachSnapshotWeek(plan.start_date, plan.end_date, [&](Date week, Date s) {
+        AddDistinct(child, Kpi::kEhcPlansOpen, week, DimsOn(child, s), sign);
+        return true;
+      });
+      break;
+    }
+    case Kind::kEhcReview: {
+      const auto& review = r.as<body::EhcReview>();
+      if (review.decision_date) {
+        const Date decided = *review.decision_date;
+        const bool in_time =
+            decided - review.meeting_date <= options_.limits.ehc_review_decision_days;
+        AddRow(Kpi::kEhcReviewDecisionsIn4w, decided, DimsOn(child, decided), in_time ? sign : 0,
+               sign);
+      }
+      ForEachSnapshotWeek(review.meeting_date, review.decision_date, [&](Date week, Date s) {
+        AddRow(Kpi::kEhcReviewsBacklog, week, DimsOn(child, s), sign, 0);
+        return true;
+      });
+      break;
+    }
+    case Kind::kReview: {  // held; timeliness and overdue are the units' (units.cc)
+      const auto& review = r.as<body::Review>();
+      const Kpi held =
+          review.review_type == ReviewType::kCp ? Kpi::kCpReviewsHeld : Kpi::kClaReviewsHeld;
+      AddRow(held, review.review_date, DimsOn(child, review.review_date), sign, 0);
+      break;
+    }
+    case Kind::kVisit:  // only through the units
       break;
   }
 }

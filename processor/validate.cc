@@ -137,6 +137,7 @@ std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& che
       auto& b = r.body.emplace<body::Assessment>();
       if (del) return {};
       const auto& as = ev.assessment();
+      b.referral_id = as.referral_id();
       f.RequiredDate(as.start_date(), b.start_date)
           .OptionalDate(as.completion_date(), b.completion_date)
           .OptionalDate(as.authorisation_date(), b.authorisation_date);
@@ -199,6 +200,7 @@ std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& che
       const std::optional<AttendanceClass> cls = ClassifyAttendanceCode(m.code());
       if (!cls) return std::unexpected(Reason::kUnknownCode);
       b.code = *cls;
+      b.part_time = m.code() == "C2";
       return {};
     }
     case Event::kExclusion: {

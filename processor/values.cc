@@ -7,7 +7,8 @@ namespace kpi {
 std::string EncodeMark(const StoredMark& mark) {
   std::string out;
   coding::Writer w(out);
-  w.U8(static_cast<uint8_t>(static_cast<uint8_t>(mark.code) | (mark.deleted ? 0x80 : 0)));
+  w.U8(static_cast<uint8_t>(static_cast<uint8_t>(mark.code) | (mark.part_time ? 0x40 : 0) |
+                            (mark.deleted ? 0x80 : 0)));
   PutRecordedAt(w, mark.recorded_at);
   return out;
 }
@@ -17,10 +18,11 @@ std::optional<StoredMark> DecodeMark(std::string_view bytes) {
   uint8_t flags = 0;
   StoredMark m;
   if (!in || !in->U8(flags) || !GetRecordedAt(*in, m.recorded_at) || !in->done() ||
-      (flags & 0x7f) > static_cast<uint8_t>(AttendanceClass::kMissing)) {
+      (flags & 0x3f) > static_cast<uint8_t>(AttendanceClass::kMissing)) {
     return std::nullopt;
   }
-  m.code = static_cast<AttendanceClass>(flags & 0x7f);
+  m.code = static_cast<AttendanceClass>(flags & 0x3f);
+  m.part_time = (flags & 0x40) != 0;
   m.deleted = (flags & 0x80) != 0;
   return m;
 }

@@ -21,6 +21,7 @@ struct StoredMark {
   RecordedAt recorded_at;
   AttendanceClass code = AttendanceClass::kMissing;
   bool deleted = false;
+  bool part_time = false;  // the code is C2
   bool operator==(const StoredMark&) const = default;
 };
 std::string EncodeMark(const StoredMark& mark);

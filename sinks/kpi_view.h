@@ -6,6 +6,7 @@
 // Thread-safety: every method is safe from any thread (one mutex; readers copy out).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -51,5 +52,9 @@ class KpiView {
 
 // "school=100001" -> "school"; "all" -> "all".
 std::string_view DimensionKind(std::string_view dimension);
+// Every dimension kind, the four of KPIS.md and the extra cut families of KPIS-2.md, in the order
+// the metrics select them (the cap drops the later ones first).
+inline constexpr std::array<std::string_view, 9> kDimensionKinds = {
+    "all", "sen", "year", "school", "category", "age", "gender", "ethnicity", "outcome"};
 
 }  // namespace kpi::sinks

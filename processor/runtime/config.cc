@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "sinks/kpi_view.h"
+
 namespace kpi::runtime {
 namespace {
 
@@ -251,9 +253,12 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
   if (auto v = r.Take("metrics.dimensions")) {
     c.metrics_dimensions = SplitList(*v);
     for (const std::string& kind : c.metrics_dimensions) {
-      if (kind != "all" && kind != "school" && kind != "year" && kind != "sen") {
-        return std::unexpected("metrics.dimensions: expected any of all, school, year, sen; got '" +
-                               kind + "'");
+      if (std::find(sinks::kDimensionKinds.begin(), sinks::kDimensionKinds.end(), kind) ==
+          sinks::kDimensionKinds.end()) {
+        return std::unexpected(
+            "metrics.dimensions: expected any of all, school, year, sen, category, age, gender, "
+            "ethnicity, outcome; got '" +
+            kind + "'");
       }
     }
   }

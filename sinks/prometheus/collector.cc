@@ -47,9 +47,29 @@ MetricFamily HistogramFamily(std::string name, std::string help, const Histogram
 
 double UnixSeconds(Date d) { return static_cast<double>(d.days()) * 86400.0; }
 
-constexpr std::array<Kpi, 7> kBacklogs = {
-    Kpi::kAssessmentsOpen, Kpi::kAssessmentsOverdue, Kpi::kS47AwaitingIcpc, Kpi::kS47IcpcOverdue,
-    Kpi::kCpPlansOpen,     Kpi::kCinPlansOpen,       Kpi::kClaOpen};
+// A backlog is the count of a snapshot KPI, or (`not_in_base`) the children of its base not in its
+// count: the visits not in timescale.
+struct Backlog {
+  std::string_view name;
+  Kpi kpi;
+  bool not_in_base = false;
+};
+constexpr std::array<Backlog, 14> kBacklogs = {{
+    {"assessments_open", Kpi::kAssessmentsOpen},
+    {"assessments_overdue", Kpi::kAssessmentsOverdue},
+    {"s47_awaiting_icpc", Kpi::kS47AwaitingIcpc},
+    {"s47_icpc_overdue", Kpi::kS47IcpcOverdue},
+    {"cp_plans_open", Kpi::kCpPlansOpen},
+    {"cin_plans_open", Kpi::kCinPlansOpen},
+    {"cla_open", Kpi::kClaOpen},
+    {"ehc_decisions_overdue", Kpi::kEhcDecisionsOverdue},
+    {"ehc_waiting_over_20w", Kpi::kEhcWaitingOver20w},
+    {"ehc_reviews_overdue", Kpi::kEhcReviewsOverdue},
+    {"cp_reviews_overdue", Kpi::kCpReviewsOverdue},
+    {"cla_reviews_overdue", Kpi::kClaReviewsOverdue},
+    {"cp_visits_overdue", Kpi::kCpVisitsInTimescale, true},
+    {"cla_visits_overdue", Kpi::kClaVisitsInTimescale, true},
+}};
 
 }  // namespace
 
@@ -63,7 +83,7 @@ KpiSelection SelectKpiSeries(const KpiView& view, Date as_of, const MetricsOptio
   // One read of the view per week, then the rows by dimension kind.
   std::vector<Row> week_rows[2];
   for (int p = 0; p < 2; ++p) week_rows[p] = view.Query({.week = weeks[p]});
-  for (const std::string_view kind : {"all", "sen", "year", "school"}) {
+  for (const std::string_view kind : kDimensionKinds) {
     if (!wanted(kind)) continue;
     for (int p = 0; p < 2; ++p) {
       std::vector<Row> rows;
@@ -207,14 +227,16 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
     if (HasBase(k.row.kpi)) AddSample(base, static_cast<double>(k.row.base), std::move(labels));
   }
   // Backlogs from the view itself, so that the cap never hides them.
-  for (const Kpi kpi : kBacklogs) {
+  for (const Backlog& b : kBacklogs) {
     ViewQuery q;
-    q.kpi = kpi;
+    q.kpi = b.kpi;
     q.week = as_of->WeekStart();
     q.dimension = "all";
     const std::vector<Row> rows = probe_.view().Query(q);
-    AddSample(backlog, rows.empty() ? 0 : static_cast<double>(rows.front().count),
-              {{"backlog", std::string(KpiName(kpi))}});
+    const int64_t value = rows.empty()    ? 0
+                          : b.not_in_base ? rows.front().base - rows.front().count
+                                          : rows.front().count;
+    AddSample(backlog, static_cast<double>(value), {{"backlog", std::string(b.name)}});
   }
   out.push_back(std::move(count));
   out.push_back(std::move(base));

@@ -126,10 +126,11 @@ void AddVersions(Rng& rng, const Params& p, int64_t cutoff, Counts* counts,
 
 // What a child's marks depend on, kept for every child (the rest is made again when needed).
 struct MarkPlan {
-  uint32_t urn = 0;       // school index + 1; 0: not of school age
-  uint32_t next_urn = 0;  // after a move; 0: none (no move, or elective home education)
-  Date leave;             // first day away from the first school
-  float absence = 0;      // chance that a session is missed
+  uint32_t urn = 0;        // school index + 1; 0: not of school age
+  uint32_t next_urn = 0;   // after a move; 0: none (no move, or elective home education)
+  Date leave;              // first day away from the first school
+  float absence = 0;       // chance that a session is missed
+  bool part_time = false;  // on a part-time timetable: afternoons present are C2 instead
 };
 
 // Builds one child's records other than marks, and its MarkPlan, from the child's own stream.
@@ -141,6 +142,7 @@ class ChildBuilder {
   // The child's records in arrival order; `counts` (if given) gets the stale re-sends and deletes.
   const std::vector<Out>& Build(uint32_t c, MarkPlan* plan, Counts* counts) {
     rng_ = Rng(Seed(p_.seed, c, 1));
+    rng2_ = Rng(Seed(p_.seed, c, 2));
     out_.clear();
     counts_ = counts;
     seq_ = 0;
@@ -184,13 +186,29 @@ class ChildBuilder {
                       : sen_roll < 0.93 ? "SEN_SUPPORT"
                       : sen_roll < 0.97 ? "EHCP"
                                         : "";
+    std::string identity;  // gender and ethnicity (Part II)
+    if (p_.part2) {
+      const double g = rng2_.U();
+      if (g < 0.985)
+        identity += std::string(",\"gender\":\"") +
+                    (g < 0.49   ? "MALE"
+                     : g < 0.98 ? "FEMALE"
+                                : "INDETERMINATE") +
+                    "\"";
+      static constexpr std::array<const char*, 12> kEthnicities = {"WBRI", "WBRI", "WBRI", "WBRI",
+                                                                   "WBRI", "WBRI", "WOTH", "MWBC",
+                                                                   "APKN", "BAFR", "AIND", "OOTH"};
+      if (rng2_.Chance(0.95))
+        identity += std::string(",\"ethnicity\":\"") +
+                    kEthnicities[static_cast<size_t>(rng2_.R(0, kEthnicities.size() - 1))] + "\"";
+    }
     const auto profile_body = [&](Date effective, const std::string& at_school,
                                   const char* sen_status) {
       std::string b = "\"profile\":{\"effectiveDate\":\"" + effective.ToString() +
                       "\",\"dateOfBirth\":\"" + dob.ToString() + "\"";
       if (*sen_status) b += ",\"senStatus\":\"" + std::string(sen_status) + "\"";
       if (!at_school.empty()) b += ",\"schoolUrn\":" + Q(at_school);
-      return b + "}";
+      return b + identity + "}";
     };
     const Date effective = start - R(30, 400);
     const int64_t profile_at = At(start - 30, 3600 + R(0, 7200));
@@ -249,6 +267,128 @@ class ChildBuilder {
     if (Chance(0.15)) Journey(child, end);
     if (Chance(0.02)) PreexistingPlan(child, end);
     if (Chance(0.008)) LookedAfterEpisode(child, end);
+    if (p_.part2) {
+      if (school_age) plan->part_time = rng2_.Chance(0.01);
+      if (std::string_view(sen) == "EHCP") EhcPlan(child, start - rng2_.R(60, 2000), end);
+      if (age <= 20 && rng2_.Chance(school_age ? 0.03 : 0.01)) EhcRequest(child, end);
+    }
+  }
+
+  // ---- the records of KPIS-2.md (rng2_ only) ----
+
+  // An EHC plan with its annual reviews, some late, some without a decision yet.
+  void EhcPlan(const std::string& child, Date from, Date end) {
+    Rng& g = rng2_;
+    std::vector<std::string> bodies = {"\"ehcPlan\":{\"startDate\":\"" + from.ToString() + "\"}"};
+    std::vector<int64_t> times = {At(from, 30500)};
+    if (g.Chance(0.05)) {
+      const Date ceased = p_.start + g.R(0, static_cast<int>(end - p_.start));
+      if (ceased >= from) {
+        bodies.push_back("\"ehcPlan\":{\"startDate\":\"" + from.ToString() + "\",\"endDate\":\"" +
+                         ceased.ToString() + "\"}");
+        times.push_back(At(ceased, 30600));
+      }
+    }
+    Versions(child, child + "-EHCP", bodies, times, "\"ehcPlan\":{}");
+    Date meeting = from;
+    for (int k = 1; k <= 8; ++k) {
+      meeting = AddMonths(meeting, 12) - g.R(0, 40) + (g.Chance(0.15) ? g.R(20, 90) : 0);
+      if (meeting > end) break;
+      const std::string b = "\"ehcReview\":{\"meetingDate\":\"" + meeting.ToString() + "\"";
+      std::vector<std::string> rb = {b + "}"};
+      std::vector<int64_t> rt = {At(meeting, 41000)};
+      const Date decided = meeting + (g.Chance(0.2) ? g.R(29, 60) : g.R(3, 28));
+      rb.push_back(b + ",\"decisionDate\":\"" + decided.ToString() + "\"}");
+      rt.push_back(At(decided, 41500));
+      Versions(child, child + "-EHR" + std::to_string(k), rb, rt, "\"ehcReview\":{}");
+    }
+  }
+
+  // A request for an EHC needs assessment, carried through decision, advice and outcome.
+  void EhcRequest(const std::string& child, Date end) {
+    Rng& g = rng2_;
+    const Date requested = p_.start - 120 + g.R(0, static_cast<int>(end - p_.start) + 120);
+    static constexpr std::array<const char*, 9> kSources = {
+        "PARENT",  "PARENT", "PARENT",      "YOUNG_PERSON",   "SETTING",
+        "SETTING", "HEALTH", "SOCIAL_CARE", "LOCAL_AUTHORITY"};
+    std::string b = "\"ehcRequest\":{\"requestDate\":\"" + requested.ToString() +
+                    "\",\"source\":\"" +
+                    kSources[static_cast<size_t>(g.R(0, kSources.size() - 1))] + "\"";
+    if (g.Chance(0.04)) b += ",\"tribunalOrdered\":true";
+    const std::string id = child + "-EHC";
+    std::vector<std::string> bodies = {b + "}"};
+    std::vector<int64_t> times = {At(requested, 39000)};
+    if (g.Chance(0.08)) {  // withdrawn before any decision
+      const Date withdrawn = requested + g.R(5, 60);
+      bodies.push_back(b + ",\"outcomeDate\":\"" + withdrawn.ToString() +
+                       "\",\"outcome\":\"WITHDRAWN\"}");
+      times.push_back(At(withdrawn, 39500));
+      Versions(child, id, bodies, times, "\"ehcRequest\":{}");
+      return;
+    }
+    const Date decided = requested + (g.Chance(0.7) ? g.R(20, 42) : g.R(43, 90));
+    const bool assess = g.Chance(0.75);
+    b += ",\"decisionDate\":\"" + decided.ToString() + "\",\"decision\":\"" +
+         (assess ? "ASSESS" : "NOT_ASSESS") + "\"";
+    bodies.push_back(b + "}");
+    times.push_back(At(decided, 39600));
+    if (assess) {
+      static constexpr std::array<const char*, 4> kAdvice = {"HEALTH", "EP", "SOCIAL_CARE",
+                                                             "EDUCATION"};
+      for (size_t a = 0; a < kAdvice.size(); ++a) {
+        const Date asked = decided + g.R(0, 7);
+        const std::string ab = "\"ehcAdvice\":{\"adviceType\":\"" + std::string(kAdvice[a]) +
+                               "\",\"requestedDate\":\"" + asked.ToString() + "\"";
+        const Date received = asked + (g.Chance(0.6) ? g.R(10, 42) : g.R(43, 100));
+        Versions(child, id + "-ADV" + std::to_string(a),
+                 {ab + "}", ab + ",\"receivedDate\":\"" + received.ToString() + "\"}"},
+                 {At(asked, 40000), At(received, 40100)}, "\"ehcAdvice\":{}");
+      }
+      const double roll = g.U();
+      const char* outcome = roll < 0.85 ? "PLAN_ISSUED" : roll < 0.95 ? "NO_PLAN" : "WITHDRAWN";
+      const Date closed = requested + (g.Chance(0.55) ? g.R(100, 140) : g.R(141, 240));
+      if (g.Chance(0.1)) b += ",\"timescaleException\":true";
+      bodies.push_back(b + ",\"outcomeDate\":\"" + closed.ToString() + "\",\"outcome\":\"" +
+                       outcome + "\"}");
+      times.push_back(At(closed, 39700));
+      if (std::string_view(outcome) == "PLAN_ISSUED" && closed <= end) EhcPlan(child, closed, end);
+    }
+    Versions(child, id, bodies, times, "\"ehcRequest\":{}");
+  }
+
+  // The reviews and statutory visits of a CP plan or a looked-after episode from `start`, up to
+  // `until` (the plan's end) or the period's end. A few reviews are first recorded with the wrong
+  // type and corrected the next day; a few visits did not see the child.
+  void ReviewsAndVisits(const std::string& child, const std::string& id, bool cla, Date start,
+                        Date until) {
+    Rng& g = rng2_;
+    const char* type = cla ? "CLA" : "CP";
+    Date review = start;
+    for (int k = 1; k <= 12; ++k) {
+      const int months = k == 1 ? (cla ? 0 : 3) : (cla && k == 2 ? 3 : 6);
+      review = (months == 0 ? review + g.R(14, 32) : AddMonths(review, months) - g.R(0, 20)) +
+               (g.Chance(0.12) ? g.R(1, 30) : 0);
+      if (review > until) break;
+      const std::string b =
+          "\"review\":{\"reviewDate\":\"" + review.ToString() + "\",\"reviewType\":\"";
+      std::vector<std::string> rb;
+      std::vector<int64_t> rt;
+      if (g.Chance(0.02)) {
+        rb.push_back(b + (cla ? "CP" : "CLA") + "\"}");
+        rt.push_back(At(review, 42000));
+      }
+      rb.push_back(b + type + "\"}");
+      rt.push_back(At(review + static_cast<int>(rb.size()) - 1, 42100));
+      Versions(child, id + "-RV" + std::to_string(k), rb, rt, "\"review\":{}");
+    }
+    int n = 0;
+    for (Date visit = start + g.R(0, 12); visit <= until && n < 200; ++n) {
+      std::string vb = "\"visit\":{\"visitDate\":\"" + visit.ToString() + "\"";
+      if (g.Chance(0.03)) vb += ",\"childNotSeen\":true";
+      Versions(child, id + "-VI" + std::to_string(n), {vb + "}"}, {At(visit, 43000)},
+               "\"visit\":{}");
+      visit = visit + (cla ? g.R(14, 50) : g.R(4, 18));
+    }
   }
   // Children already in care (about 70 in 10,000 in England), some on short breaks (V3/V4).
   void LookedAfterEpisode(const std::string& child, Date end) {
@@ -265,6 +405,8 @@ class ChildBuilder {
       times.push_back(At(leaves, 31000));
     }
     Versions(child, child + "-LAC", bodies, times, "\"lookedAfter\":{}");
+    if (p_.part2 && roll < 0.85)
+      ReviewsAndVisits(child, child + "-LAC", true, start, std::min(leaves, end));
   }
 
   void Exclusion(const std::string& child, const std::string& urn, Date end, const char* kind) {
@@ -293,7 +435,8 @@ class ChildBuilder {
       if (!Chance(0.7)) continue;
       const Date as_start = referral + R(0, 10);
       const std::string as_id = child + "-AS" + std::to_string(k);
-      const std::string as_body = "\"assessment\":{\"startDate\":\"" + as_start.ToString() + "\"";
+      std::string as_body = "\"assessment\":{\"startDate\":\"" + as_start.ToString() + "\"";
+      if (p_.part2) as_body += ",\"referralId\":\"" + child + "-RF" + std::to_string(k) + "\"";
       std::vector<std::string> bodies = {as_body + "}"};
       std::vector<int64_t> times = {At(as_start, 45000)};
       const Date completion = as_start + R(15, 90);
@@ -345,10 +488,14 @@ class ChildBuilder {
       if (Chance(0.05)) {
         std::string la = child + "-LA" + std::to_string(k);
         const char* status = Chance(0.8) ? "C2" : Chance(0.5) ? "V2" : "V3";
+        const Date la_start = conf + R(1, 30);
         Versions(child, la,
-                 {"\"lookedAfter\":{\"startDate\":\"" + (conf + R(1, 30)).ToString() +
+                 {"\"lookedAfter\":{\"startDate\":\"" + la_start.ToString() +
                   "\",\"legalStatus\":\"" + status + "\"}"},
                  {At(conf + 30, 53000)}, "\"lookedAfter\":{}");
+        if (p_.part2 && std::string_view(status) != "V3") {
+          ReviewsAndVisits(child, la, true, la_start, end);
+        }
       }
     }
   }
@@ -358,7 +505,15 @@ class ChildBuilder {
     const bool cp = std::string_view(kind) == "cpPlan";
     std::string b = "\"" + std::string(kind) + "\":{\"startDate\":\"" + start.ToString() + "\"";
     if (cp && Chance(0.2)) b += ",\"previousPlans\":" + std::to_string(R(1, 3));
-    if (cp) b += ",\"category\":\"" + std::string(Chance(0.5) ? "NEG" : "EMO") + "\"";
+    if (cp) {
+      const bool neg = Chance(0.5);
+      static constexpr std::array<const char*, 6> kCategories = {"NEG", "PHY", "SAB",
+                                                                 "EMO", "MUL", ""};
+      const char* category =
+          !p_.part2 ? (neg ? "NEG" : "EMO")
+                    : kCategories[static_cast<size_t>(rng2_.R(0, kCategories.size() - 1))];
+      if (*category) b += ",\"category\":\"" + std::string(category) + "\"";
+    }
     std::vector<std::string> bodies = {b + "}"};
     std::vector<int64_t> times = {At(start, 54000)};
     const Date plan_end = start + R(60, 900);
@@ -367,6 +522,7 @@ class ChildBuilder {
       times.push_back(At(plan_end, 55000));
     }
     Versions(child, id, bodies, times, "\"" + std::string(kind) + "\":{}");
+    if (cp && p_.part2) ReviewsAndVisits(child, id, false, start, std::min(plan_end, end));
   }
 
   void PreexistingPlan(const std::string& child, Date end) {
@@ -379,11 +535,17 @@ class ChildBuilder {
   uint32_t schools_;
   int64_t cutoff_;  // nothing is recorded at or after this moment
   Rng rng_;
+  Rng rng2_ = Rng(0);  // the records of KPIS-2.md: rng_ draws the same with or without them
   std::vector<Out> out_;
   Counts* counts_ = nullptr;
   uint64_t seq_ = 0;
   uint32_t exclusions_ = 0;
 };
+
+// The code text of a generated mark: '2' stands for C2 (part-time timetable).
+std::string_view CodeText(const char& code) {
+  return code == '2' ? std::string_view("C2") : std::string_view(&code, 1);
+}
 
 char Code(Rng& rng, double absence) {
   if (rng.U() < absence) {
@@ -439,8 +601,8 @@ void AppendMark(std::string& s, const std::string& child, Date d, char session, 
   s += "\",\"recordedAt\":\"";
   AppendTimestamp(s, recorded_at);
   s += "\",";
-  const char text[2] = {code, 0};
-  AppendMarkBody(s, d, session, school, text);
+  const std::string text(CodeText(code));
+  AppendMarkBody(s, d, session, school, text.c_str());
   s += '}';
 }
 
@@ -505,12 +667,13 @@ class Stream {
       --school;
       Rng rng(Seed(p_.seed, c, 0x100000000ULL + static_cast<uint32_t>(d.days())));
       for (const char session : {'A', 'P'}) {
-        const char code = Code(rng, plan.absence);
+        char code = Code(rng, plan.absence);
+        if (plan.part_time && session == 'P' && code == '/') code = '2';
         const int sod = (session == 'A' ? 9 * 3600 : 13 * 3600) + rng.R(0, 1800);
         ++counts_.marks;
         if (rng.Chance(p_.correction_rate)) {
           const char fixed[2] = {code == 'N' ? 'I' : code == '/' ? 'M' : '/', 0};
-          const char first[2] = {code, 0};
+          const std::string first(CodeText(code));
           const std::string child = ChildId(c);
           const auto body = [&](const char* mark_code) {
             std::string b;
@@ -519,7 +682,7 @@ class Stream {
           };
           const int64_t t = At(d, sod);
           const std::string id = child + "-M" + d.ToString() + (session == 'A' ? "AM" : "PM");
-          AddVersions(rng, p_, cutoff_, &counts_, child, id, {body(first), body(fixed)},
+          AddVersions(rng, p_, cutoff_, &counts_, child, id, {body(first.c_str()), body(fixed)},
                       {t, t + 86400 + rng.R(0, 3600)}, body(nullptr),
                       [this](int64_t arrival, std::string line) {
                         pending_.push({arrival, pending_seq_++, std::move(line)});
@@ -586,9 +749,9 @@ class Stream {
     const std::string child = "C" + std::to_string(900000 + rng.R(0, 9999));
     const std::string head =
         "{\"eventId\":\"BAD\",\"childId\":\"" + child + "\",\"recordedAt\":\"" + t + "\",";
-    static constexpr int kKinds = 7;
+    const int kinds = p_.part2 ? 10 : 7;  // the last three: bad records of the Part II kinds
     std::string line;
-    switch (rng.R(0, kKinds - 1)) {
+    switch (rng.R(0, kinds - 1)) {
       case 0:  // cut short
         line = "{\"eventId\":\"BAD\",\"childId\":\"" + child + "\",\"recordedAt\"";
         break;
@@ -610,8 +773,21 @@ class Stream {
       case 5:  // out of range
         line = head + "\"referral\":{\"referralDate\":\"1985-06-01\"}}";
         break;
-      default:  // unknown kind
+      case 6:  // unknown kind
         line = head + "\"carePlan\":{\"startDate\":\"" + d.ToString() + "\"}}";
+        break;
+      case 7:  // a plan issued without a decision to assess: inconsistent
+        line = head + "\"ehcRequest\":{\"requestDate\":\"" + (d - 150).ToString() +
+               "\",\"decisionDate\":\"" + (d - 100).ToString() +
+               "\",\"decision\":\"NOT_ASSESS\",\"outcomeDate\":\"" + d.ToString() +
+               "\",\"outcome\":\"PLAN_ISSUED\"}}";
+        break;
+      case 8:  // a review without its type
+        line = head + "\"review\":{\"reviewDate\":\"" + d.ToString() + "\"}}";
+        break;
+      default:  // advice received before it was requested
+        line = head + "\"ehcAdvice\":{\"adviceType\":\"EP\",\"requestedDate\":\"" + d.ToString() +
+               "\",\"receivedDate\":\"" + (d - 2).ToString() + "\"}}";
         break;
     }
     ++counts_.malformed;

@@ -2,8 +2,9 @@
 // and benchmarks: children with effective-dated profiles, schools, contacts, referrals,
 // assessments with progress updates, S47s (with strategy discussions on the day or a few days
 // before, the ICPC anchor), ICPCs, CIN/CP/looked-after plans, attendance marks
-// with later corrections, exclusions, enrolments with mid-year moves and EHE, and a small share
-// of stale versions, deletes and malformed records. Same parameters, same bytes.
+// with later corrections, exclusions, enrolments with mid-year moves and EHE, the records of
+// KPIS-2.md, and a small share of stale versions, deletes and malformed records. Same
+// parameters, same bytes.
 // Thread-safety: pure; each call owns its state.
 #pragma once
 
@@ -22,10 +23,14 @@ struct Params {
   Date start = Date::FromYmd(2025, 9, 1);  // first day of the generated period
   uint32_t weeks = 26;                     // length of the period
   bool attendance = true;                  // school-age children get AM/PM marks
-  double stale_rate = 0.005;               // share of versioned records re-sent late, older
-  double delete_rate = 0.01;               // share of records later deleted
-  double correction_rate = 0.01;           // share of marks corrected the next day
-  double malformed_rate = 0.002;           // share of extra malformed lines
+  // The records of KPIS-2.md (EHC requests, advice, plans and reviews; CP and CLA reviews and
+  // visits; gender and ethnicity; referral ids; C2 marks). Drawn from a stream of their own, so
+  // that without them the stream is byte for byte what earlier releases generated.
+  bool part2 = true;
+  double stale_rate = 0.005;      // share of versioned records re-sent late, older
+  double delete_rate = 0.01;      // share of records later deleted
+  double correction_rate = 0.01;  // share of marks corrected the next day
+  double malformed_rate = 0.002;  // share of extra malformed lines
 };
 
 struct Counts {

@@ -107,7 +107,7 @@ TEST(GeneratorTest, EveryKindOfRecordAndOfTroubleIsInTheStream) {
       profile_dates[event->child_id()].insert(event->profile().effective_date());
     }
   }
-  for (int kind = events::Event::kContact; kind <= events::Event::kProfile; ++kind) {
+  for (int kind = events::Event::kContact; kind <= events::Event::kVisit; ++kind) {
     EXPECT_GT(kinds[kind], 0u) << "no record of body kind " << kind;
   }
   // Attendance-heavy, as an authority's stream is.
@@ -179,6 +179,28 @@ TEST(GeneratorTest, WithoutAttendanceThereAreNoMarks) {
     }
   }
   EXPECT_EQ(counts.marks, 0u);
+}
+
+// Without Part II the stream is the one earlier releases generated: the same Part I lines, in the
+// same order, and nothing of KPIS-2.md (so Part I tables can be compared across releases).
+TEST(GeneratorTest, WithoutPartTwoTheStreamIsThePartOneStream) {
+  Params p = Small(500, 8);
+  p.part2 = false;
+  const auto without = Lines(p);
+  p.part2 = true;
+  const auto with = Lines(p);
+  EXPECT_GT(with.size(), without.size());
+  for (const std::string& line : without) {
+    const auto event = DecodeJson(line);
+    if (!event) continue;
+    EXPECT_LT(static_cast<int>(event->body_case()), static_cast<int>(events::Event::kEhcRequest))
+        << line;
+    if (event->has_profile()) {
+      EXPECT_TRUE(event->profile().ethnicity().empty() &&
+                  event->profile().gender() == events::ChildProfile::GENDER_NOT_GIVEN);
+    }
+    if (event->has_assessment()) EXPECT_TRUE(event->assessment().referral_id().empty());
+  }
 }
 
 }  // namespace

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   app.add_option("--malformed-rate", p.malformed_rate, "share of malformed lines")
       ->capture_default_str();
   app.add_flag("!--no-attendance", p.attendance, "leave out attendance marks");
+  app.add_flag("!--no-part2", p.part2,
+               "leave out the records of KPIS-2.md (the stream of earlier releases)");
   app.add_option("--output", output, "NDJSON file, or - for stdout")->capture_default_str();
   kpi::gen::KafkaSinkOptions kafka;
   std::vector<std::string> json_topics;

@@ -1,0 +1,264 @@
+// The child-level units of KPIS-2.md section 7: KPIs that read several records of a child at once.
+// Each is computed from the child's live records and as_of alone, so a unit retracted with the
+// state before a change and added back with the state after it moves the cells exactly
+// (docs/DESIGN.md, "Child-level units").
+#include <algorithm>
+
+#include "processor/engine.h"
+
+namespace kpi {
+namespace {
+
+// A merged period of KPIS-2.md section 1 (CP periods, care periods).
+struct Period {
+  Date start;
+  std::optional<Date> end;  // none: open-ended
+  bool OpenAt(Date s) const { return start <= s && (!end || *end > s); }
+  bool Holds(Date d) const { return start <= d && (!end || d <= *end); }
+};
+
+struct Span {
+  Date start;
+  std::optional<Date> end;
+  std::string_view id;
+};
+
+// The merge rule: by (start, event id); a record starting on or before the period's end joins it.
+std::vector<Period> MergePeriods(std::vector<Span> spans) {
+  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) {
+    return x.start != y.start ? x.start < y.start : x.id < y.id;
+  });
+  std::vector<Period> periods;
+  for (const Span& s : spans) {
+    if (!periods.empty()) {
+      Period& current = periods.back();
+      if (!current.end || s.start <= *current.end) {
+        current.end =
+            s.end && current.end ? std::optional(std::max(*s.end, *current.end)) : std::nullopt;
+        continue;
+      }
+    }
+    periods.push_back({s.start, s.end});
+  }
+  return periods;
+}
+
+struct Dated {
+  Date date;
+  std::string_view id;
+  auto operator<=>(const Dated&) const = default;
+};
+
+// The number of dates in the sorted `dates` that are <= d.
+size_t CountUpTo(const std::vector<Date>& dates, Date d) {
+  return static_cast<size_t>(std::upper_bound(dates.begin(), dates.end(), d) - dates.begin());
+}
+
+}  // namespace
+
+uint8_t Engine::UnitsOf(Kind kind) {
+  switch (kind) {
+    case Kind::kEnrolment:
+      return kUnitEhe;
+    case Kind::kEhcPlan:
+    case Kind::kEhcReview:
+      return kUnitEhc;
+    case Kind::kCpPlan:
+      return kUnitCp;
+    case Kind::kLookedAfter:
+      return kUnitCla;
+    case Kind::kReview:  // a change of type moves a review between the two
+    case Kind::kVisit:   // any counted visit serves both kinds of period
+      return kUnitCp | kUnitCla;
+    case Kind::kProfile:  // the dimensions and the year group of everything
+      return kAllUnits;
+    default:
+      return 0;
+  }
+}
+
+void Engine::ContributeUnits(ChildState& child, uint8_t units, int sign) {
+  if ((units & kUnitEhe) != 0) ContributeEhe(child, sign);
+  if ((units & kUnitEhc) != 0) ContributeEhcOverdue(child, sign);
+  if ((units & kUnitCp) != 0) ContributePeriods(child, false, sign);
+  if ((units & kUnitCla) != 0) ContributePeriods(child, true, sign);
+}
+
+// ehe_open: no enrolment open at S, the latest end L on or before S has an EHE leaver among the
+// enrolments ending on L, and the year group on S is R to 11 or unknown.
+void Engine::ContributeEhe(ChildState& child, int sign) {
+  std::vector<const body::Enrolment*> enrolments;
+  std::optional<Date> first_ehe;
+  for (const RecordVersion& v : child.records) {
+    if (v.kind() != Kind::kEnrolment || v.record.deleted) continue;
+    const auto& e = v.record.as<body::Enrolment>();
+    enrolments.push_back(&e);
+    if (e.end_date && e.leave_reason == LeaveReason::kEhe &&
+        (!first_ehe || *e.end_date < first_ehe)) {
+      first_ehe = e.end_date;
+    }
+  }
+  if (!first_ehe) return;
+  std::vector<std::string_view> schools;
+  ForEachSnapshotWeek(*first_ehe, std::nullopt, [&](Date week, Date s) {
+    std::optional<Date> last_end;
+    for (const body::Enrolment* e : enrolments) {
+      if (e->start_date <= s && (!e->end_date || *e->end_date > s)) return true;  // on roll
+      if (e->end_date && *e->end_date <= s && (!last_end || *e->end_date > *last_end)) {
+        last_end = e->end_date;
+      }
+    }
+    schools.clear();
+    for (const body::Enrolment* e : enrolments) {
+      if (e->end_date == last_end && e->leave_reason == LeaveReason::kEhe) {
+        schools.push_back(e->school_urn);
+      }
+    }
+    if (schools.empty()) return true;
+    const Profile* p = child.ProfileOn(s);
+    const uint8_t year = p ? p->YearGroupIn(AcademicYearOf(s)) : kYearUnknown;
+    if (year != kYearUnknown && (year < 2 || year > 13)) return true;  // codes 2..13: R to 11
+    for (const std::string_view urn : schools) {
+      AddDistinct(child, Kpi::kEheOpen, week, DimsOn(child, s, OwnSchool(urn)), sign);
+    }
+    return true;
+  });
+}
+
+// ehc_reviews_overdue: some live EHC plan open at S whose latest review meeting in
+// [plan start, S] (or the plan start) is more than ehc_review_months before S.
+void Engine::ContributeEhcOverdue(ChildState& child, int sign) {
+  std::vector<const body::EhcPlan*> plans;
+  std::vector<Date> meetings;
+  for (const RecordVersion& v : child.records) {
+    if (v.record.deleted) continue;
+    if (v.kind() == Kind::kEhcPlan) plans.push_back(&v.record.as<body::EhcPlan>());
+    if (v.kind() == Kind::kEhcReview)
+      meetings.push_back(v.record.as<body::EhcReview>().meeting_date);
+  }
+  if (plans.empty()) return;
+  std::sort(meetings.begin(), meetings.end());
+  const auto overdue = [&](const body::EhcPlan& plan, Date s) {
+    const size_t n = CountUpTo(meetings, s);
+    const Date last =
+        n > 0 && meetings[n - 1] >= plan.start_date ? meetings[n - 1] : plan.start_date;
+    return s > AddMonths(last, options_.limits.ehc_review_months);
+  };
+  // Weeks in which some plan is open, each once.
+  std::vector<std::pair<Date, Date>> weeks;
+  for (const body::EhcPlan* plan : plans) {
+    ForEachSnapshotWeek(plan->start_date, plan->end_date, [&](Date week, Date s) {
+      if (overdue(*plan, s)) weeks.emplace_back(week, s);
+      return true;
+    });
+  }
+  std::sort(weeks.begin(), weeks.end());
+  weeks.erase(std::unique(weeks.begin(), weeks.end()), weeks.end());
+  for (const auto& [week, s] : weeks) {
+    AddRow(Kpi::kEhcReviewsOverdue, week, DimsOn(child, s), sign, 0);
+  }
+}
+
+// CP periods (care = false) or care periods (true): the periods started (cla_started), the reviews
+// of the matching type numbered within their period (in timescale; overdue at S) and the visits.
+void Engine::ContributePeriods(ChildState& child, bool care, int sign) {
+  const KpiLimits& limits = options_.limits;
+  const ReviewType type = care ? ReviewType::kCla : ReviewType::kCp;
+  std::vector<Span> spans;
+  std::vector<Dated> reviews;
+  std::vector<Date> visits;
+  for (const RecordVersion& v : child.records) {
+    if (v.record.deleted) continue;
+    switch (v.kind()) {
+      case Kind::kCpPlan:
+        if (!care) {
+          const auto& plan = v.record.as<body::CpPlan>();
+          spans.push_back({plan.start_date, plan.end_date, v.id});
+        }
+        break;
+      case Kind::kLookedAfter:
+        if (care) {
+          const auto& episode = v.record.as<body::LookedAfter>();
+          if (!episode.short_breaks) spans.push_back({episode.start_date, episode.end_date, v.id});
+        }
+        break;
+      case Kind::kReview:
+        if (v.record.as<body::Review>().review_type == type) {
+          reviews.push_back({v.record.as<body::Review>().review_date, v.id});
+        }
+        break;
+      case Kind::kVisit:
+        if (!v.record.as<body::Visit>().child_not_seen) {
+          visits.push_back(v.record.as<body::Visit>().visit_date);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (spans.empty()) return;
+  const std::vector<Period> periods = MergePeriods(std::move(spans));
+  std::sort(reviews.begin(), reviews.end());
+  std::sort(visits.begin(), visits.end());
+
+  for (const Period& period : periods) {
+    if (care) AddDistinct(child, Kpi::kClaStarted, period.start, DimsOn(child, period.start), sign);
+    // The period's reviews in (date, event id) order; the period start stands in for review 0.
+    std::vector<Date> held;
+    for (const Dated& review : reviews) {
+      if (!period.Holds(review.date)) continue;
+      const size_t k = held.size() + 1;
+      const Date previous = held.empty() ? period.start : held.back();
+      bool in_time = false;
+      if (!care) {
+        in_time = review.date <= AddMonths(previous, k == 1 ? limits.cp_first_review_months
+                                                            : limits.cp_review_months);
+      } else if (k == 1) {
+        in_time = calendar_.WorkingDays(period.start, review.date) <= limits.cla_first_review_limit;
+      } else {
+        in_time = review.date <= AddMonths(previous, k == 2 ? limits.cla_second_review_months
+                                                            : limits.cla_review_months);
+      }
+      AddRow(care ? Kpi::kClaReviewsInTimescale : Kpi::kCpReviewsInTimescale, review.date,
+             DimsOn(child, review.date), in_time ? sign : 0, sign);
+      held.push_back(review.date);
+    }
+    // Each week in which the period is open at S(W): the next review overdue, the visit state.
+    ForEachSnapshotWeek(period.start, period.end, [&](Date week, Date s) {
+      const size_t n = CountUpTo(held, s);
+      const Date last = n == 0 ? period.start : held[n - 1];
+      bool review_overdue = false;
+      if (!care) {
+        review_overdue =
+            s > AddMonths(last, n == 0 ? limits.cp_first_review_months : limits.cp_review_months);
+      } else if (n == 0) {
+        review_overdue = calendar_.WorkingDays(period.start, s) > limits.cla_first_review_limit;
+      } else {
+        review_overdue = s > AddMonths(last, n == 1 ? limits.cla_second_review_months
+                                                    : limits.cla_review_months);
+      }
+      const size_t seen = CountUpTo(visits, s);
+      const std::optional<Date> visit = seen > 0 && visits[seen - 1] >= period.start
+                                            ? std::optional(visits[seen - 1])
+                                            : std::nullopt;
+      bool visit_in_time = false;
+      if (!care) {
+        visit_in_time =
+            calendar_.WorkingDays(visit.value_or(period.start), s) <= limits.cp_visit_limit;
+      } else if (!visit) {
+        visit_in_time = s - period.start <= limits.cla_first_visit_days;
+      } else {
+        visit_in_time = s - *visit <= limits.cla_visit_days;
+      }
+      const Dims dims = DimsOn(child, s);
+      if (review_overdue) {
+        AddRow(care ? Kpi::kClaReviewsOverdue : Kpi::kCpReviewsOverdue, week, dims, sign, 0);
+      }
+      AddRow(care ? Kpi::kClaVisitsInTimescale : Kpi::kCpVisitsInTimescale, week, dims,
+             visit_in_time ? sign : 0, sign);
+      return true;
+    });
+  }
+}
+
+}  // namespace kpi
