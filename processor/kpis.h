@@ -103,6 +103,29 @@ struct KpiLimits {
   int cla_visit_days = 42;            // 65
 };
 
+// The limits by their configuration names (KPIS-2.md section 6), for the config file and the
+// replay command line.
+struct KpiLimitField {
+  std::string_view name;
+  int KpiLimits::*field;
+  int max;
+};
+inline constexpr std::array<KpiLimitField, 13> kKpiLimitFields = {{
+    {"ehc_decision_days", &KpiLimits::ehc_decision_days, 3660},
+    {"ehc_plan_days", &KpiLimits::ehc_plan_days, 3660},
+    {"ehc_advice_days", &KpiLimits::ehc_advice_days, 3660},
+    {"ehc_review_decision_days", &KpiLimits::ehc_review_decision_days, 3660},
+    {"ehc_review_months", &KpiLimits::ehc_review_months, 120},
+    {"cp_first_review_months", &KpiLimits::cp_first_review_months, 120},
+    {"cp_review_months", &KpiLimits::cp_review_months, 120},
+    {"cla_first_review_limit", &KpiLimits::cla_first_review_limit, 1000},
+    {"cla_second_review_months", &KpiLimits::cla_second_review_months, 120},
+    {"cla_review_months", &KpiLimits::cla_review_months, 120},
+    {"cp_visit_limit", &KpiLimits::cp_visit_limit, 1000},
+    {"cla_first_visit_days", &KpiLimits::cla_first_visit_days, 3660},
+    {"cla_visit_days", &KpiLimits::cla_visit_days, 3660},
+}};
+
 // The extra cut families of KPIS-2.md section 2: one more set of rows of icpc_held (outcome),
 // cp_plans_started and cp_plans_open (category, age, gender, ethnicity), as "<family>=<value>".
 enum class CutFamily : uint8_t { kCategory, kAge, kGender, kEthnicity, kOutcome };

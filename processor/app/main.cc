@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -94,6 +96,7 @@ int Main(int argc, char** argv) {
   std::string as_of;
   std::vector<std::string> closures;
   std::string bank_holidays_file;
+  std::vector<std::string> limits;
   auto* cmd = app.add_subcommand(
       "replay",
       "Read NDJSON events (one JSON Event per line), write the final KPI table as NDJSON rows "
@@ -116,6 +119,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   cmd->add_option("--icpc-limit", replay.icpc_limit, "S47 to ICPC timescale in working days")
       ->capture_default_str();
+  cmd->add_option("--limit", limits,
+                  "NAME=N: a limit of KPIS-2.md section 6 (calendar.NAME in the config), e.g. "
+                  "ehc_plan_days=140 (repeatable)");
   cmd->add_option("--state", replay.state_dir,
                   "write the durable state into this RocksDB directory, as `run` does, so that "
                   "`run` (state.path) continues live from it; an existing state is added to");
@@ -185,6 +191,26 @@ int Main(int argc, char** argv) {
       const auto closure = ParseDateArg(c, "--closure");
       if (!closure) return 2;
       replay.closures.push_back(*closure);
+    }
+    for (const std::string& l : limits) {
+      const size_t eq = l.find('=');
+      const std::string name = l.substr(0, eq);
+      const auto field = std::find_if(kpi::kKpiLimitFields.begin(), kpi::kKpiLimitFields.end(),
+                                      [&](const kpi::KpiLimitField& f) { return f.name == name; });
+      int value = 0;
+      const char* digits = eq == std::string::npos ? nullptr : l.c_str() + eq + 1;
+      const auto [end, ec] = digits == nullptr
+                                 ? std::from_chars(l.data(), l.data(), value)
+                                 : std::from_chars(digits, l.data() + l.size(), value);
+      if (field == kpi::kKpiLimitFields.end() || digits == nullptr || ec != std::errc() ||
+          end != l.data() + l.size() || value < 1 || value > field->max) {
+        std::fprintf(stderr,
+                     "kpi-processor: --limit %s: expected NAME=N with NAME a limit of KPIS-2.md "
+                     "section 6 (ehc_plan_days, cp_visit_limit, ...) and N from 1 to its maximum\n",
+                     l.c_str());
+        return 2;
+      }
+      replay.limits.*(field->field) = value;
     }
     if (!bank_holidays_file.empty()) {
       auto dates = kpi::runtime::LoadBankHolidays(bank_holidays_file);

@@ -111,6 +111,7 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
     engine_options.as_of = options.as_of;
     engine_options.assessment_limit = options.assessment_limit;
     engine_options.icpc_limit = options.icpc_limit;
+    engine_options.limits = options.limits;
     engine_options.task = static_cast<uint16_t>(task);
     engine_options.durable = durable;
     engine_options.memory_bytes = durable ? (options.memory_mb << 20) / tasks : 0;

@@ -25,6 +25,7 @@ struct ReplayOptions {
   std::vector<Date> official_holidays;  // from --bank-holidays-file: replace the rules' years
   int assessment_limit = 45;
   int icpc_limit = 15;
+  KpiLimits limits;                // KPIS-2.md section 6
   uint64_t commit_every = 100000;  // events per state commit
   // Empty: the table only, everything in memory. Otherwise a RocksDB state directory written as
   // `run` writes it (one task per partition, each child in the partition its key hashes to), so

@@ -228,6 +228,12 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
   if (auto x = r.Int("calendar.assessment_limit", 1, 1000, c.assessment_limit); !x) {
     return std::unexpected(x.error());
   }
+  for (const KpiLimitField& limit : kKpiLimitFields) {
+    const std::string key = "calendar." + std::string(limit.name);
+    if (auto x = r.Int(key, 1, limit.max, c.limits.*limit.field); !x) {
+      return std::unexpected(x.error());
+    }
+  }
   if (auto x = r.Int("calendar.icpc_limit", 1, 1000, c.icpc_limit); !x) {
     return std::unexpected(x.error());
   }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "processor/date.h"
+#include "processor/kpis.h"
 
 namespace kpi::runtime {
 
@@ -52,6 +53,7 @@ struct Config {
   std::vector<Date> official_holidays;
   int assessment_limit = 45;
   int icpc_limit = 15;
+  KpiLimits limits;                 // calendar.<name> of KPIS-2.md section 6
   std::optional<Date> fixed_as_of;  // backfill: a fixed reporting date instead of today
   // `processing.as_of: events`: as_of follows the latest recorded_at consumed (UTC date), never
   // moving back and never past today. For replays of history through Kafka and the demo, where

@@ -72,6 +72,26 @@ TEST(ConfigTest, DefaultsFromTheSpec) {
   EXPECT_FALSE(c->input_start_latest);
 }
 
+// KPIS-2.md section 6: every limit has the spec's default and its calendar.<name> setting.
+TEST(ConfigTest, PartTwoLimits) {
+  const auto defaults = ParseConfig(kMinimal, {});
+  ASSERT_TRUE(defaults.has_value()) << defaults.error();
+  EXPECT_EQ(defaults->limits.ehc_plan_days, 140);
+  EXPECT_EQ(defaults->limits.cla_first_review_limit, 20);
+  EXPECT_EQ(defaults->limits.cla_visit_days, 42);
+  const auto c = ParseConfig(std::string(kMinimal) +
+                                 "calendar:\n  ehc_plan_days: 133\n  cp_visit_limit: 7\n",
+                             {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->limits.ehc_plan_days, 133);
+  EXPECT_EQ(c->limits.cp_visit_limit, 7);
+  EXPECT_EQ(c->limits.ehc_decision_days, 42);
+  EXPECT_NE(ParseConfig(std::string(kMinimal) + "calendar:\n  cla_visit_days: 0\n", {})
+                .error()
+                .find("calendar.cla_visit_days"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, MemoryBoundAndInputStart) {
   const auto c =
       ParseConfig(std::string(kMinimal) + "state:\n  memory_mb: 64\ninput:\n  start: latest\n", {});

@@ -275,6 +275,7 @@ Engine* Runtime::EngineFor(int32_t task) {
   options.as_of = today_;
   options.assessment_limit = config_.assessment_limit;
   options.icpc_limit = config_.icpc_limit;
+  options.limits = config_.limits;
   options.task = static_cast<uint16_t>(task);
   options.memory_bytes = memory_per_task_;
   options.dims = &dims_;
