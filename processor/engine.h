@@ -215,14 +215,18 @@ class Engine {
   // latest enrolment end). Like a record's contribution, it is a function of the child's current
   // state and as_of: ApplyRecord retracts the units a record's kind feeds before the change and
   // adds them back after it, and AdvanceAsOf restates them.
-  static constexpr uint8_t kUnitEhe = 1;  // ehe_open: enrolments
-  static constexpr uint8_t kUnitEhc = 2;  // ehc_reviews_overdue: EHC plans and reviews
+  // A unit's distinct-child KPIs are deduplicated within the unit, so they keep no per-child
+  // references (a pupil on roll for years would otherwise hold one per week and dimension).
+  static constexpr uint8_t kUnitEnrolments = 1;  // pupils_on_roll, ehe_open
+  static constexpr uint8_t kUnitEhc = 2;  // ehc_plans_open, ehc_reviews_overdue: plans, reviews
   static constexpr uint8_t kUnitCp = 4;   // CP periods: CP reviews, their timeliness, CP visits
   static constexpr uint8_t kUnitCla = 8;  // care periods: cla_started, CLA reviews and visits
-  static constexpr uint8_t kAllUnits = 15;
+  static constexpr uint8_t kUnitExclusions = 16;  // the year-to-date excluded pupils
+  static constexpr uint8_t kAllUnits = 31;
   static uint8_t UnitsOf(Kind kind);
   void ContributeUnits(ChildState& child, uint8_t units, int sign);
-  void ContributeEhe(ChildState& child, int sign);
+  void ContributeEnrolments(ChildState& child, int sign);
+  void ContributeExclusions(ChildState& child, int sign);
   void ContributeEhcOverdue(ChildState& child, int sign);
   void ContributePeriods(ChildState& child, bool care, int sign);
 

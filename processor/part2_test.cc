@@ -4,6 +4,8 @@
 
 #include <map>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "processor/engine_fixture.h"
 
@@ -167,6 +169,261 @@ TEST_F(EngineTest, E7AgeCut) {
   Add("CP1", "C1", 3, CpPlan("2026-03-01"));
   EXPECT_EQ(Count("cp_plans_started", "2026-02-23", "age=1-4"), 0);
   EXPECT_EQ(Count("cp_plans_started", "2026-02-23", "age=5-9"), 1);
+}
+
+// ---- Part A ---------------------------------------------------------------------------------
+
+TEST_F(EngineTest, PupilsOnRollCountDualRegistrationUnderEachSchoolAndOnceUnderAll) {
+  Open("2026-03-22");
+  Add("E1", "C1", 1, Enrolment("100001", "2025-09-01"));
+  Add("E2", "C1", 2, Enrolment("100002", "2026-03-02"));
+  EXPECT_EQ(At("pupils_on_roll", "2026-03-02"), Cell(1, 0));
+  EXPECT_EQ(Count("pupils_on_roll", "2026-03-02", "school=100001"), 1);
+  EXPECT_EQ(Count("pupils_on_roll", "2026-03-02", "school=100002"), 1);
+  // An enrolment that ends on the day the next starts: only the new school.
+  Add("E1", "C1", 3, Enrolment("100001", "2025-09-01", "2026-03-02", "TRANSFER"));
+  EXPECT_EQ(Count("pupils_on_roll", "2026-03-02", "school=100001"), 0);
+  EXPECT_EQ(Count("pupils_on_roll", "2026-02-23", "school=100001"), 1);
+  EXPECT_EQ(At("pupils_on_roll", "2026-03-02"), Cell(1, 0));
+  EXPECT_EQ(Weeks("ehe_open"), WeekMap());
+}
+
+TEST_F(EngineTest, ExcludedPupilsYearToDateRunToTheEndOfTheAcademicYear) {
+  Open("2026-09-13");
+  const auto exclusion = [](const char* date, const char* kind) {
+    return std::string("\"exclusion\":{\"schoolUrn\":\"100001\",\"startDate\":\"") + date +
+           "\",\"kind\":\"" + kind + "\"}";
+  };
+  Add("X1", "C1", 1, exclusion("2026-03-04", "SUSPENSION"));
+  Add("X2", "C1", 2, exclusion("2026-05-06", "SUSPENSION"));
+  // From the week of the first to the week of 2026-08-24 (S = 08-30); the week of 1 September
+  // has S(W) = 2026-09-06 in the next academic year.
+  EXPECT_EQ(Weeks("suspended_pupils_ytd"), Every("2026-03-02", "2026-08-24", {1, 0}));
+  EXPECT_EQ(Weeks("suspended_pupils_ytd", "school=100001").size(), 26u);
+  Add("X1", "C1", 3, exclusion("2026-03-04", "SUSPENSION"), /*deleted=*/true);
+  EXPECT_EQ(Weeks("suspended_pupils_ytd"), Every("2026-05-04", "2026-08-24", {1, 0}));
+  Add("X3", "C1", 4, exclusion("2026-09-01", "PERMANENT"));
+  EXPECT_EQ(Weeks("permanently_excluded_pupils_ytd"), Every("2026-08-31", "2026-09-07", {1, 0}));
+}
+
+TEST_F(EngineTest, PartTimeTimetableCountsC2MarksAndACorrectionWithdrawsThem) {
+  Add("M1", "C1", 1, Mark("100001", "2026-03-09", "PM", "C2"));
+  Add("M2", "C1", 2, Mark("100001", "2026-03-10", "PM", "C2"));
+  EXPECT_EQ(At("part_time_timetable_pupils", "2026-03-09"), Cell(1, 0));
+  EXPECT_EQ(Count("part_time_timetable_pupils", "2026-03-09", "school=100001"), 1);
+  Add("M1", "C1", 3, Mark("100001", "2026-03-09", "PM", "/"));
+  EXPECT_EQ(At("part_time_timetable_pupils", "2026-03-09"), Cell(1, 0));
+  Add("M2", "C1", 4, Mark("100001", "2026-03-10", "PM", "C1"));
+  EXPECT_EQ(Weeks("part_time_timetable_pupils"), WeekMap());
+  EXPECT_EQ(At("absence_rate", "2026-03-09"), Cell(1, 2));
+}
+
+TEST_F(EngineTest, EheNeedsAYearGroupFromReceptionToYear11) {
+  Open("2026-04-26");
+  Add("P1", "C5", 1, Profile("2024-09-01", "2009-05-10", "", ""));  // year 12 in 2025
+  Add("E1", "C5", 2, Enrolment("100001", "2024-09-02", "2026-02-13", "EHE"));
+  EXPECT_EQ(Weeks("ehe_open"), WeekMap());
+  Add("P1", "C5", 3, Profile("2024-09-01", "", "", ""));  // unknown year group: counts
+  EXPECT_EQ(Weeks("ehe_open").size(), 11u);
+}
+
+// ---- extra cuts ------------------------------------------------------------------------------
+
+TEST_F(EngineTest, ExtraCutsCountAChildOncePerValueAndNeverCrossTheBaseCuts) {
+  Add("P1", "C1", 1,
+      R"("profile":{"effectiveDate":"2025-01-01","dateOfBirth":"2015-06-01","gender":"FEMALE","ethnicity":"APKN"})");
+  Add("CP1", "C1", 2, CpPlan("2026-03-02", "", "NEG"));
+  Add("CP2", "C1", 3, CpPlan("2026-03-03", "", "EMO"));
+  Add("CP3", "C1", 4, CpPlan("2026-03-04", "", "NEG"));
+  EXPECT_EQ(Count("cp_plans_open", "2026-03-09"), 1);
+  EXPECT_EQ(Count("cp_plans_open", "2026-03-09", "category=neg"), 1);
+  EXPECT_EQ(Count("cp_plans_open", "2026-03-09", "category=emo"), 1);
+  EXPECT_EQ(Count("cp_plans_open", "2026-03-09", "gender=female"), 1);
+  EXPECT_EQ(Count("cp_plans_open", "2026-03-09", "ethnicity=APKN"), 1);
+  EXPECT_EQ(Count("cp_plans_open", "2026-03-09", "age=10-15"), 1);
+  EXPECT_EQ(Count("cp_plans_started", "2026-03-02", "category=neg"), 2);  // records, not children
+  EXPECT_EQ(Count("cp_plans_started", "2026-03-02", "age=10-15"), 3);
+  // No family on a KPI without extra cuts.
+  EXPECT_EQ(Count("cp_plans_open_repeat", "2026-03-09", "category=emo"), 0);
+  Add("IC1", "C1", 5, R"("icpc":{"conferenceDate":"2026-03-02","outcome":"CP_PLAN"})");
+  Add("IC2", "C1", 6, R"("icpc":{"conferenceDate":"2026-03-03"})");
+  EXPECT_EQ(Count("icpc_held", "2026-03-02", "outcome=cp_plan"), 1);
+  EXPECT_EQ(Count("icpc_held", "2026-03-02", "outcome=unknown"), 1);
+  EXPECT_EQ(Count("icpc_held", "2026-03-02", "category=unknown"), 0);
+}
+
+TEST_F(EngineTest, ALateProfileRestatesTheAgeGenderAndEthnicityCuts) {
+  Add("CP1", "C1", 1, CpPlan("2026-03-02"));
+  EXPECT_EQ(Count("cp_plans_started", "2026-03-02", "gender=unknown"), 1);
+  EXPECT_EQ(Count("cp_plans_started", "2026-03-02", "category=unknown"), 1);
+  Add("P1", "C1", 2,
+      R"("profile":{"effectiveDate":"2026-01-01","dateOfBirth":"2026-05-01","gender":"MALE"})");
+  EXPECT_EQ(Count("cp_plans_started", "2026-03-02", "gender=unknown"), 0);
+  EXPECT_EQ(Count("cp_plans_started", "2026-03-02", "gender=male"), 1);
+  EXPECT_EQ(Count("cp_plans_started", "2026-03-02", "age=unborn"), 1);
+  EXPECT_EQ(Count("cp_plans_open", "2026-03-16", "ethnicity=unknown"), 1);
+}
+
+// ---- Part B ------------------------------------------------------------------------------------
+
+TEST_F(EngineTest, AnUndecidedRequestIsOverdueEvenIfALaterVersionDecidesItAfterS) {
+  Open("2026-03-22");
+  Add("R1", "C1", 1, Request(R"("requestDate":"2026-01-05")"));
+  // 42 days: S = 2026-02-15 is 41 days; S = 2026-02-22 is 48.
+  EXPECT_EQ(Weeks("ehc_decisions_overdue"), Every("2026-02-16", "2026-03-16", {1, 0}));
+  Add("R1", "C1", 2,
+      Request(R"("requestDate":"2026-01-05","decisionDate":"2026-03-04","decision":"NOT_ASSESS")"));
+  EXPECT_EQ(Weeks("ehc_decisions_overdue"), Every("2026-02-16", "2026-02-23", {1, 0}));
+  EXPECT_EQ(Weeks("ehc_decisions_in_6w"), WeekMap({{"2026-03-02", {0, 1}}}));
+  EXPECT_EQ(Weeks("ehc_assessments_agreed"), WeekMap());
+  EXPECT_EQ(Weeks("ehc_waiting_over_20w"), WeekMap());  // refused
+}
+
+TEST_F(EngineTest, TribunalOrderedRequestsAreLeftOutOfTheTwentyWeekWaitOnly) {
+  Open("2026-06-07");
+  Add("R1", "C1", 1, Request(std::string(kR1Decided) + R"(,"tribunalOrdered":true)"));
+  EXPECT_EQ(Weeks("ehc_waiting_over_20w"), WeekMap());
+  EXPECT_EQ(Weeks("ehc_assessments_open").size(), 16u);
+  EXPECT_EQ(Weeks("ehc_requests_parent"), WeekMap({{"2026-01-05", {1, 1}}}));
+}
+
+TEST_F(EngineTest, WithdrawnRequestsCloseEverySnapshotAndCountInNoOutcomeFlow) {
+  Open("2026-06-07");
+  Add("R1", "C1", 1,
+      Request(std::string(kR1Decided) + R"(,"outcomeDate":"2026-03-02","outcome":"WITHDRAWN")"));
+  EXPECT_EQ(Weeks("ehc_assessments_open"), Every("2026-02-16", "2026-02-23", {1, 0}));
+  EXPECT_EQ(Weeks("ehc_plans_issued"), WeekMap());
+  EXPECT_EQ(Weeks("ehc_plans_issued_in_20w"), WeekMap());
+  EXPECT_EQ(Weeks("ehc_decisions_in_6w"), WeekMap({{"2026-02-16", {1, 1}}}));
+}
+
+TEST_F(EngineTest, AdviceTimelinessAndTheOutstandingEpAdvice) {
+  Open("2026-04-19");
+  const auto advice = [](const char* type, const char* asked, const char* received) {
+    std::string b = std::string("\"ehcAdvice\":{\"adviceType\":\"") + type +
+                    "\",\"requestedDate\":\"" + asked + "\"";
+    if (*received) b += std::string(",\"receivedDate\":\"") + received + "\"";
+    return b + "}";
+  };
+  Add("A1", "C1", 1, advice("HEALTH", "2026-01-05", "2026-02-16"));  // 42 days
+  Add("A2", "C1", 2, advice("HEALTH", "2026-01-05", "2026-02-17"));  // 43
+  Add("A3", "C1", 3, advice("EP", "2026-03-02", ""));
+  Add("A4", "C1", 4, advice("EDUCATION", "2026-01-05", "2026-01-06"));
+  EXPECT_EQ(Weeks("ehc_advice_in_6w_health"), WeekMap({{"2026-02-16", {1, 2}}}));
+  EXPECT_EQ(Weeks("ehc_advice_outstanding_ep"), Every("2026-03-02", "2026-04-13", {1, 0}));
+  Add("A3", "C1", 5, advice("EP", "2026-03-02", "2026-03-25"));
+  EXPECT_EQ(Weeks("ehc_advice_outstanding_ep"), Every("2026-03-02", "2026-03-16", {1, 0}));
+  EXPECT_EQ(Weeks("ehc_advice_in_6w_ep"), WeekMap({{"2026-03-23", {1, 1}}}));
+  EXPECT_EQ(Weeks("ehc_advice_in_6w_social_care"), WeekMap());
+}
+
+TEST_F(EngineTest, DeletingAnEhcReviewMakesThePlanOverdueInEarlierWeeks) {
+  Open("2026-03-22");
+  Add("EP1", "C1", 1, R"("ehcPlan":{"startDate":"2024-12-02"})");
+  Add("ER1", "C1", 2, R"("ehcReview":{"meetingDate":"2025-11-20","decisionDate":"2025-12-19"})");
+  EXPECT_EQ(Weeks("ehc_reviews_overdue"), WeekMap());
+  EXPECT_EQ(Weeks("ehc_review_decisions_in_4w"), WeekMap({{"2025-12-15", {0, 1}}}));  // 29 days
+  EXPECT_EQ(Weeks("ehc_reviews_backlog"), Every("2025-11-17", "2025-12-08", {1, 0}));
+  EXPECT_EQ(Weeks("ehc_plans_open").size(), 68u);  // 2024-12-02 to 2026-03-16
+  Add("ER1", "C1", 3, R"("ehcReview":{})", /*deleted=*/true);
+  // Overdue from S > add_months(2024-12-02, 12) = 2025-12-02: the week of 2025-12-01 on.
+  EXPECT_EQ(Weeks("ehc_reviews_overdue"), Every("2025-12-01", "2026-03-16", {1, 0}));
+}
+
+// ---- Part C ------------------------------------------------------------------------------------
+
+TEST_F(EngineTest, RepeatWithinTwoYearsUsesEndedPlansOnly) {
+  Open("2026-07-05");
+  Add("A", "C4", 1, CpPlan("2026-01-05"));  // still open when B starts
+  Add("B", "C4", 2, CpPlan("2026-06-29"));
+  EXPECT_EQ(At("cp_plans_started_repeat_2y", "2026-06-29"), Cell(0, 1));
+  EXPECT_EQ(At("cp_plans_started_repeat", "2026-06-29"), Cell(1, 1));
+  Add("A", "C4", 3, CpPlan("2026-01-05", "2026-06-29"));  // ended on the day B starts: 0 days
+  EXPECT_EQ(At("cp_plans_started_repeat_2y", "2026-06-29"), Cell(1, 1));
+  Add("C", "C4", 4, CpPlan("2026-06-29"));  // same start as B: not a repeat of B
+  EXPECT_EQ(At("cp_plans_started_repeat", "2026-06-29"), Cell(2, 2));
+}
+
+TEST_F(EngineTest, CpPlansOpenForTwoYearsAreMeasuredFromTheirOwnStart) {
+  Open("2026-03-22");
+  Add("A", "C1", 1, CpPlan("2024-03-18"));
+  EXPECT_EQ(Weeks("cp_plans_open_2y"), Every("2026-03-16", "2026-03-16", {1, 0}));
+}
+
+TEST_F(EngineTest, OverlappingPlansMakeOnePeriodAndItsReviewsAreNumberedAcrossThem) {
+  Open("2026-12-27");
+  Add("A", "C1", 1, CpPlan("2026-01-05", "2026-05-01"));
+  Add("B", "C1", 2, CpPlan("2026-04-20", "2026-12-01"));  // joins A's period
+  Add("RV1", "C1", 3, Review("2026-04-01", "CP"));
+  Add("RV2", "C1", 4, Review("2026-09-30", "CP"));  // review 2: due 2026-10-01
+  Add("RV3", "C1", 5, Review("2026-12-01", "CP"));  // on the period's end date
+  Add("RV4", "C1", 6, Review("2026-12-10", "CP"));  // after the period: held only
+  EXPECT_EQ(At("cp_reviews_in_timescale", "2026-03-30"), Cell(1, 1));
+  EXPECT_EQ(At("cp_reviews_in_timescale", "2026-09-28"), Cell(1, 1));
+  EXPECT_EQ(At("cp_reviews_in_timescale", "2026-11-30"), Cell(1, 1));
+  EXPECT_EQ(At("cp_reviews_in_timescale", "2026-12-07"), Cell(0, 0));
+  EXPECT_EQ(At("cp_reviews_held", "2026-12-07"), Cell(1, 0));
+  EXPECT_EQ(Weeks("cp_reviews_overdue"), WeekMap());
+  // A type corrected to CLA: withdrawn from the CP figures, renumbering the later reviews.
+  Add("RV1", "C1", 7, Review("2026-04-01", "CLA"));
+  EXPECT_EQ(At("cp_reviews_held", "2026-03-30"), Cell(0, 0));
+  EXPECT_EQ(At("cla_reviews_held", "2026-03-30"), Cell(1, 0));
+  EXPECT_EQ(At("cp_reviews_in_timescale", "2026-09-28"), Cell(0, 1));  // now review 1, late
+  EXPECT_EQ(Weeks("cp_reviews_overdue"), Every("2026-04-06", "2026-09-21", {1, 0}));
+  EXPECT_EQ(Weeks("cla_reviews_in_timescale"), WeekMap());  // no care period
+}
+
+TEST_F(EngineTest, AssessmentTimelinessFromTheReferralItNames) {
+  Open("2026-06-07");
+  const std::string assessment =
+      R"("assessment":{"startDate":"2026-02-02","authorisationDate":"2026-03-30","referralId":"RF1"})";
+  Add("AS1", "C1", 1, assessment);
+  EXPECT_EQ(Weeks("assessments_in_timescale_from_referral"), WeekMap());  // no such referral
+  Add("RF1", "C1", 2, R"("referral":{"referralDate":"2026-01-19"})");     // 50 working days
+  EXPECT_EQ(Weeks("assessments_in_timescale_from_referral"), WeekMap({{"2026-03-30", {0, 1}}}));
+  EXPECT_EQ(Weeks("assessments_in_timescale"), WeekMap({{"2026-03-30", {1, 1}}}));
+  Add("RF1", "C1", 3, R"("referral":{"referralDate":"2026-04-01"})");  // after: 0 working days
+  EXPECT_EQ(Weeks("assessments_in_timescale_from_referral"), WeekMap({{"2026-03-30", {1, 1}}}));
+  Add("RF1", "C2", 4, R"("referral":{"referralDate":"2026-01-19"})");  // another child's
+  Add("RF1", "C1", 5, R"("referral":{})", /*deleted=*/true);
+  EXPECT_EQ(Weeks("assessments_in_timescale_from_referral"), WeekMap());
+}
+
+TEST_F(EngineTest, MovingAsOfRestatesEveryPartTwoSnapshotAsAFreshBuildWould) {
+  const auto events = [&] {
+    Add("P1", "C1", 1, Profile("2025-01-01", "2014-05-10", "EHCP", "100001"));
+    Add("E1", "C1", 2, Enrolment("100001", "2024-09-02", "2026-02-13", "EHE"));
+    Add("X1", "C1", 3,
+        R"("exclusion":{"schoolUrn":"100001","startDate":"2026-01-14","kind":"SUSPENSION"})");
+    Add("CP1", "C1", 4, CpPlan("2025-11-03", "", "PHY"));
+    Add("RV1", "C1", 5, Review("2026-01-20", "CP"));
+    Add("V1", "C1", 6, Visit("2026-03-02"));
+    Add("LA", "C1", 7, LookedAfter("2026-02-20", "", "C2"));
+    Add("EP1", "C1", 8, R"("ehcPlan":{"startDate":"2025-01-06"})");
+    Add("R1", "C1", 9, Request(R"("requestDate":"2025-11-05")"));
+    Add("A1", "C1", 10, R"("ehcAdvice":{"adviceType":"EP","requestedDate":"2026-01-05"})");
+  };
+  Open("2026-02-25");
+  events();
+  Commit();
+  ASSERT_TRUE(engine_->AdvanceAsOf(*Date::Parse("2026-03-04")).has_value());
+  Commit();
+  ASSERT_TRUE(engine_->AdvanceAsOf(*Date::Parse("2026-04-29")).has_value());
+  Commit();
+  const std::vector<Row> moved = engine_->Table().value();
+  Open("2026-04-29");
+  events();
+  Commit();
+  const std::vector<Row> fresh = engine_->Table().value();
+  ASSERT_EQ(moved.size(), fresh.size());
+  for (size_t i = 0; i < moved.size(); ++i) {
+    EXPECT_EQ(
+        std::tie(moved[i].kpi, moved[i].week, moved[i].dimension, moved[i].count, moved[i].base),
+        std::tie(fresh[i].kpi, fresh[i].week, fresh[i].dimension, fresh[i].count, fresh[i].base))
+        << KpiName(fresh[i].kpi) << " " << fresh[i].week.ToString() << " " << fresh[i].dimension;
+  }
+  EXPECT_GT(Weeks("ehc_reviews_overdue").size(), 0u);
+  EXPECT_GT(Weeks("cla_visits_in_timescale").size(), 0u);
 }
 
 }  // namespace

@@ -41,11 +41,8 @@ bool Engine::IsSnapshot(Kind kind) const {
     case Kind::kCinPlan:
     case Kind::kCpPlan:
     case Kind::kLookedAfter:
-    case Kind::kExclusion:  // the year-to-date pupils of KPIS-2.md
-    case Kind::kEnrolment:  // pupils_on_roll
     case Kind::kEhcRequest:
     case Kind::kEhcAdvice:
-    case Kind::kEhcPlan:
     case Kind::kEhcReview:
       return true;
     default:
@@ -422,17 +419,7 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
       } else if (x.kind == ExclusionKind::kPermanent) {
         AddRow(Kpi::kPermanentExclusions, x.start_date, dims, sign, 0);
       }
-      // Year to date: every week from the exclusion's to the end of its academic year, with the
-      // exclusion's school and the profile on S(W).
-      const Kpi ytd = x.kind == ExclusionKind::kSuspension ? Kpi::kSuspendedPupilsYtd
-                                                           : Kpi::kPermanentlyExcludedPupilsYtd;
-      const uint32_t school = OwnSchool(x.school_urn);
-      const Date next_year = AcademicYearStart(AcademicYearOf(x.start_date) + 1);
-      ForEachSnapshotWeek(x.start_date, next_year, [&](Date week, Date s) {
-        AddDistinct(child, ytd, week, DimsOn(child, s, school), sign);
-        return true;
-      });
-      break;
+      break;  // the year-to-date pupils: a unit (units.cc)
     }
     case Kind::kEnrolment: {
       const auto& enrolment = r.as<body::Enrolment>();
@@ -449,11 +436,7 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
           AddDistinct(child, Kpi::kEheLeavers, left, dims, sign);
         }
       }
-      ForEachSnapshotWeek(joined, enrolment.end_date, [&](Date week, Date s) {
-        AddDistinct(child, Kpi::kPupilsOnRoll, week, DimsOn(child, s, school), sign);
-        return true;
-      });
-      break;
+      break;  // pupils_on_roll and ehe_open: a unit (units.cc)
     }
     case Kind::kAttendance:  // marks contribute through ContributeMark
     case Kind::kProfile:     // profiles only shape the dimensions of the other records
@@ -490,14 +473,8 @@ void Engine::Contribute(ChildState& child, const RecordVersion& v, int sign) {
       }
       break;
     }
-    case Kind::kEhcPlan: {
-      const auto& plan = r.as<body::EhcPlan>();
-      ForEachSnapshotWeek(plan.start_date, plan.end_date, [&](Date week, Date s) {
-        AddDistinct(child, Kpi::kEhcPlansOpen, week, DimsOn(child, s), sign);
-        return true;
-      });
+    case Kind::kEhcPlan:  // ehc_plans_open and ehc_reviews_overdue: a unit (units.cc)
       break;
-    }
     case Kind::kEhcReview: {
       const auto& review = r.as<body::EhcReview>();
       if (review.decision_date) {

@@ -49,6 +49,25 @@ struct Dated {
   auto operator<=>(const Dated&) const = default;
 };
 
+// Distinct-child rows of one unit: (kpi, week, dimension) cells, each counted once however many
+// of the child's records put the child in it. No per-child references are kept: the unit is
+// recomputed whole, so a cell it reaches twice is simply deduplicated here.
+class DistinctCells {
+ public:
+  void Add(Kpi kpi, Date week, const DimTable::Dims& dims) {
+    for (const uint32_t dim : dims) cells_.push_back(PackCell(kpi, week, dim));
+  }
+  template <typename AddFn>
+  void Flush(AddFn add) {
+    std::sort(cells_.begin(), cells_.end());
+    cells_.erase(std::unique(cells_.begin(), cells_.end()), cells_.end());
+    for (const uint64_t cell : cells_) add(cell);
+  }
+
+ private:
+  std::vector<uint64_t> cells_;
+};
+
 // The number of dates in the sorted `dates` that are <= d.
 size_t CountUpTo(const std::vector<Date>& dates, Date d) {
   return static_cast<size_t>(std::upper_bound(dates.begin(), dates.end(), d) - dates.begin());
@@ -59,7 +78,9 @@ size_t CountUpTo(const std::vector<Date>& dates, Date d) {
 uint8_t Engine::UnitsOf(Kind kind) {
   switch (kind) {
     case Kind::kEnrolment:
-      return kUnitEhe;
+      return kUnitEnrolments;
+    case Kind::kExclusion:
+      return kUnitExclusions;
     case Kind::kEhcPlan:
     case Kind::kEhcReview:
       return kUnitEhc;
@@ -78,15 +99,17 @@ uint8_t Engine::UnitsOf(Kind kind) {
 }
 
 void Engine::ContributeUnits(ChildState& child, uint8_t units, int sign) {
-  if ((units & kUnitEhe) != 0) ContributeEhe(child, sign);
+  if ((units & kUnitEnrolments) != 0) ContributeEnrolments(child, sign);
+  if ((units & kUnitExclusions) != 0) ContributeExclusions(child, sign);
   if ((units & kUnitEhc) != 0) ContributeEhcOverdue(child, sign);
   if ((units & kUnitCp) != 0) ContributePeriods(child, false, sign);
   if ((units & kUnitCla) != 0) ContributePeriods(child, true, sign);
 }
 
+// pupils_on_roll: each week's distinct (school, year, SEN) rows of the enrolments open at S(W).
 // ehe_open: no enrolment open at S, the latest end L on or before S has an EHE leaver among the
 // enrolments ending on L, and the year group on S is R to 11 or unknown.
-void Engine::ContributeEhe(ChildState& child, int sign) {
+void Engine::ContributeEnrolments(ChildState& child, int sign) {
   std::vector<const body::Enrolment*> enrolments;
   std::optional<Date> first_ehe;
   for (const RecordVersion& v : child.records) {
@@ -98,7 +121,18 @@ void Engine::ContributeEhe(ChildState& child, int sign) {
       first_ehe = e.end_date;
     }
   }
+  if (enrolments.empty()) return;
+  DistinctCells on_roll;
+  for (const body::Enrolment* e : enrolments) {
+    const uint32_t school = OwnSchool(e->school_urn);
+    ForEachSnapshotWeek(e->start_date, e->end_date, [&](Date week, Date s) {
+      on_roll.Add(Kpi::kPupilsOnRoll, week, DimsOn(child, s, school));
+      return true;
+    });
+  }
+  on_roll.Flush([&](uint64_t cell) { cells_.Add(cell, sign, 0); });
   if (!first_ehe) return;
+  DistinctCells ehe;
   std::vector<std::string_view> schools;
   ForEachSnapshotWeek(*first_ehe, std::nullopt, [&](Date week, Date s) {
     std::optional<Date> last_end;
@@ -119,12 +153,34 @@ void Engine::ContributeEhe(ChildState& child, int sign) {
     const uint8_t year = p ? p->YearGroupIn(AcademicYearOf(s)) : kYearUnknown;
     if (year != kYearUnknown && (year < 2 || year > 13)) return true;  // codes 2..13: R to 11
     for (const std::string_view urn : schools) {
-      AddDistinct(child, Kpi::kEheOpen, week, DimsOn(child, s, OwnSchool(urn)), sign);
+      ehe.Add(Kpi::kEheOpen, week, DimsOn(child, s, OwnSchool(urn)));
     }
     return true;
   });
+  ehe.Flush([&](uint64_t cell) { cells_.Add(cell, sign, 0); });
 }
 
+// suspended_pupils_ytd and permanently_excluded_pupils_ytd: every week from an exclusion's to the
+// end of its academic year, with the exclusion's school and the profile on S(W).
+void Engine::ContributeExclusions(ChildState& child, int sign) {
+  DistinctCells ytd;
+  for (const RecordVersion& v : child.records) {
+    if (v.kind() != Kind::kExclusion || v.record.deleted) continue;
+    const auto& x = v.record.as<body::Exclusion>();
+    if (x.kind != ExclusionKind::kSuspension && x.kind != ExclusionKind::kPermanent) continue;
+    const Kpi kpi = x.kind == ExclusionKind::kSuspension ? Kpi::kSuspendedPupilsYtd
+                                                         : Kpi::kPermanentlyExcludedPupilsYtd;
+    const uint32_t school = OwnSchool(x.school_urn);
+    const Date next_year = AcademicYearStart(AcademicYearOf(x.start_date) + 1);
+    ForEachSnapshotWeek(x.start_date, next_year, [&](Date week, Date s) {
+      ytd.Add(kpi, week, DimsOn(child, s, school));
+      return true;
+    });
+  }
+  ytd.Flush([&](uint64_t cell) { cells_.Add(cell, sign, 0); });
+}
+
+// ehc_plans_open: the child in each week some live EHC plan is open at S(W).
 // ehc_reviews_overdue: some live EHC plan open at S whose latest review meeting in
 // [plan start, S] (or the plan start) is more than ehc_review_months before S.
 void Engine::ContributeEhcOverdue(ChildState& child, int sign) {
@@ -144,19 +200,16 @@ void Engine::ContributeEhcOverdue(ChildState& child, int sign) {
         n > 0 && meetings[n - 1] >= plan.start_date ? meetings[n - 1] : plan.start_date;
     return s > AddMonths(last, options_.limits.ehc_review_months);
   };
-  // Weeks in which some plan is open, each once.
-  std::vector<std::pair<Date, Date>> weeks;
+  DistinctCells rows;
   for (const body::EhcPlan* plan : plans) {
     ForEachSnapshotWeek(plan->start_date, plan->end_date, [&](Date week, Date s) {
-      if (overdue(*plan, s)) weeks.emplace_back(week, s);
+      const Dims dims = DimsOn(child, s);
+      rows.Add(Kpi::kEhcPlansOpen, week, dims);
+      if (overdue(*plan, s)) rows.Add(Kpi::kEhcReviewsOverdue, week, dims);
       return true;
     });
   }
-  std::sort(weeks.begin(), weeks.end());
-  weeks.erase(std::unique(weeks.begin(), weeks.end()), weeks.end());
-  for (const auto& [week, s] : weeks) {
-    AddRow(Kpi::kEhcReviewsOverdue, week, DimsOn(child, s), sign, 0);
-  }
+  rows.Flush([&](uint64_t cell) { cells_.Add(cell, sign, 0); });
 }
 
 // CP periods (care = false) or care periods (true): the periods started (cla_started), the reviews
@@ -200,9 +253,10 @@ void Engine::ContributePeriods(ChildState& child, bool care, int sign) {
   const std::vector<Period> periods = MergePeriods(std::move(spans));
   std::sort(reviews.begin(), reviews.end());
   std::sort(visits.begin(), visits.end());
+  DistinctCells started;  // cla_started: distinct children by week
 
   for (const Period& period : periods) {
-    if (care) AddDistinct(child, Kpi::kClaStarted, period.start, DimsOn(child, period.start), sign);
+    if (care) started.Add(Kpi::kClaStarted, period.start.WeekStart(), DimsOn(child, period.start));
     // The period's reviews in (date, event id) order; the period start stands in for review 0.
     std::vector<Date> held;
     for (const Dated& review : reviews) {
@@ -259,6 +313,7 @@ void Engine::ContributePeriods(ChildState& child, bool care, int sign) {
       return true;
     });
   }
+  started.Flush([&](uint64_t cell) { cells_.Add(cell, sign, 0); });
 }
 
 }  // namespace kpi

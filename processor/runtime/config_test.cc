@@ -79,9 +79,8 @@ TEST(ConfigTest, PartTwoLimits) {
   EXPECT_EQ(defaults->limits.ehc_plan_days, 140);
   EXPECT_EQ(defaults->limits.cla_first_review_limit, 20);
   EXPECT_EQ(defaults->limits.cla_visit_days, 42);
-  const auto c = ParseConfig(std::string(kMinimal) +
-                                 "calendar:\n  ehc_plan_days: 133\n  cp_visit_limit: 7\n",
-                             {});
+  const auto c = ParseConfig(
+      std::string(kMinimal) + "calendar:\n  ehc_plan_days: 133\n  cp_visit_limit: 7\n", {});
   ASSERT_TRUE(c.has_value()) << c.error();
   EXPECT_EQ(c->limits.ehc_plan_days, 133);
   EXPECT_EQ(c->limits.cp_visit_limit, 7);
