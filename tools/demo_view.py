@@ -81,6 +81,27 @@ def render(args):
         f"{b.get('s47_awaiting_icpc', 0):.0f} ({b.get('s47_icpc_overdue', 0):.0f} past 15) · "
         f"CP {b.get('cp_plans_open', 0):.0f} · CIN {b.get('cin_plans_open', 0):.0f} · "
         f"looked after {b.get('cla_open', 0):.0f}")
+
+    def share(kpi, ws):  # the weeks' counts over their bases
+        n = sum(cells[(kpi, w)]["count"] for w in ws if (kpi, w) in cells)
+        d = sum(cells[(kpi, w)]["base"] for w in ws if (kpi, w) in cells)
+        return f"{100.0 * n / d:.0f}% of {d}" if d else "-"
+
+    now = weeks[-1:]  # the snapshot shares: the week of as_of
+    lines.append(
+        f"EHC over these weeks: plans issued in 20 weeks {share('ehc_plans_issued_in_20w', weeks)}"
+        f" ({share('ehc_plans_issued_in_20w_excl_exceptions', weeks)} without exceptions) · "
+        f"decisions in 6 weeks {share('ehc_decisions_in_6w', weeks)} · at as_of: undecided past "
+        f"6 weeks {b.get('ehc_decisions_overdue', 0):.0f} · waiting over 20 weeks "
+        f"{b.get('ehc_waiting_over_20w', 0):.0f} · annual reviews overdue "
+        f"{b.get('ehc_reviews_overdue', 0):.0f}")
+    lines.append(
+        f"reviews in timescale over these weeks: CP {share('cp_reviews_in_timescale', weeks)} · "
+        f"looked after {share('cla_reviews_in_timescale', weeks)} · at as_of: overdue CP "
+        f"{b.get('cp_reviews_overdue', 0):.0f}, looked after "
+        f"{b.get('cla_reviews_overdue', 0):.0f} · visits in timescale CP "
+        f"{share('cp_visits_in_timescale', now)}, looked after "
+        f"{share('cla_visits_in_timescale', now)}")
     if not m:
         lines.append("(waiting for the processor's metrics ...)")
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import sys
 import urllib.request
 from html import escape
 
-W, H = 1200, 860
+W, H = 1200, 1180
 BLUE, ORANGE, GREEN, RED, GREY, INK = "#1d70b8", "#f47738", "#00703c", "#d4351c", "#b1b4b6", "#0b0c0c"
 
 
@@ -177,6 +177,46 @@ def main():
     bw = (W - 48 - 4 * 14) / 5
     for i, (t, v, s, c) in enumerate(bspecs):
         tile(svg, 24 + i * (bw + 14), by, bw, th, t, v, s, c)
+
+    def share(kpi, ws):  # the weeks' counts over their bases
+        n = sum(series(rows, kpi, ws))
+        base = {r["week_start"]: r["base"] for r in rows if r["kpi"] == kpi and r["dimension"] == "all"}
+        d = sum(base.get(w, 0) for w in ws)
+        return ("–" if not d else f"{100.0 * n / d:.0f}%"), d
+
+    def share_tile(title, kpi, ws, what):
+        v, d = share(kpi, ws)
+        return (title, v, f"of {d} {what}", GREEN)
+
+    def backlog_tile(title, name, what):
+        n = backlog.get(name, 0)
+        return (title, n, what, RED if n else GREEN)
+
+    period = f"{weeks[0][5:]} to {cur[5:]}"
+    rows_of_tiles = [
+        (f"SEND: EHC needs assessments and plans ({period}; backlogs at {as_of})", [
+            share_tile("Plans in 20 weeks", "ehc_plans_issued_in_20w", weeks, "plans issued"),
+            share_tile("… excl. exceptions", "ehc_plans_issued_in_20w_excl_exceptions", weeks, "plans issued"),
+            share_tile("Decisions in 6 weeks", "ehc_decisions_in_6w", weeks, "decisions"),
+            backlog_tile("Undecided > 6 weeks", "ehc_decisions_overdue", "requests"),
+            backlog_tile("Waiting > 20 weeks", "ehc_waiting_over_20w", "requests"),
+            backlog_tile("Annual review overdue", "ehc_reviews_overdue", "children with a plan"),
+        ]),
+        (f"Child protection and children in care: reviews ({period}) and visits (at {as_of})", [
+            share_tile("CP reviews on time", "cp_reviews_in_timescale", weeks, "reviews"),
+            share_tile("CLA reviews on time", "cla_reviews_in_timescale", weeks, "reviews"),
+            share_tile("CP visits ≤ 10 days", "cp_visits_in_timescale", [cur], "children"),
+            share_tile("CLA visits in time", "cla_visits_in_timescale", [cur], "children"),
+            backlog_tile("CP review overdue", "cp_reviews_overdue", "children"),
+            backlog_tile("CLA review overdue", "cla_reviews_overdue", "children"),
+        ]),
+    ]
+    ry = by + th + 50
+    for title, tiles in rows_of_tiles:
+        svg.text(24, ry - 10, title, 16, "bold")
+        for i, (t, v, s, c) in enumerate(tiles):
+            tile(svg, 24 + i * (tw + 14), ry, tw, th, t, v, s, c)
+        ry += th + 50
 
     out = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
            f'font-family="Helvetica, Arial, sans-serif">\n' + "\n".join(svg.parts) + "\n</svg>\n")
