@@ -1,5 +1,7 @@
 #include "sinks/query.h"
 
+#include <algorithm>
+
 #include "processor/app/json_out.h"
 #include "processor/app/replay.h"
 
@@ -86,12 +88,15 @@ HttpResponse HandleKpiQuery(const RuntimeProbe& probe, std::string_view query) {
         return Error(400, "week: expected YYYY-MM-DD, current or previous");
       }
     } else if (name == "dimension") {
-      if (value == "all" || value == "school" || value == "year" || value == "sen") {
+      if (std::find(kDimensionKinds.begin(), kDimensionKinds.end(), value) !=
+          kDimensionKinds.end()) {
         q.dimension_kind = value;
       } else if (value.find('=') != std::string::npos) {
         q.dimension = value;
       } else {
-        return Error(400, "dimension: expected all, school, year, sen or a value like year=7");
+        return Error(400,
+                     "dimension: expected a kind (all, school, year, sen, category, age, gender, "
+                     "ethnicity, outcome) or a value like year=7");
       }
     } else {
       return Error(400, "unknown parameter '" + name + "' (kpi, week, dimension)");

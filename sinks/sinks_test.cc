@@ -172,7 +172,8 @@ class KpiQueryTest : public ::testing::Test {
   void Assign() {
     probe_.Assigned(
         {R(Kpi::kContacts, kMon, "all", 2, 0, 5), R(Kpi::kContacts, kMon, "year=7", 1),
-         R(Kpi::kContacts, kMon - 7, "all", 4), R(Kpi::kAttendanceRate, kMon, "sen=ehcp", 9, 10)},
+         R(Kpi::kContacts, kMon - 7, "all", 4), R(Kpi::kAttendanceRate, kMon, "sen=ehcp", 9, 10),
+         R(Kpi::kCpPlansOpen, kMon, "age=16+", 3)},
         kWed);
   }
   RuntimeProbe probe_;
@@ -200,6 +201,12 @@ TEST_F(KpiQueryTest, ReturnsTheMatchingRowsAsJson) {
   EXPECT_NE(current.find("\"dimension\":\"sen=ehcp\",\"count\":9,\"base\":10"), std::string::npos);
   EXPECT_EQ(current.find("year=7"), std::string::npos);
   EXPECT_NE(HandleKpiQuery(probe_, "dimension=year%3D7").body.find("year=7"), std::string::npos);
+  // An extra cut family (KPIS-2.md) is a kind too; '+' in a value is sent as %2B.
+  const std::string ages = HandleKpiQuery(probe_, "dimension=age").body;
+  EXPECT_NE(ages.find("\"dimension\":\"age=16+\",\"count\":3"), std::string::npos) << ages;
+  EXPECT_EQ(ages.find("contacts"), std::string::npos);
+  EXPECT_NE(HandleKpiQuery(probe_, "dimension=age%3D16%2B").body.find("age=16+"),
+            std::string::npos);
   EXPECT_EQ(HandleKpiQuery(probe_, "kpi=referrals").body,
             "{\"as_of\":\"2026-03-04\",\"rows\":[]}\n");
 }
