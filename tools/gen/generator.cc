@@ -271,7 +271,27 @@ class ChildBuilder {
       if (school_age) plan->part_time = rng2_.Chance(0.01);
       if (std::string_view(sen) == "EHCP") EhcPlan(child, start - rng2_.R(60, 2000), end);
       if (age <= 20 && rng2_.Chance(school_age ? 0.03 : 0.01)) EhcRequest(child, end);
+      if (rng2_.Chance(0.008)) RepeatPlan(child, end);
     }
+  }
+
+  // A child back on a CP plan (a re-registration): an earlier plan that ended before the period,
+  // mostly within two years of the new one.
+  void RepeatPlan(const std::string& child, Date end) {
+    Rng& g = rng2_;
+    const Date ended = p_.start - g.R(1, 700);
+    const Date began = ended - g.R(60, 500);
+    const std::string first = "\"cpPlan\":{\"startDate\":\"" + began.ToString() + "\"";
+    Versions(child, child + "-CPA",
+             {first + "}", first + ",\"endDate\":\"" + ended.ToString() + "\"}"},
+             {At(began, 54100), At(ended, 55100)}, "\"cpPlan\":{}");
+    const Date again = p_.start + g.R(0, static_cast<int>(end - p_.start));
+    const std::string id = child + "-CPB";
+    Versions(child, id,
+             {"\"cpPlan\":{\"startDate\":\"" + again.ToString() +
+              "\",\"previousPlans\":1,\"category\":\"" + (g.Chance(0.5) ? "NEG" : "MUL") + "\"}"},
+             {At(again, 54200)}, "\"cpPlan\":{}");
+    ReviewsAndVisits(child, id, false, again, end);
   }
 
   // ---- the records of KPIS-2.md (rng2_ only) ----
