@@ -387,7 +387,14 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
   // Retract with the state before the change ...
   if (existed && !child.records[self].record.deleted) Contribute(child, child.records[self], -1);
   contribute_dependents(-1);
-  ContributeUnits(child, units, -1);
+  // The units' weekly rows before `units_from` cannot change (UnitsFrom): they are not visited.
+  const Date units_from = UnitsFrom(found != nullptr ? &found->record : nullptr, next);
+  const auto contribute_units = [&](int sign) {
+    restate_from_ = units_from;
+    ContributeUnits(child, units, sign);
+    restate_from_ = kNoRestateBound;
+  };
+  contribute_units(-1);
   if (profile != nullptr) ContributeMarksIn(child, profile->effective_date, marks_to, -1);
   // ... change it (deletes are kept as versions: a later, older version must stay stale) ...
   RecordVersion* stored = nullptr;
@@ -408,7 +415,8 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
   // ... and add back with the state after.
   if (!next.deleted) Contribute(child, *stored, +1);
   contribute_dependents(+1);
-  ContributeUnits(child, units, +1);
+  contribute_units(+1);
+  ApplyUnitDeltas();
   if (profile != nullptr) {
     ContributeMarksIn(child, profile->effective_date, marks_to, +1);
     // Persistent and severe absence rows take their year and SEN from the profile too.
@@ -497,6 +505,7 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
       }
       ContributeUnits(*child, kAllUnits, sign);
     }
+    ApplyUnitDeltas();
     // Absence rows: every unit with marks may gain the new week or a new S(W).
     for (SchoolYear& y : child->years) {
       if (!y.summary.empty()) MarkUnitPending(*child, y);

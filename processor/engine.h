@@ -223,8 +223,22 @@ class Engine {
   static constexpr uint8_t kUnitCla = 8;  // care periods: cla_started, CLA reviews and visits
   static constexpr uint8_t kUnitExclusions = 16;  // the year-to-date excluded pupils
   static constexpr uint8_t kAllUnits = 31;
+  // A unit's cell changes are collected (UnitAdd, UnitRow) and applied by ApplyUnitDeltas, which
+  // the callers run after the retraction and the re-addition: the two cancel in every week the
+  // change does not reach, so those cells are never touched.
   static uint8_t UnitsOf(Kind kind);
+  // The first week whose unit rows a change from `before` (nullptr: none) to `after` can move.
+  static Date UnitsFrom(const Record* before, const Record& after);
   void ContributeUnits(ChildState& child, uint8_t units, int sign);
+  void UnitAdd(uint64_t cell, int64_t count, int64_t base);
+  void UnitRow(Kpi kpi, Date date, const Dims& dims, int64_t count, int64_t base);
+  void ApplyUnitDeltas();
+  struct UnitDelta {
+    uint64_t cell;
+    int64_t count;
+    int64_t base;
+  };
+  std::vector<UnitDelta> unit_deltas_;
   void ContributeEnrolments(ChildState& child, int sign);
   void ContributeExclusions(ChildState& child, int sign);
   void ContributeEhcOverdue(ChildState& child, int sign);
@@ -254,6 +268,7 @@ class Engine {
   // old as_of's week, since S(W) of every earlier week is the same under both dates.
   Date restate_from_ = kNoRestateBound;
   static constexpr Date kNoRestateBound = Date(INT32_MIN / 4);
+  static constexpr Date kNoRestateLimit = Date(INT32_MAX / 4);  // no week at all
   std::optional<state::Error> failed_;
 
   DimTable own_dims_;

@@ -98,6 +98,56 @@ uint8_t Engine::UnitsOf(Kind kind) {
   }
 }
 
+void Engine::UnitAdd(uint64_t cell, int64_t count, int64_t base) {
+  unit_deltas_.push_back({cell, count, base});
+}
+
+void Engine::UnitRow(Kpi kpi, Date date, const Dims& dims, int64_t count, int64_t base) {
+  const Date week = date.WeekStart();
+  for (const uint32_t dim : dims) UnitAdd(PackCell(kpi, week, dim), count, base);
+}
+
+void Engine::ApplyUnitDeltas() {
+  std::sort(unit_deltas_.begin(), unit_deltas_.end(),
+            [](const UnitDelta& x, const UnitDelta& y) { return x.cell < y.cell; });
+  for (size_t i = 0; i < unit_deltas_.size();) {
+    UnitDelta sum = unit_deltas_[i];
+    for (++i; i < unit_deltas_.size() && unit_deltas_[i].cell == sum.cell; ++i) {
+      sum.count += unit_deltas_[i].count;
+      sum.base += unit_deltas_[i].base;
+    }
+    if (sum.count != 0 || sum.base != 0) cells_.Add(sum.cell, sum.count, sum.base);
+  }
+  unit_deltas_.clear();
+}
+
+Date Engine::UnitsFrom(const Record* before, const Record& after) {
+  // The date from which a record can move its units' weekly rows: a review, a visit or an EHC
+  // review only enters the state at S(W) >= its date (the latest review or visit up to S), and a
+  // profile only governs dates from its effective date. Other kinds move periods and plans:
+  // every week.
+  const auto date_of = [](const Record& r) -> std::optional<Date> {
+    if (const auto* review = std::get_if<body::Review>(&r.body)) return review->review_date;
+    if (const auto* visit = std::get_if<body::Visit>(&r.body)) return visit->visit_date;
+    if (const auto* ehc = std::get_if<body::EhcReview>(&r.body)) return ehc->meeting_date;
+    if (const auto* profile = std::get_if<body::Profile>(&r.body)) return profile->effective_date;
+    return std::nullopt;
+  };
+  const Kind kind = after.kind();
+  if (kind != Kind::kReview && kind != Kind::kVisit && kind != Kind::kEhcReview &&
+      kind != Kind::kProfile) {
+    return kNoRestateBound;
+  }
+  // A delete carries no date but a profile's effective date: the live version before has it.
+  std::optional<Date> from;
+  for (const Record* r : {before, &after}) {
+    if (r == nullptr || (r->deleted && kind != Kind::kProfile)) continue;
+    const std::optional<Date> d = date_of(*r);
+    if (d && (!from || *d < *from)) from = d;
+  }
+  return from ? from->WeekStart() : kNoRestateLimit;
+}
+
 void Engine::ContributeUnits(ChildState& child, uint8_t units, int sign) {
   if ((units & kUnitEnrolments) != 0) ContributeEnrolments(child, sign);
   if ((units & kUnitExclusions) != 0) ContributeExclusions(child, sign);
@@ -130,7 +180,7 @@ void Engine::ContributeEnrolments(ChildState& child, int sign) {
       return true;
     });
   }
-  on_roll.Flush([&](uint64_t cell) { cells_.Add(cell, sign, 0); });
+  on_roll.Flush([&](uint64_t cell) { UnitAdd(cell, sign, 0); });
   if (!first_ehe) return;
   DistinctCells ehe;
   std::vector<std::string_view> schools;
@@ -157,7 +207,7 @@ void Engine::ContributeEnrolments(ChildState& child, int sign) {
     }
     return true;
   });
-  ehe.Flush([&](uint64_t cell) { cells_.Add(cell, sign, 0); });
+  ehe.Flush([&](uint64_t cell) { UnitAdd(cell, sign, 0); });
 }
 
 // suspended_pupils_ytd and permanently_excluded_pupils_ytd: every week from an exclusion's to the
@@ -177,7 +227,7 @@ void Engine::ContributeExclusions(ChildState& child, int sign) {
       return true;
     });
   }
-  ytd.Flush([&](uint64_t cell) { cells_.Add(cell, sign, 0); });
+  ytd.Flush([&](uint64_t cell) { UnitAdd(cell, sign, 0); });
 }
 
 // ehc_plans_open: the child in each week some live EHC plan is open at S(W).
@@ -209,7 +259,7 @@ void Engine::ContributeEhcOverdue(ChildState& child, int sign) {
       return true;
     });
   }
-  rows.Flush([&](uint64_t cell) { cells_.Add(cell, sign, 0); });
+  rows.Flush([&](uint64_t cell) { UnitAdd(cell, sign, 0); });
 }
 
 // CP periods (care = false) or care periods (true): the periods started (cla_started), the reviews
@@ -273,8 +323,8 @@ void Engine::ContributePeriods(ChildState& child, bool care, int sign) {
         in_time = review.date <= AddMonths(previous, k == 2 ? limits.cla_second_review_months
                                                             : limits.cla_review_months);
       }
-      AddRow(care ? Kpi::kClaReviewsInTimescale : Kpi::kCpReviewsInTimescale, review.date,
-             DimsOn(child, review.date), in_time ? sign : 0, sign);
+      UnitRow(care ? Kpi::kClaReviewsInTimescale : Kpi::kCpReviewsInTimescale, review.date,
+              DimsOn(child, review.date), in_time ? sign : 0, sign);
       held.push_back(review.date);
     }
     // Each week in which the period is open at S(W): the next review overdue, the visit state.
@@ -306,14 +356,14 @@ void Engine::ContributePeriods(ChildState& child, bool care, int sign) {
       }
       const Dims dims = DimsOn(child, s);
       if (review_overdue) {
-        AddRow(care ? Kpi::kClaReviewsOverdue : Kpi::kCpReviewsOverdue, week, dims, sign, 0);
+        UnitRow(care ? Kpi::kClaReviewsOverdue : Kpi::kCpReviewsOverdue, week, dims, sign, 0);
       }
-      AddRow(care ? Kpi::kClaVisitsInTimescale : Kpi::kCpVisitsInTimescale, week, dims,
-             visit_in_time ? sign : 0, sign);
+      UnitRow(care ? Kpi::kClaVisitsInTimescale : Kpi::kCpVisitsInTimescale, week, dims,
+              visit_in_time ? sign : 0, sign);
       return true;
     });
   }
-  started.Flush([&](uint64_t cell) { cells_.Add(cell, sign, 0); });
+  started.Flush([&](uint64_t cell) { UnitAdd(cell, sign, 0); });
 }
 
 }  // namespace kpi
