@@ -13,7 +13,7 @@ namespace {
 struct Period {
   Date start;
   std::optional<Date> end;  // none: open-ended
-  bool OpenAt(Date s) const { return start <= s && (!end || *end > s); }
+  // A date falls in the period (its end included); "open at S" is ForEachSnapshotWeek's test.
   bool Holds(Date d) const { return start <= d && (!end || d <= *end); }
 };
 
