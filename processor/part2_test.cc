@@ -426,5 +426,45 @@ TEST_F(EngineTest, MovingAsOfRestatesEveryPartTwoSnapshotAsAFreshBuildWould) {
   EXPECT_GT(Weeks("cla_visits_in_timescale").size(), 0u);
 }
 
+// Reviews, visits, EHC reviews and profiles restate their units only from their own week: a
+// re-dating to an earlier week, deletes and a deleted profile still give the table of a fresh
+// build from the final live records.
+TEST_F(EngineTest, UnitsRestatedFromAChangesWeekEqualAFreshBuild) {
+  const auto final_records = [&](int t) {
+    Add("CP1", "C1", t + 1, CpPlan("2025-10-06", "", "SAB"));
+    Add("LA", "C1", t + 2, LookedAfter("2025-11-03", "", "C2"));
+    Add("RV1", "C1", t + 3, Review("2026-01-20", "CP"));  // late: due 2026-01-06
+    Add("V2", "C1", t + 4, Visit("2025-11-10"));
+    Add("EP1", "C1", t + 5, R"("ehcPlan":{"startDate":"2024-06-03"})");
+    Add("P2", "C1", t + 6, Profile("2025-01-01", "2013-02-02", "EHCP", "100002"));
+  };
+  const auto table = [&] {
+    Commit();
+    std::string out;
+    const std::vector<Row> rows = engine_->Table().value();
+    for (const Row& r : rows) {
+      out += std::string(KpiName(r.kpi)) + r.week.ToString() + r.dimension +
+             std::to_string(r.count) + "/" + std::to_string(r.base) + "\n";
+    }
+    return out;
+  };
+  Open("2026-03-22");
+  final_records(0);
+  const std::string fresh = table();
+  Open("2026-03-22");
+  Add("P1", "C1", 1, Profile("2025-06-01", "2012-02-02", "NONE", "100001"));
+  Add("RV1", "C1", 2, Review("2026-02-20", "CLA"));
+  Add("V1", "C1", 3, Visit("2026-01-05"));
+  Add("ER1", "C1", 4, R"("ehcReview":{"meetingDate":"2025-05-20"})");
+  final_records(10);  // RV1 moves 4 weeks earlier and changes type
+  Commit();
+  Add("V1", "C1", 30, Visit("2026-01-05"), /*deleted=*/true);
+  Add("ER1", "C1", 31, R"("ehcReview":{})", /*deleted=*/true);
+  Add("P1", "C1", 32, Profile("2025-06-01", "", "", ""), /*deleted=*/true);
+  EXPECT_EQ(table(), fresh);
+  EXPECT_NE(fresh.find("cp_reviews_overdue"), std::string::npos);
+  EXPECT_NE(fresh.find("ehc_reviews_overdue"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kpi
