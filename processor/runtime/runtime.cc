@@ -161,6 +161,7 @@ std::string RowKey(const Row& row) {
 Runtime::Runtime(const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log)
     : config_(config),
       clock_(clock),
+      as_of_policy_(config.fixed_as_of, config.as_of_from_events, clock),
       log_(std::move(log)),
       calendar_(config.closures, config.official_holidays),
       probe_(config.input_topics) {}
@@ -256,16 +257,11 @@ void Runtime::Fail(int exit_code, std::string message) {
 }
 
 Date Runtime::Today() {
-  wall_today_ = clock_.Today();
-  if (config_.fixed_as_of) return *config_.fixed_as_of;
-  if (config_.as_of_from_events) {
-    // Before the first event: the date the stored engines were left at, or the epoch (a new
-    // store starts there and moves with the first event).
-    Date d = event_day_.value_or(Date(0));
-    for (const auto& [task, engine] : engines_) d = std::max(d, engine->as_of());
-    return std::min(d, wall_today_);
-  }
-  return wall_today_;
+  // Before the first event (processing.as_of: events): the date the stored engines were left
+  // at, or the epoch (a new store starts there and moves with the first event).
+  Date stored(0);
+  for (const auto& [task, engine] : engines_) stored = std::max(stored, engine->as_of());
+  return as_of_policy_.Today(stored);
 }
 
 Engine* Runtime::EngineFor(int32_t task) {
@@ -392,11 +388,10 @@ void Runtime::Process(void* m) {
   rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
   const int64_t ts = rd_kafka_message_timestamp(msg, &ts_type);
   if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) event_unix_ms_.push_back(ts);
-  if (event && config_.as_of_from_events && (*event)->has_recorded_at()) {
-    // The event's own day moves as_of first, so that it is validated against it.
-    const Date day(static_cast<int32_t>((*event)->recorded_at().seconds() / 86400));
-    event_day_ = std::max(event_day_.value_or(day), day);
-    today_ = std::max(today_, std::min(*event_day_, wall_today_));
+  if (event && (*event)->has_recorded_at()) {
+    // The event's own day moves as_of first (processing.as_of: events), so that it is
+    // validated against it.
+    today_ = as_of_policy_.OnEvent((*event)->recorded_at().seconds(), today_);
   }
   std::expected<const ValidEvent*, DeadLetterReason> valid =
       event ? reader_.Validate(**event, today_) : std::unexpected(event.error());

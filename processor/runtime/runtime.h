@@ -21,6 +21,7 @@
 
 #include "processor/calendar.h"
 #include "processor/engine.h"
+#include "processor/runtime/as_of.h"
 #include "processor/runtime/clock.h"
 #include "processor/runtime/config.h"
 #include "sinks/probe.h"
@@ -79,13 +80,12 @@ class Runtime {
   void ReportStatus();
   void Fail(int exit_code, std::string message);
   Engine* EngineFor(int32_t task);
-  Date Today();                    // reads the clock into wall_today_; returns the date in force
-  Date wall_today_;                // the clock's date, read with today_
-  Date today_;                     // the date in force: read once per loop iteration in RollAsOf
-  std::optional<Date> event_day_;  // processing.as_of: events: the latest recorded_at date
+  Date Today();  // the date in force (AsOfPolicy), from the clock and the engines' dates
+  Date today_;   // the date in force: read once per loop iteration in RollAsOf
 
   Config config_;
   const Clock& clock_;
+  AsOfPolicy as_of_policy_;
   std::shared_ptr<spdlog::logger> log_;
   Calendar calendar_;
   std::unique_ptr<state::RocksDbStore> store_;
