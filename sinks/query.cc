@@ -2,8 +2,7 @@
 
 #include <algorithm>
 
-#include "processor/app/json_out.h"
-#include "processor/app/replay.h"
+#include "processor/output.h"
 
 namespace kpi::sinks {
 namespace {
@@ -39,7 +38,7 @@ HttpResponse Error(int status, std::string_view message) {
   HttpResponse r;
   r.status = status;
   r.body = "{\"error\":";
-  app::AppendJsonString(r.body, message);
+  AppendJsonString(r.body, message);
   r.body += "}\n";
   return r;
 }
@@ -109,7 +108,7 @@ HttpResponse HandleKpiQuery(const RuntimeProbe& probe, std::string_view query) {
   for (const Row& row : probe.view().Query(q)) {
     if (!first) r.body.push_back(',');
     first = false;
-    r.body += app::RowToJson(row, as_of_text);
+    r.body += RowToJson(row, as_of_text);
   }
   r.body += "]}\n";
   return r;

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "processor/app/replay.h"
 #include "processor/engine.h"
+#include "processor/output.h"
 #include "processor/validate.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
@@ -53,7 +53,7 @@ const Input& Generated() {
 std::string TableOf(Engine& engine) {
   std::string table;
   const std::vector<Row> rows = engine.Table().value();
-  for (const Row& row : rows) table += app::RowToJson(row);
+  for (const Row& row : rows) table += RowToJson(row);
   return table;
 }
 

@@ -9,8 +9,8 @@
 #include <map>
 #include <memory>
 
-#include "processor/app/json_out.h"
 #include "processor/engine.h"
+#include "processor/output.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
 
@@ -216,32 +216,6 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return summary;
-}
-
-std::string RowToJson(const Row& row, std::string_view as_of) {
-  std::string line = RowToJson(row);
-  line.resize(line.size() - 2);  // "}\n"
-  line.append(",\"as_of\":\"");
-  line.append(as_of);
-  line.append("\",\"revision\":");
-  line.append(std::to_string(row.revision));
-  line.push_back('}');
-  return line;
-}
-
-std::string RowToJson(const Row& row) {
-  std::string line = "{\"kpi\":\"";
-  line.append(KpiName(row.kpi));
-  line.append("\",\"week_start\":\"");
-  line.append(row.week.ToString());
-  line.append("\",\"dimension\":");
-  AppendJsonString(line, row.dimension);
-  line.append(",\"count\":");
-  line.append(std::to_string(row.count));
-  line.append(",\"base\":");
-  line.append(std::to_string(row.base));
-  line.append("}\n");
-  return line;
 }
 
 std::string FormatSummary(const ReplaySummary& s) {

@@ -61,11 +61,5 @@ struct ReplaySummary {
 // the state committed: with state_dir, a later `replay --state` or `run` continues from it.
 std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options);
 std::string FormatSummary(const ReplaySummary& summary);
-// One output row as an NDJSON line (with the newline): {"kpi","week_start","dimension","count",
-// "base"}.
-std::string RowToJson(const Row& row);
-// The row as the streaming runtime publishes it (no newline): the fields above, then "as_of" and
-// "revision".
-std::string RowToJson(const Row& row, std::string_view as_of);
 
 }  // namespace kpi::app

@@ -9,10 +9,9 @@
 #include <set>
 #include <unordered_map>
 
-#include "kpi.pb.h"
-#include "processor/app/replay.h"
 #include "processor/coding.h"
 #include "processor/keys.h"
+#include "processor/output.h"
 #include "processor/validate.h"
 #include "processor/values.h"
 
@@ -152,10 +151,6 @@ std::optional<Runtime::OutMessage> Runtime::DecodeOutMessage(std::string_view by
   }
   if (!in->done()) return std::nullopt;
   return m;
-}
-
-std::string RowKey(const Row& row) {
-  return std::string(KpiName(row.kpi)) + "|" + row.week.ToString() + "|" + row.dimension;
 }
 
 Runtime::Runtime(const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log)
@@ -456,7 +451,6 @@ void Runtime::Commit() {
   const std::string as_of = today_.ToString();
   std::vector<OutMessage> outbox = std::move(dead_letters_);
   dead_letters_.clear();
-  output::KpiRow out;
   std::vector<Row> totals;
   totals.reserve(changed.size());
   for (auto& [cell, row] : changed) totals.push_back(std::move(row));
@@ -478,22 +472,9 @@ void Runtime::Commit() {
         total.revision += (*part)->revision;
       }
     }
-    const Kpi kpi = total.kpi;
-    const Date week = total.week;
-    const std::string& dimension = total.dimension;
     OutMessage message{config_.output_topic, RowKey(total), {}, {}};
-    if (config_.output_format == Format::kJson) {
-      message.value = app::RowToJson(total, as_of);
-    } else {
-      out.set_kpi(std::string(KpiName(kpi)));
-      out.set_week_start(week.ToString());
-      out.set_dimension(dimension);
-      out.set_count(total.count);
-      out.set_base(total.base);
-      out.set_as_of(as_of);
-      out.set_revision(total.revision);
-      message.value = out.SerializeAsString();
-    }
+    message.value =
+        config_.output_format == Format::kJson ? RowToJson(total, as_of) : RowToProto(total, as_of);
     outbox.push_back(std::move(message));
   }
   // 3. State changes, consumed offsets and the outbox, in one atomic batch.

@@ -121,7 +121,4 @@ class Runtime {
   std::optional<Failure> failure_;
 };
 
-// A KPI row as it goes to the output topic: key `kpi|week_start|dimension`.
-std::string RowKey(const Row& row);
-
 }  // namespace kpi::runtime

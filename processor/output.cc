@@ -1,8 +1,10 @@
-#include "processor/app/json_out.h"
+#include "processor/output.h"
 
 #include <cstdio>
 
-namespace kpi::app {
+#include "kpi.pb.h"
+
+namespace kpi {
 
 bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
@@ -63,4 +65,46 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-}  // namespace kpi::app
+std::string RowToJson(const Row& row, std::string_view as_of) {
+  std::string line = RowToJson(row);
+  line.resize(line.size() - 2);  // "}\n"
+  line.append(",\"as_of\":\"");
+  line.append(as_of);
+  line.append("\",\"revision\":");
+  line.append(std::to_string(row.revision));
+  line.push_back('}');
+  return line;
+}
+
+std::string RowToJson(const Row& row) {
+  std::string line = "{\"kpi\":\"";
+  line.append(KpiName(row.kpi));
+  line.append("\",\"week_start\":\"");
+  line.append(row.week.ToString());
+  line.append("\",\"dimension\":");
+  AppendJsonString(line, row.dimension);
+  line.append(",\"count\":");
+  line.append(std::to_string(row.count));
+  line.append(",\"base\":");
+  line.append(std::to_string(row.base));
+  line.append("}\n");
+  return line;
+}
+
+std::string RowToProto(const Row& row, std::string_view as_of) {
+  output::KpiRow out;
+  out.set_kpi(std::string(KpiName(row.kpi)));
+  out.set_week_start(row.week.ToString());
+  out.set_dimension(row.dimension);
+  out.set_count(row.count);
+  out.set_base(row.base);
+  out.set_as_of(std::string(as_of));
+  out.set_revision(row.revision);
+  return out.SerializeAsString();
+}
+
+std::string RowKey(const Row& row) {
+  return std::string(KpiName(row.kpi)) + "|" + row.week.ToString() + "|" + row.dimension;
+}
+
+}  // namespace kpi

@@ -1,8 +1,8 @@
-#include "processor/app/json_out.h"
+#include "processor/output.h"
 
 #include <gtest/gtest.h>
 
-namespace kpi::app {
+namespace kpi {
 namespace {
 
 std::string Json(std::string_view s) {
@@ -23,4 +23,4 @@ TEST(JsonOutTest, KeepsValidUtf8AndEscapesInvalidBytes) {
 }
 
 }  // namespace
-}  // namespace kpi::app
+}  // namespace kpi

@@ -1,0 +1,31 @@
+// The output row's encodings, shared by replay (NDJSON files), run (the output topic, JSON or
+// protobuf) and the /kpi endpoint: RowToJson, RowToProto, the topic key RowKey, and the JSON
+// string writer they and the dead-letter files use. Part of the core, so that the runtime and the
+// sinks need nothing of the application layer.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "processor/engine.h"
+
+namespace kpi {
+
+// Appends `s` as a JSON string literal (quoted, escaped). Bytes that are not valid UTF-8 are
+// written as \u00XX escapes of the byte value, so the output is always valid JSON.
+void AppendJsonString(std::string& out, std::string_view s);
+bool IsValidUtf8(std::string_view s);
+
+// A table row as one NDJSON line (with its newline):
+// {"kpi":..,"week_start":..,"dimension":..,"count":..,"base":..}
+std::string RowToJson(const Row& row);
+// An output-topic row in JSON (no newline): the same fields plus as_of and revision.
+std::string RowToJson(const Row& row, std::string_view as_of);
+// An output-topic row as a serialized kpi.proto KpiRow.
+std::string RowToProto(const Row& row, std::string_view as_of);
+// The output topic's key: "kpi|week_start|dimension", so a compacted topic keeps each row's last
+// value.
+std::string RowKey(const Row& row);
+
+}  // namespace kpi
