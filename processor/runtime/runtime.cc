@@ -18,15 +18,6 @@
 namespace kpi::runtime {
 namespace {
 
-// The outbox lives outside every task's key range: \xff\xff X seq(8 bytes, big-endian).
-std::string OutboxPrefix() { return std::string("\xff\xffX", 3); }
-std::string OutboxKey(uint64_t seq) {
-  std::string key = OutboxPrefix();
-  for (int shift = 56; shift >= 0; shift -= 8)
-    key.push_back(static_cast<char>((seq >> shift) & 0xff));
-  return key;
-}
-
 template <typename C>
 int64_t Millis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(C::now().time_since_epoch()).count();
@@ -120,38 +111,6 @@ void DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
 }
 
 }  // namespace
-
-// Outbox entry (coding.h): topic, key, value, then the header count and each header's name
-// and value.
-std::string Runtime::EncodeOutMessage(const OutMessage& m) {
-  std::string out;
-  coding::Writer w(out);
-  w.Bytes(m.topic);
-  w.Bytes(m.key);
-  w.Bytes(m.value);
-  w.Varint(m.headers.size());
-  for (const auto& [name, value] : m.headers) {
-    w.Bytes(name);
-    w.Bytes(value);
-  }
-  return out;
-}
-
-std::optional<Runtime::OutMessage> Runtime::DecodeOutMessage(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
-  OutMessage m;
-  uint64_t headers = 0;
-  if (!in || !in->Bytes(m.topic) || !in->Bytes(m.key) || !in->Bytes(m.value) ||
-      !in->Varint(headers) || headers > bytes.size()) {
-    return std::nullopt;
-  }
-  m.headers.resize(headers);
-  for (auto& [name, value] : m.headers) {
-    if (!in->Bytes(name) || !in->Bytes(value)) return std::nullopt;
-  }
-  if (!in->done()) return std::nullopt;
-  return m;
-}
 
 Runtime::Runtime(const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log)
     : config_(config),
@@ -487,12 +446,7 @@ void Runtime::Commit() {
     batch.push_back(
         {keys::OffsetKey(static_cast<uint16_t>(tp.second), tp.first), EncodeOffset(offset)});
   }
-  std::vector<std::string> outbox_keys;
-  outbox_keys.reserve(outbox.size());
-  for (const OutMessage& m : outbox) {
-    outbox_keys.push_back(OutboxKey(outbox_seq_++));
-    batch.push_back({outbox_keys.back(), EncodeOutMessage(m)});
-  }
+  std::vector<std::string> outbox_keys = outbox_.Add(outbox, batch);
   if (auto w = store_->Write(batch); !w) {
     Fail(kExitState, "state commit: " + w.error().message);
     return;
@@ -546,30 +500,12 @@ void Runtime::ReportStatus() {
 
 void Runtime::DeliverStored() {
   if (failure_) return;
-  std::vector<std::string> delivered;
-  std::vector<OutMessage> messages;
-  const std::string prefix = OutboxPrefix();
-  auto scanned = store_->Scan(prefix, state::PrefixEnd(prefix),
-                              [&](std::string_view key, std::string_view value) {
-                                std::optional<OutMessage> m = DecodeOutMessage(value);
-                                if (m) messages.push_back(std::move(*m));
-                                delivered.emplace_back(key);
-                                return true;
-                              });
-  if (!scanned) {
-    Fail(kExitState, "outbox: " + scanned.error().message);
+  auto stored = outbox_.Load(*store_);
+  if (!stored) {
+    Fail(kExitState, "outbox: " + stored.error().message);
     return;
   }
-  if (messages.size() != delivered.size()) {
-    Fail(kExitState, "outbox: undecodable entry");
-    return;
-  }
-  if (!delivered.empty()) {
-    uint64_t last = 0;
-    for (size_t i = 3; i < 11; ++i) last = (last << 8) | static_cast<uint8_t>(delivered.back()[i]);
-    outbox_seq_ = std::max(outbox_seq_, last + 1);
-  }
-  if (!delivered.empty()) Deliver(std::move(delivered), messages);
+  if (!stored->keys.empty()) Deliver(std::move(stored->keys), stored->messages);
 }
 
 void Runtime::Deliver(std::vector<std::string> delivered, const std::vector<OutMessage>& messages) {
@@ -613,10 +549,7 @@ void Runtime::Deliver(std::vector<std::string> delivered, const std::vector<OutM
     Fail(kExitKafka, "output delivery failed; it is delivered again at the next start");
     return;
   }
-  state::WriteBatch clear;
-  clear.reserve(delivered.size());
-  for (std::string& key : delivered) clear.push_back({std::move(key), std::nullopt});
-  if (auto w = store_->Write(clear); !w) {
+  if (auto w = store_->Write(Outbox::Clear(std::move(delivered))); !w) {
     Fail(kExitState, "outbox: " + w.error().message);
   }
 }

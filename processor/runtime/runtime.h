@@ -24,6 +24,7 @@
 #include "processor/runtime/as_of.h"
 #include "processor/runtime/clock.h"
 #include "processor/runtime/config.h"
+#include "processor/runtime/outbox.h"
 #include "sinks/probe.h"
 #include "state/rocksdb/rocksdb_store.h"
 
@@ -66,14 +67,11 @@ class Runtime {
   void OnRevoke(void* partitions);
   void Process(void* message);
   void DeadLetter(void* message, DeadLetterReason reason);
-  struct OutMessage;
   // At start: whatever a crash left in the outbox, read back from the store and delivered.
   void DeliverStored();
   // Produces the outbox entries `keys` (holding `messages`), waits for delivery, then deletes
   // them from the store. A commit passes what it has just written: no read back.
   void Deliver(std::vector<std::string> keys, const std::vector<OutMessage>& messages);
-  static std::string EncodeOutMessage(const OutMessage& m);
-  static std::optional<OutMessage> DecodeOutMessage(std::string_view bytes);
   void RollAsOf();
   void Commit();
   // Lags, store sizes and the heartbeat, to the probe.
@@ -105,14 +103,8 @@ class Runtime {
   std::vector<int64_t> event_unix_ms_;  // Kafka timestamps of the events since the last commit
   int64_t last_status_ms_ = 0;
   sinks::RuntimeProbe probe_;
-  struct OutMessage {
-    std::string topic;
-    std::string key;
-    std::string value;
-    std::vector<std::pair<std::string, std::string>> headers;
-  };
   std::vector<OutMessage> dead_letters_;  // since the last commit
-  uint64_t outbox_seq_ = 0;               // the next outbox entry's sequence number
+  Outbox outbox_;
   uint64_t pending_ = 0;
   uint64_t evicted_at_trim_ = 0;  // the tasks' evictions when the heap was last trimmed
   int64_t last_commit_ms_ = 0;

@@ -1,0 +1,52 @@
+// The outbox of `run` over the StateStore (docs/DESIGN.md, "Commit and recovery"): the rows and
+// dead letters of a commit are written in the commit's own atomic batch, produced after it, and
+// deleted once delivered; whatever a crash leaves is read back and delivered at the next start.
+// Entries live outside every task's key range: \xff\xff X, then an 8-byte big-endian sequence
+// number, so a scan returns them in the order they were written.
+// Thread-safety: none; used from the runtime's loop.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "state/state_store.h"
+
+namespace kpi::runtime {
+
+struct OutMessage {
+  std::string topic;
+  std::string key;
+  std::string value;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool operator==(const OutMessage&) const = default;
+};
+
+// An outbox entry (coding.h): topic, key, value, then the header count and each header's name and
+// value. nullopt: not an entry this codec wrote (corruption).
+std::string EncodeOutMessage(const OutMessage& m);
+std::optional<OutMessage> DecodeOutMessage(std::string_view bytes);
+
+class Outbox {
+ public:
+  // Puts `messages` into `batch` under the next sequence numbers; returns their keys.
+  std::vector<std::string> Add(const std::vector<OutMessage>& messages, state::WriteBatch& batch);
+  // What a crash left, in the order it was written, with the keys; later entries continue the
+  // sequence after it. Errors: a failed read, or an entry that does not decode (corruption).
+  struct Stored {
+    std::vector<std::string> keys;
+    std::vector<OutMessage> messages;
+  };
+  std::expected<Stored, state::Error> Load(state::StateStore& store);
+  // The batch that deletes delivered entries.
+  static state::WriteBatch Clear(std::vector<std::string> keys);
+
+ private:
+  uint64_t next_seq_ = 0;
+};
+
+}  // namespace kpi::runtime
