@@ -337,8 +337,9 @@ void Runtime::Process(void* m) {
                                                         : reader_.DecodeProtobuf(value);
   // Kinds are the body's oneof field numbers less 9 (record.h).
   const int body = event ? static_cast<int>((*event)->body_case()) : 0;
-  probe_.EventConsumed(
-      topic, body >= 10 && body <= 21 ? std::optional(static_cast<Kind>(body - 9)) : std::nullopt);
+  probe_.EventConsumed(topic, body >= 10 && body < 10 + kKindCount
+                                  ? std::optional(static_cast<Kind>(body - 9))
+                                  : std::nullopt);
   rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
   const int64_t ts = rd_kafka_message_timestamp(msg, &ts_type);
   if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) event_unix_ms_.push_back(ts);

@@ -158,6 +158,15 @@ TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
   ASSERT_GT(scraped_at, settled) << Tail(dir / "prometheus.log");
   EXPECT_EQ(Query(prometheus_port, "sum(kpi_events_consumed_total)").begin()->second,
             static_cast<double>(lines.size()));
+  // Part II records are counted by their kind, not as "unknown" (which is only what did not
+  // decode).
+  for (const char* kind :
+       {"ehc_request", "ehc_advice", "ehc_plan", "ehc_review", "review", "visit"}) {
+    EXPECT_FALSE(
+        Query(prometheus_port, std::string("kpi_events_consumed_total{kind=\"") + kind + "\"}")
+            .empty())
+        << kind;
+  }
 
   const Date weeks[2] = {as_of.WeekStart(), as_of.WeekStart() - 7};
   const auto expect_value = [&](const std::string& kpi, Date week, const std::string& dim,
