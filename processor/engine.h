@@ -241,7 +241,7 @@ class Engine {
   std::vector<UnitDelta> unit_deltas_;
   void ContributeEnrolments(ChildState& child, int sign);
   void ContributeExclusions(ChildState& child, int sign);
-  void ContributeEhcOverdue(ChildState& child, int sign);
+  void ContributeEhcPlans(ChildState& child, int sign);
   void ContributePeriods(ChildState& child, bool care, int sign);
 
   // ---- persistent and severe absence (absence.cc) ----

@@ -71,6 +71,19 @@ class EngineTest : public ::testing::Test {
     return {0, 0};
   }
 
+  // The whole table after a commit, a line per row ("kpi week dimension count/base"), for
+  // comparing two states of the engine.
+  std::string TableText() {
+    Commit();
+    std::string out;
+    const std::vector<Row> rows = engine_->Table().value();
+    for (const Row& row : rows) {
+      out += std::string(KpiName(row.kpi)) + " " + row.week.ToString() + " " + row.dimension + " " +
+             std::to_string(row.count) + "/" + std::to_string(row.base) + "\n";
+    }
+    return out;
+  }
+
   int64_t Count(const char* kpi, const char* week, const std::string& dim = "all") {
     return At(kpi, week, dim).first;
   }

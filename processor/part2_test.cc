@@ -438,19 +438,9 @@ TEST_F(EngineTest, UnitsRestatedFromAChangesWeekEqualAFreshBuild) {
     Add("EP1", "C1", t + 5, R"("ehcPlan":{"startDate":"2024-06-03"})");
     Add("P2", "C1", t + 6, Profile("2025-01-01", "2013-02-02", "EHCP", "100002"));
   };
-  const auto table = [&] {
-    Commit();
-    std::string out;
-    const std::vector<Row> rows = engine_->Table().value();
-    for (const Row& r : rows) {
-      out += std::string(KpiName(r.kpi)) + r.week.ToString() + r.dimension +
-             std::to_string(r.count) + "/" + std::to_string(r.base) + "\n";
-    }
-    return out;
-  };
   Open("2026-03-22");
   final_records(0);
-  const std::string fresh = table();
+  const std::string fresh = TableText();
   Open("2026-03-22");
   Add("P1", "C1", 1, Profile("2025-06-01", "2012-02-02", "NONE", "100001"));
   Add("RV1", "C1", 2, Review("2026-02-20", "CLA"));
@@ -461,7 +451,7 @@ TEST_F(EngineTest, UnitsRestatedFromAChangesWeekEqualAFreshBuild) {
   Add("V1", "C1", 30, Visit("2026-01-05"), /*deleted=*/true);
   Add("ER1", "C1", 31, R"("ehcReview":{})", /*deleted=*/true);
   Add("P1", "C1", 32, Profile("2025-06-01", "", "", ""), /*deleted=*/true);
-  EXPECT_EQ(table(), fresh);
+  EXPECT_EQ(TableText(), fresh);
   EXPECT_NE(fresh.find("cp_reviews_overdue"), std::string::npos);
   EXPECT_NE(fresh.find("ehc_reviews_overdue"), std::string::npos);
 }

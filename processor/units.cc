@@ -151,7 +151,7 @@ Date Engine::UnitsFrom(const Record* before, const Record& after) {
 void Engine::ContributeUnits(ChildState& child, uint8_t units, int sign) {
   if ((units & kUnitEnrolments) != 0) ContributeEnrolments(child, sign);
   if ((units & kUnitExclusions) != 0) ContributeExclusions(child, sign);
-  if ((units & kUnitEhc) != 0) ContributeEhcOverdue(child, sign);
+  if ((units & kUnitEhc) != 0) ContributeEhcPlans(child, sign);
   if ((units & kUnitCp) != 0) ContributePeriods(child, false, sign);
   if ((units & kUnitCla) != 0) ContributePeriods(child, true, sign);
 }
@@ -233,7 +233,7 @@ void Engine::ContributeExclusions(ChildState& child, int sign) {
 // ehc_plans_open: the child in each week some live EHC plan is open at S(W).
 // ehc_reviews_overdue: some live EHC plan open at S whose latest review meeting in
 // [plan start, S] (or the plan start) is more than ehc_review_months before S.
-void Engine::ContributeEhcOverdue(ChildState& child, int sign) {
+void Engine::ContributeEhcPlans(ChildState& child, int sign) {
   std::vector<const body::EhcPlan*> plans;
   std::vector<Date> meetings;
   for (const RecordVersion& v : child.records) {
