@@ -16,41 +16,38 @@
 #include <expected>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "processor/calendar.h"
 #include "processor/engine.h"
 #include "processor/runtime/as_of.h"
+#include "processor/runtime/bus.h"
 #include "processor/runtime/clock.h"
 #include "processor/runtime/config.h"
-#include "processor/runtime/outbox.h"
+#include "processor/runtime/failure.h"
+#include "processor/runtime/publisher.h"
+#include "processor/runtime/tasks.h"
 #include "sinks/probe.h"
 #include "state/rocksdb/rocksdb_store.h"
 
-struct rd_kafka_s;
 namespace spdlog {
 class logger;
 }
 
 namespace kpi::runtime {
 
-// Exit codes: the supervisor restarts on anything but 0 and kExitConfig.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitConfig = 2;
-inline constexpr int kExitState = 3;  // store unreadable or corrupt
-inline constexpr int kExitKafka = 4;  // fatal client error, output not delivered
-
-struct Failure {
-  int exit_code;
-  std::string message;  // names settings, topics, partitions; never record content
-};
-
-class Runtime {
+class Runtime final : private Source::Listener {
  public:
+  // Opens the store and the Kafka clients of `config`.
   static std::expected<std::unique_ptr<Runtime>, Failure> Create(
       const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log);
-  ~Runtime();
+  // Opens the store, over the clients given (tests: memory_bus.h).
+  static std::expected<std::unique_ptr<Runtime>, Failure> Create(
+      const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log, Bus bus);
+  ~Runtime() override;
 
   // Runs until RequestStop (then commits and leaves the group) or a failure.
   std::expected<void, Failure> Run();
@@ -58,26 +55,25 @@ class Runtime {
   // What the runtime reports about itself: counters, the committed table, readiness. Read it
   // from any thread (the metrics and query server does).
   const sinks::RuntimeProbe& probe() const { return probe_; }
+  // Test seam: a crash at a step of the commit protocol (publisher.h). Run() then returns the
+  // failure without writing or producing anything more, as a process killed there would.
+  void SetFaultHook(FaultHook hook);
 
  private:
   Runtime(const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log);
-  static void RebalanceCallback(rd_kafka_s* rk, int err, void* partitions, void* opaque);
 
-  void OnAssign(void* partitions);
-  void OnRevoke(void* partitions);
-  void Process(void* message);
-  void DeadLetter(void* message, DeadLetterReason reason);
-  // At start: whatever a crash left in the outbox, read back from the store and delivered.
-  void DeliverStored();
-  // Produces the outbox entries `keys` (holding `messages`), waits for delivery, then deletes
-  // them from the store. A commit passes what it has just written: no read back.
-  void Deliver(std::vector<std::string> keys, const std::vector<OutMessage>& messages);
+  // Source::Listener
+  void OnAssign(std::vector<std::pair<TopicPartition, int64_t>>& parts) override;
+  void OnRevoke(const std::vector<TopicPartition>& parts, bool lost) override;
+
+  void Process(const InRecord& record);
+  void DeadLetter(const InRecord& record, DeadLetterReason reason);
   void RollAsOf();
   void Commit();
   // Lags, store sizes and the heartbeat, to the probe.
   void ReportStatus();
   void Fail(int exit_code, std::string message);
-  Engine* EngineFor(int32_t task);
+  void Fail(Failure failure) { Fail(failure.exit_code, std::move(failure.message)); }
   Date Today();  // the date in force (AsOfPolicy), from the clock and the engines' dates
   Date today_;   // the date in force: read once per loop iteration in RollAsOf
 
@@ -87,29 +83,21 @@ class Runtime {
   std::shared_ptr<spdlog::logger> log_;
   Calendar calendar_;
   std::unique_ptr<state::RocksDbStore> store_;
-  rd_kafka_s* consumer_ = nullptr;
-  rd_kafka_s* producer_ = nullptr;
-  // Shared by the engines (declared first: it outlives them), so a changed cell's global row is
-  // summed across tasks by its packed key.
-  DimTable dims_;
-  std::map<int32_t, std::unique_ptr<Engine>> engines_;  // by task
-  size_t memory_per_task_ = 0;
-  EventReader reader_;          // decodes and validates into reused buffers
-  bool commit_wanted_ = false;  // an engine's evictions filled its write buffer (CommitWanted)  //
-                                // state.memory_mb shared by the tasks owned (EngineOptions)
-  std::map<std::pair<std::string, int32_t>, int64_t> next_offsets_;  // consumed, uncommitted
+  Bus bus_;
+  std::unique_ptr<TaskSet> tasks_;
+  std::unique_ptr<Publisher> publisher_;
+  EventReader reader_;                              // decodes and validates into reused buffers
+  std::map<TopicPartition, int64_t> next_offsets_;  // consumed, uncommitted
   // Assigned partitions and their position as of the last commit (-1: from the beginning).
-  std::map<std::pair<std::string, int32_t>, int64_t> positions_;
+  std::map<TopicPartition, int64_t> positions_;
   std::vector<int64_t> event_unix_ms_;  // Kafka timestamps of the events since the last commit
   int64_t last_status_ms_ = 0;
   sinks::RuntimeProbe probe_;
   std::vector<OutMessage> dead_letters_;  // since the last commit
-  Outbox outbox_;
   uint64_t pending_ = 0;
   uint64_t evicted_at_trim_ = 0;  // the tasks' evictions when the heap was last trimmed
   int64_t last_commit_ms_ = 0;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> delivery_failed_{false};
   std::optional<Failure> failure_;
 };
 

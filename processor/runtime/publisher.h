@@ -1,0 +1,77 @@
+// Delivery of a commit's outbox (docs/DESIGN.md, "Commit and recovery"): the messages written in
+// the commit's batch are produced, the delivery is awaited, and then they are deleted from the
+// store. What a crash leaves is delivered at the next start, and dead letters exactly once: each
+// delivery also records, per dead-letter partition, the offset after the last one delivered, so
+// that a restart reads the dead-letter topic back from there and leaves out those a crash
+// delivered but did not delete (identified by their source topic, partition and offset). Rows are
+// upserts: delivering one twice is harmless.
+//
+// Ownership: borrows the store, the sink and the reader. Thread-safety: the runtime's loop.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "processor/runtime/bus.h"
+#include "processor/runtime/failure.h"
+#include "processor/runtime/outbox.h"
+#include "state/state_store.h"
+
+namespace kpi::runtime {
+
+// The points of a commit where a test can inject a crash (Runtime::SetFaultHook).
+enum class CommitStep { kBatchWritten, kProduced, kDelivered, kOutboxDeleted };
+const char* CommitStepName(CommitStep step);
+// Returns true to crash at the step (of a commit delivering `outbox`): nothing more is written or
+// produced.
+using FaultHook = std::function<bool(CommitStep, const std::vector<OutMessage>& outbox)>;
+
+// The headers that identify a dead letter.
+inline constexpr const char* kSourceTopic = "source_topic";
+inline constexpr const char* kSourcePartition = "source_partition";
+inline constexpr const char* kSourceOffset = "source_offset";
+
+class Publisher {
+ public:
+  Publisher(state::StateStore& store, Sink& sink, Reader& reader, std::string dlq_topic,
+            int64_t delivery_timeout_ms)
+      : store_(store),
+        sink_(sink),
+        reader_(reader),
+        dlq_topic_(std::move(dlq_topic)),
+        delivery_timeout_ms_(delivery_timeout_ms) {}
+  void SetFaultHook(FaultHook hook) { fault_ = std::move(hook); }
+  bool Crash(CommitStep step, const std::vector<OutMessage>& outbox) const {
+    return fault_ && fault_(step, outbox);
+  }
+
+  // Puts `messages` into the commit's batch; returns their outbox keys for Deliver.
+  std::vector<std::string> Stage(const std::vector<OutMessage>& messages,
+                                 state::WriteBatch& batch) {
+    return outbox_.Add(messages, batch);
+  }
+  // Produces `messages` (staged under `keys` in a batch already written), waits for delivery,
+  // deletes them from the store.
+  std::expected<void, Failure> Deliver(std::vector<std::string> keys,
+                                       const std::vector<OutMessage>& messages);
+  // At start: what a crash left, less the dead letters already in their topic, delivered.
+  std::expected<void, Failure> DeliverStored();
+
+ private:
+  // The identities of the dead letters in the dead-letter topic from the stored marks on.
+  std::expected<std::set<std::string>, Failure> DeliveredDeadLetters();
+
+  state::StateStore& store_;
+  Sink& sink_;
+  Reader& reader_;
+  std::string dlq_topic_;
+  int64_t delivery_timeout_ms_;
+  Outbox outbox_;
+  FaultHook fault_;
+};
+
+}  // namespace kpi::runtime

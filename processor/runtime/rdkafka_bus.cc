@@ -1,0 +1,465 @@
+#include "processor/runtime/rdkafka_bus.h"
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+#include <set>
+
+namespace kpi::runtime {
+namespace {
+
+bool SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
+             std::string& error) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) !=
+      RD_KAFKA_CONF_OK) {
+    error = "kafka." + key + ": " + errstr;
+    return false;
+  }
+  return true;
+}
+
+// Which client a kafka.* property is for. `consumer.X` and `producer.X` name one explicitly;
+// librdkafka's consumer- and producer-only properties go to that client only (so that neither
+// warns about the other's); everything else (brokers, TLS, SASL, client.id ...) goes to both.
+enum class Client { kBoth, kConsumer, kProducer };
+std::pair<Client, std::string> Scope(const std::string& key) {
+  if (key.rfind("consumer.", 0) == 0) return {Client::kConsumer, key.substr(9)};
+  if (key.rfind("producer.", 0) == 0) return {Client::kProducer, key.substr(9)};
+  static const std::set<std::string> kConsumerOnly = {"group.id",
+                                                      "group.instance.id",
+                                                      "session.timeout.ms",
+                                                      "heartbeat.interval.ms",
+                                                      "max.poll.interval.ms",
+                                                      "partition.assignment.strategy",
+                                                      "auto.offset.reset",
+                                                      "enable.auto.commit",
+                                                      "auto.commit.interval.ms",
+                                                      "enable.auto.offset.store",
+                                                      "fetch.wait.max.ms",
+                                                      "fetch.min.bytes",
+                                                      "fetch.max.bytes",
+                                                      "fetch.message.max.bytes",
+                                                      "max.partition.fetch.bytes",
+                                                      "queued.min.messages",
+                                                      "queued.max.messages.kbytes",
+                                                      "isolation.level",
+                                                      "check.crcs",
+                                                      "enable.partition.eof",
+                                                      "group.protocol.type",
+                                                      "coordinator.query.interval.ms"};
+  static const std::set<std::string> kProducerOnly = {"acks",
+                                                      "request.required.acks",
+                                                      "linger.ms",
+                                                      "queue.buffering.max.ms",
+                                                      "queue.buffering.max.messages",
+                                                      "queue.buffering.max.kbytes",
+                                                      "batch.num.messages",
+                                                      "batch.size",
+                                                      "compression.type",
+                                                      "compression.codec",
+                                                      "compression.level",
+                                                      "enable.idempotence",
+                                                      "message.timeout.ms",
+                                                      "delivery.timeout.ms",
+                                                      "retries",
+                                                      "message.send.max.retries",
+                                                      "retry.backoff.ms",
+                                                      "transactional.id",
+                                                      "transaction.timeout.ms",
+                                                      "partitioner",
+                                                      "sticky.partitioning.linger.ms"};
+  if (kConsumerOnly.contains(key)) return {Client::kConsumer, key};
+  if (kProducerOnly.contains(key)) return {Client::kProducer, key};
+  return {Client::kBoth, key};
+}
+
+// librdkafka logs from its own threads to the "kafka" logger that main registers.
+void LogCallback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  const std::shared_ptr<spdlog::logger> log = spdlog::get("kafka");
+  if (log == nullptr) return;
+  const auto lvl = level <= 3   ? spdlog::level::err
+                   : level <= 5 ? spdlog::level::warn
+                                : spdlog::level::debug;
+  log->log(lvl, "librdkafka {}: {}", fac, buf);  // broker and protocol text, no record content
+}
+
+void Warn(const std::string& text) {
+  if (const std::shared_ptr<spdlog::logger> log = spdlog::get("kafka")) log->warn("{}", text);
+}
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Fills `r` from `msg` (views into it); headers only when asked.
+void View(const rd_kafka_message_t* msg, bool with_headers, InRecord& r) {
+  r.topic = rd_kafka_topic_name(msg->rkt);
+  r.partition = msg->partition;
+  r.offset = msg->offset;
+  r.key = msg->key != nullptr ? std::string_view(static_cast<const char*>(msg->key), msg->key_len)
+                              : std::string_view();
+  r.value = msg->payload != nullptr
+                ? std::string_view(static_cast<const char*>(msg->payload), msg->len)
+                : std::string_view();
+  rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  const int64_t ts = rd_kafka_message_timestamp(msg, &ts_type);
+  r.timestamp_ms = ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? std::optional(ts) : std::nullopt;
+  r.headers.clear();
+  rd_kafka_headers_t* headers = nullptr;
+  if (with_headers && rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      r.headers.emplace_back(name, value != nullptr
+                                       ? std::string_view(static_cast<const char*>(value), size)
+                                       : std::string_view());
+    }
+  }
+}
+
+// A consumer's poll: one message held until the next call. Errors other than end-of-partition
+// are warnings unless the client reports a fatal error.
+class Polled {
+ public:
+  ~Polled() { Release(); }
+  void Release() {
+    if (msg_ != nullptr) rd_kafka_message_destroy(msg_);
+    msg_ = nullptr;
+  }
+  std::expected<std::optional<InRecord>, std::string> Poll(rd_kafka_t* rk, int timeout_ms,
+                                                           bool with_headers, const char* client) {
+    Release();
+    msg_ = rd_kafka_consumer_poll(rk, timeout_ms);
+    if (msg_ == nullptr) return std::nullopt;
+    if (msg_->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      View(msg_, with_headers, record_);
+      return record_;
+    }
+    if (msg_->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      char fatal[256];
+      if (rd_kafka_fatal_error(rk, fatal, sizeof fatal) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return std::unexpected(std::string("kafka ") + client + ": " + fatal);
+      }
+      Warn(std::string(client) + ": " + rd_kafka_message_errstr(msg_));
+    }
+    return std::nullopt;
+  }
+
+ private:
+  rd_kafka_message_t* msg_ = nullptr;
+  InRecord record_;
+};
+
+std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* parts) {
+  std::vector<TopicPartition> out;
+  for (int i = 0; i < parts->cnt; ++i)
+    out.push_back({parts->elems[i].topic, parts->elems[i].partition});
+  return out;
+}
+
+class RdSource final : public Source {
+ public:
+  ~RdSource() override {
+    polled_.Release();
+    if (rk_ != nullptr) rd_kafka_destroy(rk_);
+  }
+  void Attach(rd_kafka_t* rk) {
+    rk_ = rk;
+    rd_kafka_poll_set_consumer(rk_);
+  }
+  static void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    auto* self = static_cast<RdSource*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      std::vector<std::pair<TopicPartition, int64_t>> assigned;
+      for (const TopicPartition& tp : ToVector(parts)) assigned.emplace_back(tp, kOffsetBeginning);
+      if (self->listener_ != nullptr) self->listener_->OnAssign(assigned);
+      for (int i = 0; i < parts->cnt; ++i) parts->elems[i].offset = assigned[i].second;
+      rd_kafka_assign(rk, parts);
+    } else {
+      const bool lost = rd_kafka_assignment_lost(rk) != 0;
+      if (self->listener_ != nullptr) self->listener_->OnRevoke(ToVector(parts), lost);
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+  std::expected<std::optional<InRecord>, std::string> Poll(int timeout_ms,
+                                                           Listener& listener) override {
+    listener_ = &listener;
+    auto r = polled_.Poll(rk_, timeout_ms, false, "consumer");
+    listener_ = nullptr;
+    return r;
+  }
+  std::optional<std::pair<int64_t, int64_t>> CachedWatermarks(const TopicPartition& tp) override {
+    int64_t low = 0;
+    int64_t high = 0;
+    if (rd_kafka_get_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0) {
+      return std::nullopt;
+    }
+    return std::pair(low, high);
+  }
+  void Close() override {
+    polled_.Release();
+    rd_kafka_consumer_close(rk_);
+  }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+  Listener* listener_ = nullptr;
+  Polled polled_;
+};
+
+class RdSink final : public Sink {
+ public:
+  ~RdSink() override {
+    if (rk_ != nullptr) rd_kafka_destroy(rk_);
+  }
+  void Attach(rd_kafka_t* rk) { rk_ = rk; }
+  // The message's opaque is its number since the sink was made, plus one; reports_ holds those
+  // from base_ on.
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+    auto* self = static_cast<RdSink*>(opaque);
+    const auto number = reinterpret_cast<uintptr_t>(msg->_private);
+    if (number <= self->base_ || number - self->base_ > self->reports_.size()) return;
+    const size_t index = number - self->base_;
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      self->failed_ = rd_kafka_err2str(msg->err);
+      return;
+    }
+    Delivered& d = self->reports_[index - 1];
+    d.tp = {rd_kafka_topic_name(msg->rkt), msg->partition};
+    d.offset = msg->offset;
+    ++self->delivered_;
+  }
+  std::expected<void, std::string> Produce(const OutMessage& m, int32_t partition) override {
+    // librdkafka takes ownership of the headers once the message is queued.
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(m.headers.size());
+    for (const auto& [name, value] : m.headers) {
+      rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                          static_cast<ssize_t>(value.size()));
+    }
+    reports_.push_back({});
+    const auto opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(base_ + reports_.size()));
+    while (true) {
+      const rd_kafka_resp_err_t err =
+          rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
+                            RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
+                            RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+                            RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(rk_, 10);
+        continue;
+      }
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(headers);
+        reports_.pop_back();
+        return std::unexpected("produce to " + m.topic + ": " + rd_kafka_err2str(err));
+      }
+      return {};
+    }
+  }
+  std::expected<std::vector<Delivered>, std::string> Flush(int64_t timeout_ms) override {
+    // The idempotent producer retries through broker faults; a delivery that fails for good
+    // fails the flush.
+    const int64_t deadline = SteadyMs() + timeout_ms;
+    while (delivered_ < reports_.size() && failed_.empty()) {
+      rd_kafka_flush(rk_, 100);
+      if (delivered_ < reports_.size() && SteadyMs() > deadline) {
+        Reset();
+        return std::unexpected("output not delivered within commit.delivery_timeout_ms");
+      }
+    }
+    if (!failed_.empty()) {
+      const std::string reason = failed_;
+      Reset();
+      return std::unexpected("output delivery failed: " + reason);
+    }
+    std::vector<Delivered> out = reports_;
+    Reset();
+    return out;
+  }
+  void Poll() override { rd_kafka_poll(rk_, 0); }
+
+ private:
+  // After a failed flush the outcome of queued messages is unknown; later reports for them are
+  // ignored.
+  void Reset() {
+    base_ += reports_.size();
+    reports_.clear();
+    delivered_ = 0;
+    failed_.clear();
+  }
+  rd_kafka_t* rk_ = nullptr;
+  std::vector<Delivered> reports_;
+  uintptr_t base_ = 0;
+  size_t delivered_ = 0;
+  std::string failed_;
+};
+
+class RdReader final : public Reader {
+ public:
+  ~RdReader() override {
+    polled_.Release();
+    if (rk_ != nullptr) rd_kafka_destroy(rk_);
+  }
+  void Attach(rd_kafka_t* rk) {
+    rk_ = rk;
+    rd_kafka_poll_set_consumer(rk_);
+  }
+  std::expected<int32_t, std::string> PartitionCount(const std::string& topic,
+                                                     int timeout_ms) override {
+    rd_kafka_topic_t* t = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, t, &md, timeout_ms);
+    rd_kafka_topic_destroy(t);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return std::unexpected("metadata of " + topic + ": " + rd_kafka_err2str(err));
+    }
+    int32_t count = -1;
+    std::string error;
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      count = md->topics[0].partition_cnt;
+    } else if (md->topic_cnt == 1) {
+      error = rd_kafka_err2str(md->topics[0].err);
+    }
+    rd_kafka_metadata_destroy(md);
+    if (count < 0) return std::unexpected("metadata of " + topic + ": " + error);
+    return count;
+  }
+  std::expected<std::pair<int64_t, int64_t>, std::string> Watermarks(const TopicPartition& tp,
+                                                                     int timeout_ms) override {
+    int64_t low = 0;
+    int64_t high = 0;
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        rk_, tp.topic.c_str(), tp.partition, &low, &high, timeout_ms);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return std::unexpected("watermarks of " + tp.topic + " [" + std::to_string(tp.partition) +
+                             "]: " + rd_kafka_err2str(err));
+    }
+    return std::pair(low, high);
+  }
+  std::expected<void, std::string> Assign(
+      const std::vector<std::pair<TopicPartition, int64_t>>& parts) override {
+    polled_.Release();
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+    for (const auto& [tp, offset] : parts) {
+      rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = offset;
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return std::unexpected(std::string("reader assign: ") + rd_kafka_err2str(err));
+    }
+    return {};
+  }
+  std::expected<std::optional<InRecord>, std::string> Poll(int timeout_ms) override {
+    return polled_.Poll(rk_, timeout_ms, true, "reader");
+  }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+  Polled polled_;
+};
+
+}  // namespace
+
+std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::string>& kafka,
+                                               const std::vector<std::string>& topics) {
+  std::string error;
+  rd_kafka_conf_t* pconf = rd_kafka_conf_new();
+  rd_kafka_conf_t* cconf = rd_kafka_conf_new();
+  bool ok = true;
+  std::set<std::string> given_producer;
+  std::set<std::string> given_consumer;
+  for (const auto& [key, v] : kafka) {
+    const auto [client, k] = Scope(key);
+    if (client != Client::kConsumer) {
+      ok = ok && SetConf(pconf, k, v, error);
+      given_producer.insert(k);
+    }
+    if (client != Client::kProducer) {
+      ok = ok && SetConf(cconf, k, v, error);
+      given_consumer.insert(k);
+    }
+  }
+  // Producer: idempotent, so retries after broker faults neither lose nor duplicate.
+  for (const auto& [k, v] : std::map<std::string, std::string>{{"enable.idempotence", "true"},
+                                                               {"acks", "all"},
+                                                               {"linger.ms", "5"},
+                                                               {"compression.type", "lz4"}}) {
+    if (!given_producer.contains(k)) ok = ok && SetConf(pconf, k, v, error);
+  }
+  // Consumer: offsets live in the state store, so Kafka's own commits are off. The eager range
+  // assignor keeps partition p of every input topic with one member (co-partitioning).
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>{{"enable.auto.commit", "false"},
+                                          {"enable.auto.offset.store", "false"},
+                                          {"auto.offset.reset", "earliest"},
+                                          {"partition.assignment.strategy", "range"}}) {
+    if (!given_consumer.contains(k)) ok = ok && SetConf(cconf, k, v, error);
+  }
+  if (!ok) {
+    rd_kafka_conf_destroy(pconf);
+    rd_kafka_conf_destroy(cconf);
+    return std::unexpected(error);
+  }
+  rd_kafka_conf_set_log_cb(pconf, LogCallback);
+  rd_kafka_conf_set_log_cb(cconf, LogCallback);
+  // The reader: the consumer's settings without a group.
+  rd_kafka_conf_t* rconf = rd_kafka_conf_dup(cconf);
+  SetConf(rconf, "group.id", "", error);
+  rd_kafka_conf_set_dr_msg_cb(pconf, RdSink::OnDelivery);
+  rd_kafka_conf_set_rebalance_cb(cconf, RdSource::Rebalance);
+  // Each client's opaque is its wrapper, set before the handle starts its threads.
+  Bus bus;
+  auto sink = std::make_unique<RdSink>();
+  auto source = std::make_unique<RdSource>();
+  auto reader = std::make_unique<RdReader>();
+  rd_kafka_conf_set_opaque(pconf, sink.get());
+  rd_kafka_conf_set_opaque(cconf, source.get());
+  char errstr[512];
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof errstr);
+  if (producer == nullptr) {
+    rd_kafka_conf_destroy(cconf);
+    rd_kafka_conf_destroy(rconf);
+    return std::unexpected(std::string("kafka producer: ") + errstr);
+  }
+  sink->Attach(producer);
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr, sizeof errstr);
+  if (consumer == nullptr) {
+    rd_kafka_conf_destroy(rconf);
+    return std::unexpected(std::string("kafka consumer: ") + errstr);
+  }
+  source->Attach(consumer);
+  rd_kafka_t* partition_reader = rd_kafka_new(RD_KAFKA_CONSUMER, rconf, errstr, sizeof errstr);
+  if (partition_reader == nullptr) return std::unexpected(std::string("kafka reader: ") + errstr);
+  reader->Attach(partition_reader);
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
+  for (const std::string& t : topics) {
+    rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::unexpected(std::string("subscribe: ") + rd_kafka_err2str(err));
+  }
+  bus.source = std::move(source);
+  bus.sink = std::move(sink);
+  bus.reader = std::move(reader);
+  return bus;
+}
+
+}  // namespace kpi::runtime
