@@ -27,6 +27,7 @@ namespace kpi::state {
 struct WriteOp {
   std::string key;
   std::optional<std::string> value;  // nullopt: delete the key
+  bool operator==(const WriteOp&) const = default;
 };
 
 using WriteBatch = std::vector<WriteOp>;
