@@ -243,9 +243,7 @@ class MemorySource final : public Source {
     std::lock_guard lock(cluster_->mu_);
     for (const auto& [tp, offset] : assigned) {
       const auto& p = cluster_->topics_[tp.topic].at(static_cast<size_t>(tp.partition));
-      positions_[tp] = offset == kOffsetBeginning ? p.start
-                       : offset == kOffsetEnd     ? p.end()
-                                                  : offset;
+      positions_[tp] = p.Resolve(offset);
     }
   }
 
@@ -311,9 +309,7 @@ class MemoryReader final : public Reader {
     positions_.clear();
     for (const auto& [tp, offset] : parts) {
       const auto& p = cluster_->topics_[tp.topic].at(static_cast<size_t>(tp.partition));
-      positions_[tp] = offset == kOffsetBeginning ? p.start
-                       : offset == kOffsetEnd     ? p.end()
-                                                  : offset;
+      positions_[tp] = p.Resolve(offset);
     }
     return {};
   }

@@ -67,6 +67,10 @@ class MemoryCluster : public std::enable_shared_from_this<MemoryCluster> {
     int64_t start = 0;  // the offset of records.front()
     std::vector<StoredRecord> records;
     int64_t end() const { return start + static_cast<int64_t>(records.size()); }
+    // An offset, or kOffsetBeginning / kOffsetEnd, as the position to read from.
+    int64_t Resolve(int64_t offset) const {
+      return offset == kOffsetBeginning ? start : offset == kOffsetEnd ? end() : offset;
+    }
   };
   struct Group {
     std::vector<int> members;  // member ids in join order

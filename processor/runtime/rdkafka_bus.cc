@@ -417,9 +417,16 @@ std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::
   }
   rd_kafka_conf_set_log_cb(pconf, LogCallback);
   rd_kafka_conf_set_log_cb(cconf, LogCallback);
-  // The reader: the consumer's settings without a group.
+  // The reader: the consumer's settings with a group of its own, which it never joins
+  // (librdkafka's assign() needs a group.id; only subscribe() joins, and nothing is committed).
   rd_kafka_conf_t* rconf = rd_kafka_conf_dup(cconf);
-  SetConf(rconf, "group.id", "", error);
+  {
+    char group[512];
+    size_t size = sizeof group;
+    const bool has_group =
+        rd_kafka_conf_get(cconf, "group.id", group, &size) == RD_KAFKA_CONF_OK && group[0] != 0;
+    SetConf(rconf, "group.id", std::string(has_group ? group : "kpi-processor") + ".reader", error);
+  }
   rd_kafka_conf_set_dr_msg_cb(pconf, RdSink::OnDelivery);
   rd_kafka_conf_set_rebalance_cb(cconf, RdSource::Rebalance);
   // Each client's opaque is its wrapper, set before the handle starts its threads.
