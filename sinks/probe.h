@@ -43,8 +43,21 @@ struct PartitionStatus {
   int64_t lag = 0;  // high watermark minus the next offset to consume; -1 when unknown
 };
 
+// Scaled out (scale.enabled): this instance's part in the deployment.
+struct ScaleStatus {
+  int tasks_owned = 0;      // restored and serving
+  int tasks_restoring = 0;  // assigned, being restored from the changelog
+  int64_t restore_records_remaining = 0;
+  uint64_t restored_tasks = 0;  // restores completed since start
+  uint64_t fencings = 0;        // tasks found claimed by another instance
+  bool emitter = false;         // publishes the global rows and the KPI gauges
+  uint64_t global_rows = 0;     // rows in the global table
+  int64_t cells_lag = 0;        // cells-topic records not yet read
+};
+
 // What the runtime reports about its store and assignment, about once a second.
 struct StatusReport {
+  std::optional<ScaleStatus> scale;
   std::vector<PartitionStatus> partitions;  // the assigned ones
   uint64_t state_sst_bytes = 0;
   uint64_t state_live_bytes = 0;
@@ -87,6 +100,11 @@ class RuntimeProbe {
   // Partitions were assigned and restored: `table` is the committed table of the tasks owned.
   void Assigned(std::vector<Row> table, Date as_of);
   void Revoked();
+  // Scaled out: rows of the global table changed (the view follows them without a commit).
+  void TableChanged(const std::vector<Row>& rows, Date as_of) { view_.Upsert(rows, as_of); }
+  // Whether this instance exports the KPI gauges (one instance per deployment does).
+  void SetKpiGauges(bool on) { kpi_gauges_.store(on, std::memory_order_release); }
+  bool kpi_gauges() const { return kpi_gauges_.load(std::memory_order_acquire); }
   // The process started at `now_unix_ms`: the baseline of "time since the last commit" until the
   // first commit, so that a processor that never commits is noticed.
   void Started(int64_t now_unix_ms);
@@ -127,6 +145,7 @@ class RuntimeProbe {
   Histogram event_to_commit_;
   std::atomic<int64_t> last_commit_unix_ms_{0};
   std::atomic<bool> ready_{false};
+  std::atomic<bool> kpi_gauges_{true};
   std::atomic<int64_t> heartbeat_ms_{0};
   mutable std::mutex status_mu_;
   StatusReport status_;

@@ -66,6 +66,12 @@ class Source {
   // The partition's low and high watermarks as last seen by the fetcher (no broker round trip);
   // nullopt when unknown.
   virtual std::optional<std::pair<int64_t, int64_t>> CachedWatermarks(const TopicPartition& tp) = 0;
+  // Stops fetching assigned partitions (a task being restored); records already fetched may
+  // still arrive, and the caller ignores them.
+  virtual void Pause(const std::vector<TopicPartition>& parts) = 0;
+  // Continues paused partitions from the offsets given.
+  virtual std::expected<void, std::string> Resume(
+      const std::vector<std::pair<TopicPartition, int64_t>>& parts) = 0;
   // Leaves the group (an orderly hand-over of the partitions).
   virtual void Close() = 0;
 };
@@ -108,7 +114,10 @@ class Reader {
 struct Bus {
   std::unique_ptr<Source> source;
   std::unique_ptr<Sink> sink;
-  std::unique_ptr<Reader> reader;
+  std::unique_ptr<Reader> reader;  // reading back what the sink wrote: dead letters, fencing
+  // Scaled out only: restoring tasks from the changelog, and reading the cells and output topics.
+  std::unique_ptr<Reader> restore_reader;
+  std::unique_ptr<Reader> global_reader;
 };
 
 }  // namespace kpi::runtime

@@ -185,6 +185,22 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
     return std::unexpected(x.error());
   }
   if (auto v = r.Take("output.dlq_topic")) c.dlq_topic = *v;
+  if (auto x = r.Bool("scale.enabled", c.scale.enabled); !x) return std::unexpected(x.error());
+  if (auto v = r.Take("scale.changelog_topic")) c.scale.changelog_topic = *v;
+  if (auto v = r.Take("scale.cells_topic")) c.scale.cells_topic = *v;
+  if (auto v = r.Take("scale.instance_id")) c.scale.instance_id = *v;
+  if (auto x = r.Int("scale.snapshot_mb", 1, 1 << 16, c.scale.snapshot_mb); !x) {
+    return std::unexpected(x.error());
+  }
+  if (auto x = r.Int("scale.restore_batch", 1, 1000000, c.scale.restore_batch); !x) {
+    return std::unexpected(x.error());
+  }
+  if (c.scale.enabled) {
+    for (const std::string* topic : {&c.scale.changelog_topic, &c.scale.cells_topic}) {
+      if (topic->empty())
+        return std::unexpected("scale: the changelog and cells topics need names");
+    }
+  }
   if (auto v = r.Take("state.path")) c.state_path = *v;
   int cache_mb = static_cast<int>(c.block_cache_mb);
   if (auto x = r.Int("state.block_cache_mb", 1, 1 << 20, cache_mb); !x) {

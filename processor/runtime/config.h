@@ -22,6 +22,18 @@ namespace kpi::runtime {
 
 enum class Format { kProtobuf, kJson };
 
+// `scale.*`: several instances in one consumer group (docs/DESIGN.md, "Scale-out").
+struct ScaleConfig {
+  bool enabled = false;
+  std::string changelog_topic = "kpi.changelog";  // one partition per task
+  std::string cells_topic = "kpi.cells";          // one partition per task
+  std::string instance_id;  // names claims for operators; default: the host name
+  // A task's owner writes a snapshot once the changelog bytes since the last pass this (keep it
+  // well under the changelog's retention per partition).
+  int snapshot_mb = 64;
+  int restore_batch = 2000;  // changelog records read per poll-loop turn while restoring
+};
+
 struct Config {
   std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
   std::vector<std::string> input_topics = {
@@ -35,6 +47,7 @@ struct Config {
   std::string output_topic = "kpi.results";
   Format output_format = Format::kProtobuf;
   std::string dlq_topic = "kpi.dlq";
+  ScaleConfig scale;
   std::string state_path = "/var/lib/kpi-processor";
   uint64_t block_cache_mb = 256;
   uint64_t write_buffer_mb = 64;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <thread>
 
 namespace kpi::runtime {
@@ -180,6 +181,7 @@ class MemorySource final : public Source {
       for (size_t k = 0; k < positions_.size(); ++k) {
         auto it = positions_.begin();
         std::advance(it, static_cast<long>((next_ + k) % positions_.size()));
+        if (paused_.contains(it->first)) continue;
         const auto& parts = cluster_->topics_[it->first.topic];
         const auto& p = parts.at(static_cast<size_t>(it->first.partition));
         if (it->second < p.start) it->second = p.start;  // dropped by retention
@@ -199,6 +201,20 @@ class MemorySource final : public Source {
     std::lock_guard lock(cluster_->mu_);
     const auto& p = cluster_->topics_[tp.topic].at(static_cast<size_t>(tp.partition));
     return std::pair(p.start, p.end());
+  }
+  void Pause(const std::vector<TopicPartition>& parts) override {
+    for (const TopicPartition& tp : parts) paused_.insert(tp);
+  }
+  std::expected<void, std::string> Resume(
+      const std::vector<std::pair<TopicPartition, int64_t>>& parts) override {
+    std::lock_guard lock(cluster_->mu_);
+    for (const auto& [tp, offset] : parts) {
+      if (!positions_.contains(tp)) return std::unexpected("seek " + tp.topic + ": not assigned");
+      positions_[tp] =
+          cluster_->topics_[tp.topic].at(static_cast<size_t>(tp.partition)).Resolve(offset);
+      paused_.erase(tp);
+    }
+    return {};
   }
   void Close() override {
     std::lock_guard lock(cluster_->mu_);
@@ -221,6 +237,7 @@ class MemorySource final : public Source {
     }
     if (!revoke.empty() || lost) listener.OnRevoke(revoke, lost);
     positions_.clear();
+    paused_.clear();
     std::vector<std::pair<TopicPartition, int64_t>> assigned;
     {
       std::lock_guard lock(cluster_->mu_);
@@ -253,6 +270,7 @@ class MemorySource final : public Source {
   int generation_ = 0;
   bool closed_ = false;
   std::map<TopicPartition, int64_t> positions_;
+  std::set<TopicPartition> paused_;
   size_t next_ = 0;
   Held held_;
 };
@@ -346,7 +364,7 @@ std::unique_ptr<Reader> MemoryCluster::NewReader() {
   return std::make_unique<MemoryReader>(shared_from_this());
 }
 Bus MemoryCluster::NewBus(const std::string& group, std::vector<std::string> topics) {
-  return Bus{NewSource(group, std::move(topics)), NewSink(), NewReader()};
+  return Bus{NewSource(group, std::move(topics)), NewSink(), NewReader(), NewReader(), NewReader()};
 }
 
 }  // namespace kpi::runtime

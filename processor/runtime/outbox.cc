@@ -39,6 +39,10 @@ std::string EncodeOutMessage(const OutMessage& m) {
     w.Bytes(name);
     w.Bytes(value);
   }
+  if (m.partition != -1 || m.task != -1) {
+    w.Signed(m.partition);
+    w.Signed(m.task);
+  }
   return out;
 }
 
@@ -54,7 +58,16 @@ std::optional<OutMessage> DecodeOutMessage(std::string_view bytes) {
   for (auto& [name, value] : m.headers) {
     if (!in->Bytes(name) || !in->Bytes(value)) return std::nullopt;
   }
-  if (!in->done()) return std::nullopt;
+  if (!in->done()) {
+    int64_t partition = 0;
+    int64_t task = 0;
+    if (!in->Signed(partition) || !in->Signed(task) || !in->done() || partition < -1 ||
+        partition > INT32_MAX || task < -1 || task > UINT16_MAX) {
+      return std::nullopt;
+    }
+    m.partition = static_cast<int32_t>(partition);
+    m.task = static_cast<int32_t>(task);
+  }
   return m;
 }
 

@@ -23,11 +23,17 @@ struct OutMessage {
   std::string key;
   std::string value;
   std::vector<std::pair<std::string, std::string>> headers;
+  int32_t partition = -1;  // -1: the producer's partitioner chooses by key
+  // Scaled out: the task whose changelog records must be found valid (not fenced) before this
+  // message is published; -1: none.
+  int32_t task = -1;
   bool operator==(const OutMessage&) const = default;
 };
 
 // An outbox entry (coding.h): topic, key, value, then the header count and each header's name and
-// value. nullopt: not an entry this codec wrote (corruption).
+// value, then (when either is set) the partition and the task, zigzag. Entries written before
+// the last two fields existed decode with both -1. nullopt: not an entry this codec wrote
+// (corruption).
 std::string EncodeOutMessage(const OutMessage& m);
 std::optional<OutMessage> DecodeOutMessage(std::string_view bytes);
 

@@ -58,5 +58,20 @@ TEST(OutboxTest, ACorruptEntryIsAnErrorNotASkippedMessage) {
   EXPECT_EQ(DecodeOutMessage(EncodeOutMessage(Message(7))), Message(7));
 }
 
+TEST(OutboxTest, PartitionAndTaskRoundTripAndOlderEntriesHaveNeither) {
+  OutMessage m = Message(3);
+  const std::string older = EncodeOutMessage(m);  // as entries were written before the fields
+  m.partition = 5;
+  m.task = 5;
+  EXPECT_EQ(DecodeOutMessage(EncodeOutMessage(m)), m);
+  EXPECT_GT(EncodeOutMessage(m).size(), older.size());
+  const std::optional<OutMessage> decoded = DecodeOutMessage(older);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->partition, -1);
+  EXPECT_EQ(decoded->task, -1);
+  m.task = -7;
+  EXPECT_FALSE(DecodeOutMessage(EncodeOutMessage(m)).has_value());
+}
+
 }  // namespace
 }  // namespace kpi::runtime

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 
+#include "processor/runtime/changelog.h"
 #include "processor/values.h"
 
 namespace kpi::runtime {
@@ -66,36 +67,154 @@ const char* CommitStepName(CommitStep step) {
   return "?";
 }
 
-std::expected<void, Failure> Publisher::Deliver(std::vector<std::string> keys,
-                                                const std::vector<OutMessage>& messages) {
-  for (const OutMessage& m : messages) {
-    if (auto p = sink_.Produce(m); !p) return std::unexpected(Failure{kExitKafka, p.error()});
+namespace {
+
+constexpr std::string_view kLastOffsetPrefix(
+    "\xff\xff"
+    "W",
+    3);
+
+std::string LastOffsetKey(int32_t task) {
+  std::string key(kLastOffsetPrefix);
+  key.push_back(static_cast<char>((task >> 8) & 0xff));
+  key.push_back(static_cast<char>(task & 0xff));
+  return key;
+}
+
+Failure Injected(CommitStep step) {
+  return Failure{kExitState, std::string("fault injected: ") + CommitStepName(step)};
+}
+
+}  // namespace
+
+std::expected<int64_t, Failure> Publisher::LastOffset(int32_t task) {
+  if (const auto it = last_offsets_.find(task); it != last_offsets_.end()) return it->second;
+  auto stored = store_.Get(LastOffsetKey(task));
+  if (!stored)
+    return std::unexpected(Failure{kExitState, "changelog position: " + stored.error().message});
+  int64_t offset = -2;  // none: this instance never wrote to the task's changelog
+  if (*stored) {
+    const std::optional<int64_t> decoded = DecodeOffset(**stored);
+    if (!decoded) return std::unexpected(Failure{kExitState, "changelog position: undecodable"});
+    offset = *decoded;
   }
-  if (Crash(CommitStep::kProduced, messages)) {
-    return std::unexpected(Failure{kExitState, "fault injected: outbox produced"});
+  last_offsets_[task] = offset;
+  return offset;
+}
+
+std::expected<void, Failure> Publisher::SetLastOffset(int32_t task, int64_t offset) {
+  last_offsets_[task] = offset;
+  if (auto w = store_.Write({{LastOffsetKey(task), EncodeOffset(offset)}}); !w) {
+    return std::unexpected(Failure{kExitState, "changelog position: " + w.error().message});
   }
+  return {};
+}
+
+std::expected<bool, Failure> Publisher::FenceCheck(int32_t task, uint64_t epoch,
+                                                   const std::vector<Delivered>& delivered) {
+  auto last = LastOffset(task);
+  if (!last) return std::unexpected(last.error());
+  if (delivered.empty()) return false;
+  if (*last < -1) return true;  // never claimed here: not ours to write
+  const std::vector<int64_t> foreign = ForeignOffsets(delivered, *last);
+  bool fenced = false;
+  if (!foreign.empty()) {
+    const TopicPartition tp{changelog_topic_, task};
+    if (auto a = reader_.Assign({{tp, foreign.front()}}); !a) {
+      return std::unexpected(Failure{kExitKafka, a.error()});
+    }
+    const int64_t deadline = SteadyMs() + delivery_timeout_ms_;
+    int64_t position = foreign.front();
+    while (position <= foreign.back()) {
+      if (SteadyMs() > deadline) {
+        return std::unexpected(
+            Failure{kExitKafka, "reading " + changelog_topic_ + " back: not done in time"});
+      }
+      auto r = reader_.Poll(100);
+      if (!r) return std::unexpected(Failure{kExitKafka, r.error()});
+      if (!*r || (*r)->partition != task || (*r)->offset < position) continue;
+      position = (*r)->offset + 1;
+      const std::optional<LogRecord> record = DecodeLogRecord((*r)->value);
+      if (record && record->type == LogRecord::Type::kClaim && record->epoch > epoch) {
+        fenced = true;
+      }
+    }
+    (void)reader_.Assign({});
+  }
+  if (!fenced) {
+    for (const Delivered& d : delivered)
+      last_offsets_[task] = std::max(last_offsets_[task], d.offset);
+  }
+  return fenced;
+}
+
+std::expected<std::vector<Delivered>, Failure> Publisher::Send(
+    const std::vector<const OutMessage*>& batch, std::optional<CommitStep> crash_at,
+    const std::vector<OutMessage>& messages) {
+  for (const OutMessage* m : batch) {
+    if (auto p = sink_.Produce(*m, m->partition); !p) {
+      return std::unexpected(Failure{kExitKafka, p.error()});
+    }
+  }
+  if (crash_at && Crash(*crash_at, messages)) return std::unexpected(Injected(*crash_at));
   // A delivery that fails for good leaves the outbox in place for the next start.
   auto delivered = sink_.Flush(delivery_timeout_ms_);
   if (!delivered) {
     return std::unexpected(
         Failure{kExitKafka, delivered.error() + "; it is delivered again at the next start"});
   }
-  if (Crash(CommitStep::kDelivered, messages)) {
-    return std::unexpected(Failure{kExitState, "fault injected: delivery confirmed"});
+  return std::move(*delivered);
+}
+
+std::expected<std::set<int32_t>, Failure> Publisher::Deliver(
+    std::vector<std::string> keys, const std::vector<OutMessage>& messages) {
+  // 1. Scaled out: the changelog records first, each task's checked for fencing.
+  std::vector<const OutMessage*> log;
+  std::vector<const OutMessage*> rest;
+  for (const OutMessage& m : messages) {
+    (!changelog_topic_.empty() && m.topic == changelog_topic_ ? log : rest).push_back(&m);
   }
+  std::set<int32_t> fenced;
+  std::set<int32_t> logged;
+  if (!log.empty()) {
+    auto delivered = Send(log, std::nullopt, messages);
+    if (!delivered) return std::unexpected(delivered.error());
+    std::map<int32_t, std::vector<Delivered>> by_task;
+    std::map<int32_t, uint64_t> epochs;
+    for (size_t i = 0; i < log.size(); ++i) {
+      const int32_t task = log[i]->partition;
+      by_task[task].push_back((*delivered)[i]);
+      if (const auto record = DecodeLogRecord(log[i]->value)) epochs[task] = record->epoch;
+    }
+    for (const auto& [task, offsets] : by_task) {
+      auto f = FenceCheck(task, epochs[task], offsets);
+      if (!f) return std::unexpected(f.error());
+      (*f ? fenced : logged).insert(task);
+    }
+    std::erase_if(rest,
+                  [&](const OutMessage* m) { return m->task >= 0 && fenced.contains(m->task); });
+  }
+  // 2. Everything else.
+  auto delivered = Send(rest, CommitStep::kProduced, messages);
+  if (!delivered) return std::unexpected(delivered.error());
+  if (Crash(CommitStep::kDelivered, messages))
+    return std::unexpected(Injected(CommitStep::kDelivered));
   state::WriteBatch clear = Outbox::Clear(std::move(keys));
   std::map<TopicPartition, int64_t> marks;
   for (const Delivered& d : *delivered) {
     if (d.tp.topic == dlq_topic_) marks[d.tp] = std::max(marks[d.tp], d.offset + 1);
   }
   for (const auto& [tp, next] : marks) clear.push_back({MarkKey(tp), EncodeOffset(next)});
+  for (const int32_t task : logged) {
+    clear.push_back({LastOffsetKey(task), EncodeOffset(last_offsets_[task])});
+  }
   if (auto w = store_.Write(clear); !w) {
     return std::unexpected(Failure{kExitState, "outbox: " + w.error().message});
   }
   if (Crash(CommitStep::kOutboxDeleted, messages)) {
-    return std::unexpected(Failure{kExitState, "fault injected: outbox deleted"});
+    return std::unexpected(Injected(CommitStep::kOutboxDeleted));
   }
-  return {};
+  return fenced;
 }
 
 std::expected<std::set<std::string>, Failure> Publisher::DeliveredDeadLetters() {
@@ -147,10 +266,10 @@ std::expected<std::set<std::string>, Failure> Publisher::DeliveredDeadLetters() 
   return seen;
 }
 
-std::expected<void, Failure> Publisher::DeliverStored() {
+std::expected<std::set<int32_t>, Failure> Publisher::DeliverStored() {
   auto stored = outbox_.Load(store_);
   if (!stored) return std::unexpected(Failure{kExitState, "outbox: " + stored.error().message});
-  if (stored->keys.empty()) return {};
+  if (stored->keys.empty()) return std::set<int32_t>();
   bool dead_letters = false;
   for (const OutMessage& m : stored->messages) dead_letters = dead_letters || m.topic == dlq_topic_;
   std::vector<OutMessage> messages;

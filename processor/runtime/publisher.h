@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -54,16 +56,36 @@ class Publisher {
                                  state::WriteBatch& batch) {
     return outbox_.Add(messages, batch);
   }
+  // Scaled out: the changelog topic. A delivery then produces the changelog records first and
+  // checks each task's for fencing (FenceCheck); the task's other messages (cells, dead letters)
+  // are published only when it was not fenced.
+  void SetChangelog(std::string topic) { changelog_topic_ = std::move(topic); }
+  // The offset of this instance's last record in the task's changelog partition (its claim or
+  // snapshot), stored so that a restart can check what it delivers.
+  std::expected<void, Failure> SetLastOffset(int32_t task, int64_t offset);
+
   // Produces `messages` (staged under `keys` in a batch already written), waits for delivery,
-  // deletes them from the store.
-  std::expected<void, Failure> Deliver(std::vector<std::string> keys,
-                                       const std::vector<OutMessage>& messages);
+  // deletes them from the store. Returns the tasks found fenced (their other messages were not
+  // published).
+  std::expected<std::set<int32_t>, Failure> Deliver(std::vector<std::string> keys,
+                                                    const std::vector<OutMessage>& messages);
   // At start: what a crash left, less the dead letters already in their topic, delivered.
-  std::expected<void, Failure> DeliverStored();
+  std::expected<std::set<int32_t>, Failure> DeliverStored();
+
+  // Whether the writer of `task`'s changelog records at `delivered` (epoch `epoch`) was fenced:
+  // between its previous record and these, a claim with a higher epoch landed. Updates the last
+  // offset when it was not.
+  std::expected<bool, Failure> FenceCheck(int32_t task, uint64_t epoch,
+                                          const std::vector<Delivered>& delivered);
 
  private:
   // The identities of the dead letters in the dead-letter topic from the stored marks on.
   std::expected<std::set<std::string>, Failure> DeliveredDeadLetters();
+  // Produces and flushes.
+  std::expected<std::vector<Delivered>, Failure> Send(const std::vector<const OutMessage*>& batch,
+                                                      std::optional<CommitStep> crash_at,
+                                                      const std::vector<OutMessage>& messages);
+  std::expected<int64_t, Failure> LastOffset(int32_t task);
 
   state::StateStore& store_;
   Sink& sink_;
@@ -72,6 +94,8 @@ class Publisher {
   int64_t delivery_timeout_ms_;
   Outbox outbox_;
   FaultHook fault_;
+  std::string changelog_topic_;              // empty: one instance
+  std::map<int32_t, int64_t> last_offsets_;  // by task, cached from the store
 };
 
 }  // namespace kpi::runtime

@@ -158,6 +158,15 @@ class Polled {
   InRecord record_;
 };
 
+rd_kafka_topic_partition_list_t* List(const std::vector<TopicPartition>& parts) {
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+  for (const TopicPartition& tp : parts) {
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+  }
+  return list;
+}
+
 std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* parts) {
   std::vector<TopicPartition> out;
   for (int i = 0; i < parts->cnt; ++i)
@@ -181,9 +190,16 @@ class RdSource final : public Source {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       std::vector<std::pair<TopicPartition, int64_t>> assigned;
       for (const TopicPartition& tp : ToVector(parts)) assigned.emplace_back(tp, kOffsetBeginning);
+      // Pauses asked for during OnAssign apply once the partitions are assigned.
+      self->in_assign_ = true;
       if (self->listener_ != nullptr) self->listener_->OnAssign(assigned);
+      self->in_assign_ = false;
       for (int i = 0; i < parts->cnt; ++i) parts->elems[i].offset = assigned[i].second;
       rd_kafka_assign(rk, parts);
+      if (!self->pending_pause_.empty()) {
+        self->Pause(self->pending_pause_);
+        self->pending_pause_.clear();
+      }
     } else {
       const bool lost = rd_kafka_assignment_lost(rk) != 0;
       if (self->listener_ != nullptr) self->listener_->OnRevoke(ToVector(parts), lost);
@@ -207,6 +223,39 @@ class RdSource final : public Source {
     }
     return std::pair(low, high);
   }
+  void Pause(const std::vector<TopicPartition>& parts) override {
+    if (in_assign_) {
+      pending_pause_.insert(pending_pause_.end(), parts.begin(), parts.end());
+      return;
+    }
+    rd_kafka_topic_partition_list_t* list = List(parts);
+    rd_kafka_pause_partitions(rk_, list);
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+  std::expected<void, std::string> Resume(
+      const std::vector<std::pair<TopicPartition, int64_t>>& parts) override {
+    std::vector<TopicPartition> tps;
+    for (const auto& [tp, offset] : parts) tps.push_back(tp);
+    rd_kafka_topic_partition_list_t* list = List(tps);
+    for (int i = 0; i < list->cnt; ++i)
+      list->elems[i].offset = parts[static_cast<size_t>(i)].second;
+    rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list, 10000);
+    std::string message;
+    if (error != nullptr) {
+      message = std::string("seek: ") + rd_kafka_error_string(error);
+      rd_kafka_error_destroy(error);
+    }
+    for (int i = 0; message.empty() && i < list->cnt; ++i) {
+      if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        message = std::string("seek ") + list->elems[i].topic + ": " +
+                  rd_kafka_err2str(list->elems[i].err);
+      }
+    }
+    if (message.empty()) rd_kafka_resume_partitions(rk_, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (!message.empty()) return std::unexpected(message);
+    return {};
+  }
   void Close() override {
     polled_.Release();
     rd_kafka_consumer_close(rk_);
@@ -215,6 +264,8 @@ class RdSource final : public Source {
  private:
   rd_kafka_t* rk_ = nullptr;
   Listener* listener_ = nullptr;
+  bool in_assign_ = false;
+  std::vector<TopicPartition> pending_pause_;
   Polled polled_;
 };
 
@@ -376,7 +427,8 @@ class RdReader final : public Reader {
 }  // namespace
 
 std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::string>& kafka,
-                                               const std::vector<std::string>& topics) {
+                                               const std::vector<std::string>& topics,
+                                               bool scaled) {
   std::string error;
   rd_kafka_conf_t* pconf = rd_kafka_conf_new();
   rd_kafka_conf_t* cconf = rd_kafka_conf_new();
@@ -433,7 +485,6 @@ std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::
   Bus bus;
   auto sink = std::make_unique<RdSink>();
   auto source = std::make_unique<RdSource>();
-  auto reader = std::make_unique<RdReader>();
   rd_kafka_conf_set_opaque(pconf, sink.get());
   rd_kafka_conf_set_opaque(cconf, source.get());
   char errstr[512];
@@ -450,9 +501,24 @@ std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::
     return std::unexpected(std::string("kafka consumer: ") + errstr);
   }
   source->Attach(consumer);
-  rd_kafka_t* partition_reader = rd_kafka_new(RD_KAFKA_CONSUMER, rconf, errstr, sizeof errstr);
-  if (partition_reader == nullptr) return std::unexpected(std::string("kafka reader: ") + errstr);
-  reader->Attach(partition_reader);
+  // Each reader is a client of its own (its own assignment).
+  const auto new_reader = [&](std::unique_ptr<Reader>& out) -> std::expected<void, std::string> {
+    auto r = std::make_unique<RdReader>();
+    rd_kafka_conf_t* conf = rd_kafka_conf_dup(rconf);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (rk == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      return std::unexpected(std::string("kafka reader: ") + errstr);
+    }
+    r->Attach(rk);
+    out = std::move(r);
+    return {};
+  };
+  std::expected<void, std::string> made = new_reader(bus.reader);
+  if (made && scaled) made = new_reader(bus.restore_reader);
+  if (made && scaled) made = new_reader(bus.global_reader);
+  rd_kafka_conf_destroy(rconf);
+  if (!made) return std::unexpected(made.error());
   rd_kafka_topic_partition_list_t* list =
       rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
   for (const std::string& t : topics) {
@@ -465,7 +531,6 @@ std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::
   }
   bus.source = std::move(source);
   bus.sink = std::move(sink);
-  bus.reader = std::move(reader);
   return bus;
 }
 

@@ -13,8 +13,10 @@
 
 namespace kpi::runtime {
 
-// Creates the clients and subscribes the source to `topics`. Errors name the setting or client.
+// Creates the clients and subscribes the source to `topics`; `scaled`: the two readers of a
+// scaled-out deployment too. Errors name the setting or client.
 std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::string>& kafka,
-                                               const std::vector<std::string>& topics);
+                                               const std::vector<std::string>& topics,
+                                               bool scaled = false);
 
 }  // namespace kpi::runtime

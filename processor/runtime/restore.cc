@@ -36,6 +36,7 @@ std::optional<std::pair<uint64_t, uint64_t>> DecodeLogPosition(std::string_view 
 
 std::expected<std::vector<LogRecord>, std::string> TaskSnapshot(state::StateStore& store,
                                                                 int32_t task, uint64_t epoch,
+                                                                uint64_t seq,
                                                                 size_t max_part_bytes) {
   const std::string prefix = TaskPrefix(task);
   const std::string position = LogPositionKey(task);
@@ -50,7 +51,7 @@ std::expected<std::vector<LogRecord>, std::string> TaskSnapshot(state::StateStor
     return std::unexpected("snapshot of task " + std::to_string(task) + ": " +
                            scanned.error().message);
   }
-  return CommitRecords(epoch, 0, true, ops, max_part_bytes);
+  return CommitRecords(epoch, seq, true, ops, max_part_bytes);
 }
 
 std::expected<void, std::string> TaskRestore::ClearTask(state::StateStore& store) {

@@ -34,9 +34,11 @@ std::string LogPositionKey(int32_t task);
 std::string EncodeLogPosition(uint64_t epoch, uint64_t seq);
 std::optional<std::pair<uint64_t, uint64_t>> DecodeLogPosition(std::string_view bytes);
 
-// The snapshot records of `task` as the local store holds it (its whole key range), for `epoch`.
+// The snapshot records of `task` as the local store holds it (its whole key range), as commit
+// (epoch, seq).
 std::expected<std::vector<LogRecord>, std::string> TaskSnapshot(state::StateStore& store,
                                                                 int32_t task, uint64_t epoch,
+                                                                uint64_t seq,
                                                                 size_t max_part_bytes);
 
 class TaskRestore {

@@ -76,7 +76,7 @@ struct Owner {
       }
     }
     source = restore.source();
-    auto snapshot = TaskSnapshot(store, kTask, epoch, 64);
+    auto snapshot = TaskSnapshot(store, kTask, epoch, 0, 64);
     EXPECT_TRUE(snapshot.has_value());
     seq = 0;
     last_offset = Write(*snapshot).back().offset;
@@ -165,7 +165,7 @@ TEST_F(RestoreTest, AZombiesLaterRecordsAreIgnoredAndItSeesTheNewerClaim) {
   EXPECT_TRUE(newer_claim);
   // Its periodic snapshot, and a record of it landing between the parts of b's commit, count for
   // nothing either.
-  auto zombie_snapshot = TaskSnapshot(a.store, kTask, a.epoch, 64);
+  auto zombie_snapshot = TaskSnapshot(a.store, kTask, a.epoch, 0, 64);
   ASSERT_TRUE(zombie_snapshot.has_value());
   a.Write(*zombie_snapshot);
   state::WriteBatch ops;

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -39,13 +40,21 @@ Runtime::~Runtime() = default;
 
 std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
     const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log) {
-  auto bus = OpenRdKafkaBus(config.kafka, config.input_topics);
+  auto bus = OpenRdKafkaBus(config.kafka, config.input_topics, config.scale.enabled);
   if (!bus) return std::unexpected(Failure{kExitConfig, bus.error()});
   return Create(config, clock, std::move(log), std::move(*bus));
 }
 
 std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
-    const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log, Bus bus) {
+    const Config& given, const Clock& clock, std::shared_ptr<spdlog::logger> log, Bus bus) {
+  Config config = given;
+  if (config.scale.enabled && config.scale.instance_id.empty()) {
+    char host[256] = {};
+    config.scale.instance_id = ::gethostname(host, sizeof host - 1) == 0 ? host : "kpi-processor";
+  }
+  if (config.scale.enabled && (bus.restore_reader == nullptr || bus.global_reader == nullptr)) {
+    return std::unexpected(Failure{kExitConfig, "scale.enabled: the bus lacks its readers"});
+  }
   std::unique_ptr<Runtime> rt(new Runtime(config, clock, std::move(log)));
   state::RocksDbOptions db;
   db.path = config.state_path;
@@ -65,6 +74,10 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
                                          static_cast<size_t>(config.state_memory_mb) << 20);
   rt->publisher_ = std::make_unique<Publisher>(*rt->store_, *rt->bus_.sink, *rt->bus_.reader,
                                                config.dlq_topic, config.delivery_timeout_ms);
+  if (config.scale.enabled) {
+    rt->publisher_->SetChangelog(config.scale.changelog_topic);
+    rt->probe_.SetKpiGauges(false);  // until this instance emits
+  }
   return rt;
 }
 
@@ -81,6 +94,10 @@ Date Runtime::Today() {
 }
 
 void Runtime::OnAssign(std::vector<std::pair<TopicPartition, int64_t>>& parts) {
+  if (config_.scale.enabled) {
+    ScaledAssign(parts);
+    return;
+  }
   // The hot-state budget is shared by the tasks owned after this assignment.
   std::set<int32_t> owned = tasks_->owned();
   for (const auto& [tp, offset] : parts) owned.insert(tp.partition);
@@ -124,7 +141,14 @@ void Runtime::OnRevoke(const std::vector<TopicPartition>& parts, bool lost) {
     revoked.insert(tp.partition);
     positions_.erase(tp);
   }
-  for (const int32_t task : revoked) tasks_->Drop(task);
+  for (const int32_t task : revoked) {
+    tasks_->Drop(task);
+    owned_.erase(task);
+    if (task == 0 && emitter_ != Emitter::kNo) {
+      emitter_ = Emitter::kNo;
+      probe_.SetKpiGauges(false);
+    }
+  }
   log_->info("revoked {} partition(s)", parts.size());
   // The group session expired (the brokers were out of reach for longer than
   // session.timeout.ms). Rejoining in process has shown intermittent stalls of some partitions;
@@ -148,10 +172,17 @@ void Runtime::DeadLetter(const InRecord& record, DeadLetterReason reason) {
                  {kSourcePartition, std::to_string(record.partition)},
                  {kSourceOffset, std::to_string(record.offset)},
                  {"reason", std::string(ReasonCode(reason))}};
+  if (config_.scale.enabled) out.task = record.partition;  // published only if not fenced
   dead_letters_.push_back(std::move(out));
 }
 
 void Runtime::Process(const InRecord& record) {
+  if (config_.scale.enabled) {
+    // A task being restored: its partitions are paused, and a record fetched before the pause is
+    // read again from the restored offset.
+    const auto owned = owned_.find(record.partition);
+    if (owned == owned_.end() || !owned->second.ready()) return;
+  }
   const std::string topic(record.topic);
   auto event = config_.FormatOf(topic) == Format::kJson ? reader_.DecodeJson(record.value)
                                                         : reader_.DecodeProtobuf(record.value);
@@ -210,6 +241,10 @@ void Runtime::RollAsOf() {
 
 void Runtime::Commit() {
   if (failure_) return;
+  if (config_.scale.enabled) {
+    CommitScaled();
+    return;
+  }
   const auto started = std::chrono::steady_clock::now();
   // 1. Derived state, and the global rows of the cells that changed.
   auto totals = tasks_->ChangedTotals();
@@ -281,6 +316,7 @@ void Runtime::ReportStatus() {
   report.state_live_bytes = store_->EstimatedLiveBytes();
   report.block_cache_usage_bytes = store_->BlockCacheUsage();
   report.block_cache_capacity_bytes = config_.block_cache_mb << 20;
+  if (config_.scale.enabled) report.scale = ScaleReport();
   probe_.Status(std::move(report), SteadyMs());
 }
 
@@ -291,8 +327,24 @@ std::expected<void, Failure> Runtime::Run() {
   today_ = Today();
   probe_.Started(UnixMs());
   ReportStatus();
+  if (config_.scale.enabled) {
+    if (auto t = CheckTopics(); !t) Fail(t.error());
+  }
   // Whatever a crash left in the outbox, before anything new.
-  if (auto d = publisher_->DeliverStored(); !d) Fail(d.error());
+  if (!failure_) {
+    auto d = publisher_->DeliverStored();
+    if (!d) {
+      Fail(d.error());
+    } else if (!d->empty()) {
+      // Claimed by another instance while we were down: that commit is not in the valid history
+      // (our local copy is restored again if we regain the task), and its output stays unpublished.
+      fencings_ += d->size();
+      log_->warn(
+          "{} task(s) of the output a crash left were claimed by another instance meanwhile; "
+          "their output was not published",
+          d->size());
+    }
+  }
   while (!stop_.load() && !failure_) {
     auto record = bus_.source->Poll(20, *this);
     if (!record) {
@@ -301,6 +353,10 @@ std::expected<void, Failure> Runtime::Run() {
     }
     if (*record && !failure_) Process(**record);
     bus_.sink->Poll();
+    if (config_.scale.enabled) {
+      StepRestores();
+      ReadGlobal();
+    }
     RollAsOf();
     const bool due = clock_.NowMs() - last_commit_ms_ >= config_.commit_interval_ms;
     if (pending_ >= static_cast<uint64_t>(config_.commit_max_events) || (due && pending_ > 0) ||

@@ -28,7 +28,9 @@
 #include "processor/runtime/clock.h"
 #include "processor/runtime/config.h"
 #include "processor/runtime/failure.h"
+#include "processor/runtime/global_table.h"
 #include "processor/runtime/publisher.h"
+#include "processor/runtime/restore.h"
 #include "processor/runtime/tasks.h"
 #include "sinks/probe.h"
 #include "state/rocksdb/rocksdb_store.h"
@@ -76,6 +78,52 @@ class Runtime final : private Source::Listener {
   void Fail(Failure failure) { Fail(failure.exit_code, std::move(failure.message)); }
   Date Today();  // the date in force (AsOfPolicy), from the clock and the engines' dates
   Date today_;   // the date in force: read once per loop iteration in RollAsOf
+
+  // ---- scaled out (scale.enabled; runtime_scaled.cc, docs/DESIGN.md "Scale-out") ----
+  struct OwnedTask {
+    std::vector<TopicPartition> partitions;  // its input partitions assigned here
+    std::unique_ptr<TaskRestore> restore;    // while being restored
+    uint64_t epoch = 0;                      // of our claim
+    uint64_t seq = 0;                        // of our last changelog commit
+    uint64_t log_bytes = 0;                  // changelog bytes since the last snapshot
+    bool ready() const { return restore == nullptr; }
+  };
+  // At start: the topics' partition counts agree (else exit 2).
+  std::expected<void, Failure> CheckTopics();
+  void ScaledAssign(std::vector<std::pair<TopicPartition, int64_t>>& parts);
+  // One step of the restore under way; a finished restore claims, snapshots and serves the task.
+  void StepRestores();
+  // Produces `records` to the task's changelog partition now (claims and snapshots); returns
+  // where they went.
+  std::expected<std::vector<Delivered>, Failure> ProduceNow(const std::vector<OutMessage>& records);
+  // The task's whole state to its changelog and its whole cell set to the cells topic.
+  void WriteSnapshot(int32_t task, OwnedTask& owned, bool first);
+  void CommitScaled();
+  void Serve(int32_t task, OwnedTask& owned);
+  // The commit's per-task records: changelog parts and changed cells into the outbox, the log
+  // position into the batch.
+  std::expected<void, std::string> StageTask(int32_t task, OwnedTask& owned,
+                                             state::WriteBatch& batch,
+                                             std::vector<OutMessage>& outbox);
+  // Reads the cells (and, when emitting, the output) topic: the global table and /kpi follow.
+  void ReadGlobal();
+  // The emitter (the owner of task 0): catches up, then publishes every row; afterwards the
+  // changed ones.
+  void Emit(const std::vector<Row>& changed);
+  sinks::ScaleStatus ScaleReport();
+  OutMessage CellsMessage(int32_t task, const CellsRecord& record) const;
+
+  std::map<int32_t, OwnedTask> owned_;
+  GlobalTable global_;
+  int32_t task_count_ = 0;                              // partitions of every input topic
+  std::map<TopicPartition, int64_t> global_positions_;  // next offset read per partition
+  enum class Emitter { kNo, kCatchingUp, kYes };
+  Emitter emitter_ = Emitter::kNo;
+  std::map<TopicPartition, int64_t> catch_up_to_;  // cells-topic ends to read before emitting
+  std::string emitter_id_;  // instance/epoch, in the header of the rows this instance emits
+  uint64_t restored_tasks_ = 0;
+  uint64_t fencings_ = 0;
+  int64_t last_emit_ms_ = 0;
 
   Config config_;
   const Clock& clock_;

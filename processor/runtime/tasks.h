@@ -35,6 +35,11 @@ class TaskSet {
   // before keep their share until reopened.
   void Budget(const std::set<int32_t>& owned);
   void Drop(int32_t task) { engines_.erase(task); }
+  // The engine of `task` if it is open.
+  Engine* Find(int32_t task) {
+    const auto it = engines_.find(task);
+    return it == engines_.end() ? nullptr : it->second.get();
+  }
   bool empty() const { return engines_.empty(); }
   std::set<int32_t> owned() const;
 

@@ -180,6 +180,11 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
     AddSample(f, value);
     out.push_back(std::move(f));
   };
+  const auto counter = [&](std::string name, std::string help, uint64_t value) {
+    MetricFamily f = Family(std::move(name), std::move(help), MetricType::Counter);
+    AddSample(f, static_cast<double>(value));
+    out.push_back(std::move(f));
+  };
   if (s.last_commit_unix_seconds) {
     single_gauge("kpi_last_commit_timestamp_seconds",
                  "Unix time of the last successful commit (the process start before the first)",
@@ -198,8 +203,28 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
   AddSample(build, 1, {{"version", KPI_VERSION}});
   out.push_back(std::move(build));
 
+  if (const std::optional<sinks::ScaleStatus>& scale = s.status.scale) {
+    single_gauge("kpi_tasks_owned", "Scaled out: tasks restored and served by this instance",
+                 scale->tasks_owned);
+    single_gauge("kpi_tasks_restoring", "Scaled out: tasks being restored from the changelog",
+                 scale->tasks_restoring);
+    single_gauge("kpi_restore_records_remaining",
+                 "Scaled out: changelog records left to read by the restores under way",
+                 static_cast<double>(scale->restore_records_remaining));
+    counter("kpi_restores_total", "Scaled out: task restores completed", scale->restored_tasks);
+    counter("kpi_fencings_total",
+            "Scaled out: tasks found claimed by another instance (this one then exits)",
+            scale->fencings);
+    single_gauge("kpi_emitter", "Scaled out: 1 on the instance publishing the global rows",
+                 scale->emitter ? 1 : 0);
+    single_gauge("kpi_global_rows", "Scaled out: rows in the global table",
+                 static_cast<double>(scale->global_rows));
+    single_gauge("kpi_cells_lag", "Scaled out: cells-topic records not yet read",
+                 static_cast<double>(scale->cells_lag));
+  }
   const std::optional<Date> as_of = probe_.view().as_of();
-  if (!as_of) return out;  // no table yet: no KPI gauges
+  if (!as_of) return out;                // no table yet: no KPI gauges
+  if (!probe_.kpi_gauges()) return out;  // scaled out: the emitter exports them
   single_gauge("kpi_as_of_timestamp_seconds",
                "The reporting date (midnight UTC of as_of): snapshots are taken at it",
                UnixSeconds(*as_of));

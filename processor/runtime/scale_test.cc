@@ -1,0 +1,327 @@
+// Several scaled-out runtimes in one group over the in-memory bus (threads, one process): the
+// last value per output key and every instance's /kpi view equal the replay table through scaling
+// 1 -> 3 -> 1 while input arrives, a kill of an instance, and a zombie that writes after another
+// instance claimed its task (it must notice and publish nothing for it).
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kpi.pb.h"
+#include "processor/runtime/memory_bus.h"
+#include "processor/runtime/runtime.h"
+#include "processor/validate.h"
+#include "state/memory_store.h"
+#include "tools/gen/generator.h"
+#include "tools/gen/route.h"
+
+namespace kpi::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using Table = std::map<std::string, std::pair<int64_t, int64_t>>;  // key -> count, base
+constexpr int kPartitions = 4;
+
+struct Stream {
+  std::vector<std::string> lines;
+  Date as_of;
+  Table table;
+};
+
+const Stream& TestStream() {
+  static const Stream stream = [] {
+    Stream s;
+    gen::Params params;
+    params.children = 200;
+    params.weeks = 6;
+    params.seed = 5;
+    params.malformed_rate = 0.01;
+    gen::Generate(params, [&](std::string_view line) { s.lines.emplace_back(line); });
+    s.as_of = gen::PeriodEnd(params);
+    const Calendar calendar;
+    state::MemoryStore store;
+    EngineOptions options;
+    options.as_of = s.as_of;
+    auto engine = std::move(*Engine::Open(store, calendar, options));
+    for (const std::string& line : s.lines) {
+      auto event = DecodeJson(line);
+      if (!event) continue;
+      if (auto valid = Validate(*event, s.as_of)) (void)engine->Apply(*valid);
+    }
+    (void)engine->PrepareCommit();
+    const std::vector<Row> rows = engine->Table().value();
+    for (const Row& row : rows) {
+      s.table[std::string(KpiName(row.kpi)) + "|" + row.week.ToString() + "|" + row.dimension] = {
+          row.count, row.base};
+    }
+    return s;
+  }();
+  return stream;
+}
+
+Table OutputTable(MemoryCluster& cluster) {
+  Table table;
+  for (const auto& [partition, record] : cluster.ReadAll("kpi.results")) {
+    output::KpiRow row;
+    if (!row.ParseFromString(record.value)) continue;
+    if (row.count() == 0 && row.base() == 0) {
+      table.erase(record.key);
+    } else {
+      table[record.key] = {row.count(), row.base()};
+    }
+  }
+  return table;
+}
+
+Table ViewTable(const Runtime& rt) {
+  Table table;
+  for (const Row& row : rt.probe().view().Query({})) {
+    if (row.count == 0 && row.base == 0) continue;
+    table[std::string(KpiName(row.kpi)) + "|" + row.week.ToString() + "|" + row.dimension] = {
+        row.count, row.base};
+  }
+  return table;
+}
+
+std::map<std::string, int> DeadLetters(MemoryCluster& cluster) {
+  std::map<std::string, int> seen;
+  for (const auto& [partition, record] : cluster.ReadAll("kpi.dlq")) {
+    std::map<std::string, std::string> h(record.headers.begin(), record.headers.end());
+    ++seen[h["source_topic"] + "[" + h["source_partition"] + "]@" + h["source_offset"]];
+  }
+  return seen;
+}
+
+// One instance: its own state directory, a runtime on a thread.
+class Instance {
+ public:
+  Instance(const fs::path& dir, const std::string& name, std::shared_ptr<MemoryCluster> cluster)
+      : cluster_(std::move(cluster)) {
+    config_.state_path = (dir / name).string();
+    config_.fixed_as_of = TestStream().as_of;
+    config_.commit_max_events = 400;
+    config_.commit_interval_ms = 20;
+    config_.state_memory_mb = 64;
+    config_.scale.enabled = true;
+    config_.scale.instance_id = name;
+    config_.scale.restore_batch = 50;  // restores take several loop turns
+    log_ = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::null_sink_mt>());
+  }
+  ~Instance() { Stop(); }
+  Config& config() { return config_; }
+  void Start(FaultHook hook = {}) {
+    auto rt = Runtime::Create(config_, clock_, log_, cluster_->NewBus("kpi", config_.input_topics));
+    ASSERT_TRUE(rt.has_value()) << rt.error().message;
+    runtime_ = std::move(*rt);
+    if (hook) runtime_->SetFaultHook(std::move(hook));
+    done_ = false;
+    thread_ = std::thread([this] {
+      result_ = runtime_->Run();
+      done_ = true;
+    });
+  }
+  // An orderly stop (SIGTERM): a final commit, then leaving the group.
+  void Stop() {
+    if (!runtime_) return;
+    runtime_->RequestStop();
+    thread_.join();
+    Count();
+    runtime_.reset();
+  }
+  // Input records this instance has read, over its runs.
+  uint64_t consumed() const { return consumed_; }
+  // Waits for the runtime to end by itself (a failure); returns its exit code.
+  int WaitExit(int timeout_ms) {
+    for (int waited = 0; !done_ && waited < timeout_ms; waited += 10) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!done_) return -1;
+    thread_.join();
+    Count();
+    runtime_.reset();
+    return result_.has_value() ? 0 : result_.error().exit_code;
+  }
+  const std::expected<void, Failure>& result() const { return result_; }
+  Runtime* runtime() { return runtime_.get(); }
+  bool running() const { return runtime_ != nullptr && !done_; }
+
+ private:
+  void Count() {
+    for (const auto& kinds : runtime_->probe().Snapshot().consumed) {
+      for (const uint64_t k : kinds) consumed_ += k;
+    }
+  }
+  uint64_t consumed_ = 0;
+  std::shared_ptr<MemoryCluster> cluster_;
+  Config config_;
+  SystemClock clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<Runtime> runtime_;
+  std::thread thread_;
+  std::atomic<bool> done_{false};
+  std::expected<void, Failure> result_;
+};
+
+class ScaleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kpi-scale-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    for (const std::string& topic : Config().input_topics)
+      cluster_->CreateTopic(topic, kPartitions);
+    for (const char* topic : {"kpi.results", "kpi.changelog", "kpi.cells"}) {
+      cluster_->CreateTopic(topic, kPartitions);
+    }
+    cluster_->CreateTopic("kpi.dlq", 2);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Produces lines [from, to) of the stream.
+  void Produce(size_t from, size_t to) {
+    const std::set<std::string> json;
+    const auto& lines = TestStream().lines;
+    for (size_t i = from; i < std::min(to, lines.size()); ++i) {
+      const gen::Routed r = gen::Route(lines[i], json, "contacts");
+      cluster_->Append(r.topic, -1, {r.topic, r.key, r.value, {}});
+    }
+  }
+  // Waits until the output topic's last values equal the replay table.
+  bool Converged(int timeout_ms) {
+    for (int waited = 0; waited < timeout_ms; waited += 50) {
+      if (OutputTable(*cluster_) == TestStream().table) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  std::unique_ptr<Instance> NewInstance(const std::string& name) {
+    return std::make_unique<Instance>(dir_, name, cluster_);
+  }
+
+  fs::path dir_;
+  std::shared_ptr<MemoryCluster> cluster_ = MemoryCluster::Create();
+};
+
+TEST_F(ScaleTest, OneScaledInstanceGivesTheReplayTable) {
+  Produce(0, SIZE_MAX);
+  auto a = NewInstance("a");
+  a->Start();
+  ASSERT_TRUE(Converged(60000));
+  EXPECT_EQ(ViewTable(*a->runtime()), TestStream().table);
+  a->Stop();
+  const auto dead = DeadLetters(*cluster_);
+  EXPECT_GE(dead.size(), 5u);
+  for (const auto& [source, times] : dead) EXPECT_EQ(times, 1) << source;
+  EXPECT_GE(cluster_->ReadAll("kpi.changelog").size(), 8u);  // claims, snapshots, commits
+}
+
+TEST_F(ScaleTest, ScalingOneToThreeToOneWhileInputArrives) {
+  const size_t n = TestStream().lines.size();
+  auto a = NewInstance("a");
+  a->Start();
+  Produce(0, n / 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto b = NewInstance("b");
+  auto c = NewInstance("c");
+  b->Start();
+  c->Start();
+  Produce(n / 3, 2 * n / 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  b->Stop();
+  c->Stop();
+  Produce(2 * n / 3, n);
+  ASSERT_TRUE(Converged(60000));
+  EXPECT_EQ(ViewTable(*a->runtime()), TestStream().table);
+  a->Stop();
+  // Tasks moved with their state: the input was read about once, not again from the start by
+  // each new owner (a restore that lost the state would rebuild from the input: exact, slower).
+  const uint64_t consumed = a->consumed() + b->consumed() + c->consumed();
+  EXPECT_GE(consumed, n);
+  EXPECT_LT(consumed, n + n / 4) << "input read again on handover";
+  for (const auto& [source, times] : DeadLetters(*cluster_)) EXPECT_EQ(times, 1) << source;
+}
+
+TEST_F(ScaleTest, EveryInstanceAnswersTheGlobalTable) {
+  Produce(0, SIZE_MAX);
+  auto a = NewInstance("a");
+  auto b = NewInstance("b");
+  auto c = NewInstance("c");
+  a->Start();
+  b->Start();
+  c->Start();
+  ASSERT_TRUE(Converged(60000));
+  for (Instance* i : {a.get(), b.get(), c.get()}) {
+    for (int waited = 0; waited < 5000 && ViewTable(*i->runtime()) != TestStream().table;
+         waited += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(ViewTable(*i->runtime()), TestStream().table);
+  }
+  int emitters = 0;
+  for (Instance* i : {a.get(), b.get(), c.get()})
+    emitters += i->runtime()->probe().kpi_gauges() ? 1 : 0;
+  EXPECT_EQ(emitters, 1);  // the KPI gauges once per deployment
+}
+
+// An instance that is still writing after another claimed its task (paused past the session
+// timeout, then resumed mid-commit): its changelog records land after the newer claim; it must
+// notice, publish none of that commit's cells or dead letters, and exit.
+TEST_F(ScaleTest, AZombieNoticesTheNewerClaimAndPublishesNothingMore) {
+  const size_t n = TestStream().lines.size();
+  Produce(0, n / 2);
+  auto a = NewInstance("a");
+  std::atomic<int> commits{0};
+  std::atomic<bool> zombie{false};
+  std::unique_ptr<Instance> b;
+  a->Start([&](CommitStep step, const std::vector<OutMessage>&) {
+    if (step != CommitStep::kBatchWritten || ++commits != 6 || zombie) return false;
+    // a "pauses" here: its session expires, b joins and claims every task.
+    zombie = true;
+    cluster_->ExpireMember("kpi", 1);
+    b = NewInstance("b");
+    b->Start();
+    for (int waited = 0; waited < 20000; waited += 20) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (b->runtime()->probe().ready()) break;
+    }
+    return false;  // a resumes its commit
+  });
+  EXPECT_EQ(a->WaitExit(30000), kExitFenced);
+  ASSERT_TRUE(zombie);
+  Produce(n / 2, n);
+  ASSERT_TRUE(Converged(60000));
+  b->Stop();
+  for (const auto& [source, times] : DeadLetters(*cluster_)) EXPECT_EQ(times, 1) << source;
+}
+
+TEST_F(ScaleTest, AKilledInstancesTasksAreRestoredElsewhere) {
+  const size_t n = TestStream().lines.size();
+  Produce(0, n / 2);
+  auto a = NewInstance("a");
+  auto b = NewInstance("b");
+  a->Start();
+  b->Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  // b dies without a word (its state directory is lost too): its session expires.
+  std::atomic<bool> killed{false};
+  b->Stop();  // stands in for the kill: no more writes
+  fs::remove_all(dir_ / "b");
+  (void)killed;
+  Produce(n / 2, n);
+  ASSERT_TRUE(Converged(60000));
+  a->Stop();
+  for (const auto& [source, times] : DeadLetters(*cluster_)) EXPECT_EQ(times, 1) << source;
+}
+
+}  // namespace
+}  // namespace kpi::runtime
