@@ -1,6 +1,8 @@
 #include "tests/kafka/harness.h"
 
 #include <fcntl.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -20,6 +22,7 @@
 #include "processor/values.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
+#include "tests/util/http_get.h"
 #include "tools/gen/route.h"
 
 namespace kpi::testing {
@@ -282,6 +285,37 @@ Table ReplayTable(const std::vector<std::string>& lines, Date as_of) {
         row.count, row.base};
   }
   return table;
+}
+
+Table LastValueTable(const std::string& bootstraps, const std::string& topic) {
+  Table table;
+  // A key always goes to one partition, and ReadTopic keeps each partition's order.
+  for (const Consumed& c : ReadTopic(bootstraps, topic)) {
+    output::KpiRow row;
+    if (!row.ParseFromString(c.value)) continue;
+    if (row.count() == 0 && row.base() == 0) {
+      table.erase(c.key);
+    } else {
+      table[c.key] = {row.count(), row.base()};
+    }
+  }
+  return table;
+}
+
+Table ServedTable(int http_port) {
+  Table served;
+  const auto [status, body] = HttpGet(http_port, "/kpi");
+  google::protobuf::Struct json;
+  if (status != 200 || !google::protobuf::util::JsonStringToMessage(body, &json).ok()) {
+    return served;
+  }
+  for (const auto& row : json.fields().at("rows").list_value().values()) {
+    const auto& f = row.struct_value().fields();
+    served[f.at("kpi").string_value() + "|" + f.at("week_start").string_value() + "|" +
+           f.at("dimension").string_value()] = {static_cast<int64_t>(f.at("count").number_value()),
+                                                static_cast<int64_t>(f.at("base").number_value())};
+  }
+  return served;
 }
 
 Table OutputTable(const std::string& bootstraps, const std::string& topic) {

@@ -79,6 +79,11 @@ using Table = std::map<std::string, std::pair<int64_t, int64_t>>;  // kpi|week|d
 
 // The table a replay of `lines` (NDJSON) at `as_of` produces.
 Table ReplayTable(const std::vector<std::string>& lines, Date as_of);
+// The last value per key of the output topic, as a compacted topic's consumer sees it; zero
+// rows dropped.
+Table LastValueTable(const std::string& bootstraps, const std::string& topic);
+// The whole table GET /kpi serves on 127.0.0.1:`http_port` (empty when it does not answer).
+Table ServedTable(int http_port);
 // The last value per key of the output topic (protobuf KpiRow), zero rows dropped.
 Table OutputTable(const std::string& bootstraps, const std::string& topic);
 

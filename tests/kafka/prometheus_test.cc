@@ -58,21 +58,6 @@ std::map<std::map<std::string, std::string>, double> Query(int port, const std::
   return out;
 }
 
-// The whole table GET /kpi serves (empty when it does not answer).
-Table Served(int http_port) {
-  Table served;
-  const auto [status, body] = HttpGet(http_port, "/kpi");
-  const std::optional<Struct> json = status == 200 ? ParseJson(body) : std::nullopt;
-  if (!json) return served;
-  for (const auto& row : json->fields().at("rows").list_value().values()) {
-    const auto& f = row.struct_value().fields();
-    served[f.at("kpi").string_value() + "|" + f.at("week_start").string_value() + "|" +
-           f.at("dimension").string_value()] = {static_cast<int64_t>(f.at("count").number_value()),
-                                                static_cast<int64_t>(f.at("base").number_value())};
-  }
-  return served;
-}
-
 TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
   ASSERT_TRUE(fs::exists("/usr/bin/prometheus"))
       << "needs Debian's prometheus package (tools/install-deps.sh installs it)";
@@ -145,7 +130,7 @@ TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
   // a second: wait until /kpi shows the final table, then for a scrape taken after that and after
   // the next status report.
   const Table expected = ReplayTable(lines, as_of);
-  while (NowMs() < deadline && Served(http_port) != expected) {
+  while (NowMs() < deadline && ServedTable(http_port) != expected) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   const double settled = UnixSeconds() + 1.5;
@@ -237,7 +222,7 @@ TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
   EXPECT_EQ(rules.find("\"health\":\"err\""), std::string::npos) << rules;
 
   // /kpi serves exactly the replay table (every week), and the probes answer.
-  EXPECT_EQ(Served(http_port), expected);
+  EXPECT_EQ(ServedTable(http_port), expected);
   EXPECT_EQ(HttpGet(http_port, "/readyz").first, 200);
   EXPECT_EQ(HttpGet(http_port, "/healthz").first, 200);
 

@@ -1,0 +1,327 @@
+// Scaled-out processors (scale.enabled) as separate processes against the mock broker over TCP:
+// scaling 1 -> 3 -> 1 while input arrives; three instances with one killed (-9) and restarted
+// five times; an instance stopped (SIGSTOP) past its session and resumed; a fresh instance
+// restoring from a changelog whose head retention dropped. Each ends with the last value per
+// output key equal to the replay table, every dead letter once, and /kpi on every instance equal
+// to it too.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "processor/runtime/rdkafka_bus.h"
+#include "tests/kafka/harness.h"
+#include "tests/util/http_get.h"
+#include "tools/gen/generator.h"
+
+namespace kpi::testing {
+namespace {
+
+const std::vector<std::string> kInputTopics = {
+    "contacts",   "referrals",  "assessments", "s47", "icpc",    "plans", "attendance",
+    "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
+const std::map<std::string, bool> kJsonTopics = {
+    {"contacts", true}, {"referrals", true}, {"attendance", true}};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class ScaleOutTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kpi_scale_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::vector<std::string> topics;
+    for (const std::string& t : kInputTopics) topics.push_back(t + ":4");
+    for (const char* t : {"kpi.results:4", "kpi.changelog:4", "kpi.cells:4", "kpi.dlq:2"}) {
+      topics.emplace_back(t);
+    }
+    mock_ = std::make_unique<MockKafka>(dir_, 1, topics);
+    ASSERT_FALSE(mock_->bootstraps().empty()) << Tail(dir_ / "mock-kafka.log");
+  }
+  void TearDown() override {
+    instances_.clear();
+    mock_.reset();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  std::vector<std::string> Generate(uint32_t children, uint32_t weeks) {
+    gen::Params p;
+    p.children = children;
+    p.weeks = weeks;
+    p.start = Date::FromYmd(2026, 1, 5);
+    p.malformed_rate = 0.01;
+    as_of_ = gen::PeriodEnd(p) - 2;
+    std::vector<std::string> lines;
+    gen::Generate(p, [&](std::string_view line) { lines.emplace_back(line); });
+    return lines;
+  }
+
+  struct Instance {
+    std::unique_ptr<Process> process;
+    int http_port = 0;
+    fs::path log;
+  };
+
+  // Settings added to sections of the configuration (YAML lines, indented).
+  struct Extra {
+    std::string kafka;
+    std::string commit;
+    std::string scale;
+  };
+  // Starts (or restarts) instance `i` with its own state directory.
+  void Start(int i, const Extra& extra = {}) {
+    Instance& in = instances_[i];
+    in.http_port = FreePort();
+    in.log = dir_ / ("processor-" + std::to_string(i) + ".log");
+    const fs::path config = dir_ / ("config-" + std::to_string(i) + ".yaml");
+    std::ofstream cfg(config);
+    cfg << "kafka:\n  bootstrap.servers: " << mock_->bootstraps()
+        << "\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1500\n"
+        << "  fetch.wait.max.ms: 50\n  message.timeout.ms: 60000\n"
+        << extra.kafka << "input:\n  format: protobuf\n  formats:\n";
+    for (const auto& [topic, json] : kJsonTopics) cfg << "    " << topic << ": json\n";
+    cfg << "state:\n  path: " << (dir_ / ("state-" + std::to_string(i))).string()
+        << "\n  block_cache_mb: 16\n"
+        << "commit:\n  interval_ms: 100\n  delivery_timeout_ms: 60000\n"
+        << extra.commit << "processing:\n  as_of: " << as_of_.ToString() << "\n"
+        << "scale:\n  enabled: true\n  instance_id: kpi-" << i << "\n"
+        << extra.scale
+        << "metrics:\n  address: 127.0.0.1:0\nhttp:\n  address: 127.0.0.1:" << in.http_port << "\n";
+    cfg.close();
+    in.process =
+        std::make_unique<Process>(std::vector<std::string>{(BinaryDir() / "kpi-processor").string(),
+                                                           "run", "--config", config.string()},
+                                  in.log);
+  }
+  int Stop(int i) {
+    Instance& in = instances_[i];
+    in.process->Signal(SIGTERM);
+    const int code = in.process->Wait(30000);
+    in.process.reset();
+    return code;
+  }
+
+  void Produce(const std::vector<std::string>& lines, size_t from, size_t to) {
+    Producer producer(mock_->bootstraps());
+    for (size_t i = from; i < to; ++i) producer.Produce(Route(lines[i], kJsonTopics, "contacts"));
+    ASSERT_TRUE(producer.Flush(30000));
+  }
+
+  // Waits until the output's last values equal `expected`.
+  bool WaitForTable(const Table& expected, int timeout_ms) {
+    const int64_t deadline = NowMs() + timeout_ms;
+    while (NowMs() < deadline) {
+      if (LastValueTable(mock_->bootstraps(), "kpi.results") == expected) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    return false;
+  }
+  // Waits until /kpi of every running instance equals `expected`.
+  bool WaitForServed(const Table& expected, int timeout_ms) {
+    const int64_t deadline = NowMs() + timeout_ms;
+    while (NowMs() < deadline) {
+      bool all = true;
+      for (const auto& [i, in] : instances_) {
+        if (in.process && ServedTable(in.http_port) != expected) all = false;
+      }
+      if (all) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    return false;
+  }
+  std::string Diff(const Table& expected) {
+    const Table got = LastValueTable(mock_->bootstraps(), "kpi.results");
+    int missing = 0;
+    int wrong = 0;
+    int extra = 0;
+    std::string first;
+    for (const auto& [k, v] : expected) {
+      const auto it = got.find(k);
+      if (it == got.end()) {
+        ++missing;
+      } else if (it->second != v) {
+        ++wrong;
+        if (first.empty()) first = k;
+      }
+    }
+    for (const auto& [k, v] : got) extra += expected.contains(k) ? 0 : 1;
+    return "rows: " + std::to_string(expected.size()) + " expected, " + std::to_string(missing) +
+           " missing, " + std::to_string(wrong) + " wrong (first " + first + "), " +
+           std::to_string(extra) + " extra";
+  }
+  // Dead letters by source topic, partition and offset: how many times each was published.
+  std::map<std::string, int> DeadLetters() {
+    std::map<std::string, int> seen;
+    for (const Consumed& c : ReadTopic(mock_->bootstraps(), "kpi.dlq")) {
+      ++seen[c.headers.at("source_topic") + "[" + c.headers.at("source_partition") + "]@" +
+             c.headers.at("source_offset")];
+    }
+    return seen;
+  }
+  void ExpectEachDeadLetterOnce(size_t at_least) {
+    const std::map<std::string, int> dead = DeadLetters();
+    EXPECT_GE(dead.size(), at_least);
+    for (const auto& [source, times] : dead) EXPECT_EQ(times, 1) << source;
+  }
+  std::string Logs() {
+    std::string all;
+    for (const auto& [i, in] : instances_) all += "--- " + in.log.string() + "\n" + Tail(in.log);
+    return all;
+  }
+  bool WaitForLog(int i, const std::string& what, size_t times, int timeout_ms) {
+    const int64_t deadline = NowMs() + timeout_ms;
+    while (NowMs() < deadline) {
+      if (Count(Tail(instances_[i].log, 10000000), what) >= times) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  static size_t Count(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  }
+
+  fs::path dir_;
+  Date as_of_;
+  std::unique_ptr<MockKafka> mock_;
+  std::map<int, Instance> instances_;
+};
+
+TEST_F(ScaleOutTest, ScalingOneToThreeToOneWhileInputArrives) {
+  const std::vector<std::string> lines = Generate(300, 8);
+  const Table expected = ReplayTable(lines, as_of_);
+  const size_t n = lines.size();
+  Start(0);
+  Produce(lines, 0, n / 3);
+  // Instance 0 serves all four tasks before the others join, so that tasks move to them.
+  ASSERT_TRUE(WaitForLog(0, "serving as epoch", 4, 60000)) << Logs();
+  Start(1);
+  Start(2);
+  Produce(lines, n / 3, 2 * n / 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(12000));
+  EXPECT_EQ(Stop(1), 0) << Logs();
+  EXPECT_EQ(Stop(2), 0) << Logs();
+  Produce(lines, 2 * n / 3, n);
+  ASSERT_TRUE(WaitForTable(expected, 120000)) << Diff(expected) << Logs();
+  EXPECT_TRUE(WaitForServed(expected, 30000)) << Logs();
+  ExpectEachDeadLetterOnce(5);
+  // Tasks moved both ways, restored from the changelog.
+  const std::string log0 = Tail(instances_[0].log, 10000000);
+  const std::string log1 = Tail(instances_[1].log, 10000000) + Tail(instances_[2].log, 10000000);
+  EXPECT_GE(Count(log1, "restored from its changelog"), 1u) << Logs();
+  EXPECT_GE(Count(log0, "restored from its changelog"), 1u) << Logs();
+  EXPECT_EQ(Stop(0), 0);
+}
+
+TEST_F(ScaleOutTest, ThreeInstancesOneKilledFiveTimesUnderASupervisor) {
+  const std::vector<std::string> lines = Generate(300, 8);
+  const Table expected = ReplayTable(lines, as_of_);
+  std::atomic<bool> producing{true};
+  std::thread producer([&] {
+    const size_t chunks = 30;
+    for (size_t c = 0; c < chunks; ++c) {
+      Produce(lines, lines.size() * c / chunks, lines.size() * (c + 1) / chunks);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    }
+    producing = false;
+  });
+  for (int i = 0; i < 3; ++i) Start(i);
+  std::mt19937_64 rng(7);
+  int kills = 0;
+  while (kills < 5) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3000 + rng() % 4000));
+    // The supervisor: instances 0 and 1 are restarted if they exit (a fencing, a lost session).
+    for (int i : {0, 1}) {
+      if (!instances_[i].process->running()) Start(i);
+    }
+    instances_[2].process->Signal(SIGKILL);
+    instances_[2].process->Wait(10000);
+    ++kills;
+    Start(2);
+  }
+  producer.join();
+  ASSERT_TRUE(WaitForTable(expected, 180000)) << Diff(expected) << Logs();
+  EXPECT_TRUE(WaitForServed(expected, 60000)) << Logs();
+  ExpectEachDeadLetterOnce(5);
+  for (int i = 0; i < 3; ++i) {
+    if (instances_[i].process->running()) Stop(i);
+  }
+}
+
+TEST_F(ScaleOutTest, AnInstanceStoppedPastItsSessionIsFencedAndChangesNothing) {
+  const std::vector<std::string> lines = Generate(250, 8);
+  const Table expected = ReplayTable(lines, as_of_);
+  const size_t n = lines.size();
+  Start(0);
+  Start(1);
+  Produce(lines, 0, n / 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(8000));
+  // Instance 1 freezes (a long GC pause, a VM stall) past its 6 s session while input arrives.
+  instances_[1].process->Signal(SIGSTOP);
+  std::thread producer([&] { Produce(lines, n / 2, n); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(14000));
+  producer.join();
+  instances_[1].process->Signal(SIGCONT);
+  // It notices that its tasks were taken (fenced, or its session lost) and exits.
+  const int code = instances_[1].process->Wait(60000);
+  EXPECT_TRUE(code == 5 || code == 4) << "exit code " << code << "\n" << Logs();
+  const std::string log1 = Tail(instances_[1].log, 10000000);
+  EXPECT_TRUE(log1.find("claimed by another instance") != std::string::npos ||
+              log1.find("session lost") != std::string::npos)
+      << Logs();
+  instances_[1].process.reset();
+  ASSERT_TRUE(WaitForTable(expected, 120000)) << Diff(expected) << Logs();
+  EXPECT_TRUE(WaitForServed(expected, 30000)) << Logs();
+  ExpectEachDeadLetterOnce(5);
+  EXPECT_EQ(Stop(0), 0);
+}
+
+TEST_F(ScaleOutTest, AFreshInstanceRestoresATaskWhoseChangelogHeadWasDropped) {
+  // Much changelog per task (small commits, no compression, a snapshot every MiB), so that the
+  // mock's retention (about 5 MiB per partition) drops the head.
+  const std::vector<std::string> lines = Generate(1000, 14);
+  const Table expected = ReplayTable(lines, as_of_);
+  const Extra extra{"  producer.compression.type: none\n", "  max_events: 40\n",
+                    "  snapshot_mb: 1\n"};
+  Start(0, extra);
+  Produce(lines, 0, lines.size());
+  ASSERT_TRUE(WaitForTable(expected, 240000)) << Diff(expected) << Logs();
+  EXPECT_EQ(Stop(0), 0);
+  // The head of some changelog partition is gone.
+  auto bus = runtime::OpenRdKafkaBus(
+      {{"bootstrap.servers", mock_->bootstraps()}, {"group.id", "probe"}}, {"contacts"});
+  ASSERT_TRUE(bus.has_value()) << bus.error();
+  int64_t dropped = 0;
+  for (int32_t p = 0; p < 4; ++p) {
+    auto marks = bus->reader->Watermarks({"kpi.changelog", p}, 10000);
+    ASSERT_TRUE(marks.has_value()) << marks.error();
+    dropped = std::max(dropped, marks->first);
+  }
+  bus->source->Close();
+  ASSERT_GT(dropped, 0) << "retention dropped nothing: the test needs more changelog";
+  // A new instance with an empty state directory takes every task.
+  Start(5);
+  ASSERT_TRUE(WaitForServed(expected, 120000)) << Logs();
+  const std::string log5 = Tail(instances_[5].log, 10000000);
+  EXPECT_EQ(Count(log5, "restored from its changelog"), 4u) << Logs();
+  EXPECT_EQ(Count(log5, "rebuild"), 0u) << Logs();
+  ASSERT_TRUE(WaitForTable(expected, 60000)) << Diff(expected);
+  EXPECT_EQ(Stop(5), 0);
+}
+
+}  // namespace
+}  // namespace kpi::testing
