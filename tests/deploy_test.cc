@@ -141,6 +141,10 @@ TEST(DeployTest, ShippedConfigurationsParse) {
       set["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"].as<std::string>(),
       std::to_string(ports["metrics"]));
   EXPECT_EQ(container["volumeMounts"][0]["mountPath"].as<std::string>(), k8s->state_path);
+  // Several replicas need the scaled-out mode: without it each would own its tasks' output alone.
+  EXPECT_GT(set["spec"]["replicas"].as<int>(), 1);
+  EXPECT_TRUE(k8s->scale.enabled);
+  EXPECT_FALSE(example->scale.enabled);  // one instance needs nothing more than before
 }
 
 }  // namespace

@@ -71,7 +71,12 @@ void Runtime::ScaledAssign(std::vector<std::pair<TopicPartition, int64_t>>& part
   }
   bus_.source->Pause(paused);
   log_->info("assigned {} partition(s) of {} task(s): restoring", parts.size(), owned_.size());
-  probe_.Revoked();  // not ready until restored
+  if (owned_.empty()) {
+    // More instances than tasks: this one serves /kpi from the global table only.
+    probe_.Assigned(global_.Table(), global_.as_of().value_or(today_));
+  } else {
+    probe_.Revoked();  // not ready until restored
+  }
 }
 
 std::expected<std::vector<Delivered>, Failure> Runtime::ProduceNow(

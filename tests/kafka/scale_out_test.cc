@@ -84,7 +84,7 @@ class ScaleOutTest : public ::testing::Test {
   // Starts (or restarts) instance `i` with its own state directory.
   void Start(int i, const Extra& extra = {}) {
     Instance& in = instances_[i];
-    in.http_port = FreePort();
+    in.http_port = 0;  // chosen by the system, read from the log (FreePort could race)
     in.log = dir_ / ("processor-" + std::to_string(i) + ".log");
     const fs::path config = dir_ / ("config-" + std::to_string(i) + ".yaml");
     std::ofstream cfg(config);
@@ -134,8 +134,10 @@ class ScaleOutTest : public ::testing::Test {
     const int64_t deadline = NowMs() + timeout_ms;
     while (NowMs() < deadline) {
       bool all = true;
-      for (const auto& [i, in] : instances_) {
-        if (in.process && ServedTable(in.http_port) != expected) all = false;
+      for (auto& [i, in] : instances_) {
+        if (!in.process) continue;
+        if (in.http_port == 0) in.http_port = QueriesPort(in.log);
+        if (in.http_port == 0 || ServedTable(in.http_port) != expected) all = false;
       }
       if (all) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -180,6 +182,14 @@ class ScaleOutTest : public ::testing::Test {
     std::string all;
     for (const auto& [i, in] : instances_) all += "--- " + in.log.string() + "\n" + Tail(in.log);
     return all;
+  }
+  // The port of /kpi, from the log line "queries on 127.0.0.1:0 (port N)" of its last run.
+  static int QueriesPort(const fs::path& log) {
+    const std::string text = Tail(log, 10000000);
+    const size_t at = text.rfind("queries on ");
+    if (at == std::string::npos) return 0;
+    const size_t port = text.find("(port ", at);
+    return port == std::string::npos ? 0 : std::atoi(text.c_str() + port + 6);
   }
   bool WaitForLog(int i, const std::string& what, size_t times, int timeout_ms) {
     const int64_t deadline = NowMs() + timeout_ms;

@@ -35,12 +35,17 @@ inline fs::path ScratchDir(const std::string& name) {
 
 // kpi-mock-kafka with every input topic and kpi.results at `partitions`, and kpi.dlq. Exits the
 // program, naming `bench`, if the cluster does not start.
+// With `scaled`, the changelog and cells topics of scale.enabled too.
 inline std::unique_ptr<testing::MockKafka> StartCluster(const fs::path& dir, int partitions,
-                                                        const char* bench) {
+                                                        const char* bench, bool scaled = false) {
   std::vector<std::string> topics;
   for (const std::string& t : kInputTopics) topics.push_back(t + ":" + std::to_string(partitions));
   topics.push_back("kpi.results:" + std::to_string(partitions));
   topics.push_back("kpi.dlq:2");
+  if (scaled) {
+    topics.push_back("kpi.changelog:" + std::to_string(partitions));
+    topics.push_back("kpi.cells:" + std::to_string(partitions));
+  }
   auto mock = std::make_unique<testing::MockKafka>(dir, 1, topics);
   if (mock->bootstraps().empty()) {
     std::fprintf(stderr, "%s: the mock broker did not start\n", bench);
