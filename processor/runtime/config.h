@@ -31,7 +31,7 @@ struct ScaleConfig {
   // A task's owner writes a snapshot once the changelog bytes since the last pass this (keep it
   // well under the changelog's retention per partition).
   int snapshot_mb = 64;
-  int restore_batch = 2000;  // changelog records read per poll-loop turn while restoring
+  int restore_batch = 32;  // changelog records (up to 256 KiB each) per poll-loop turn, restoring
 };
 
 struct Config {

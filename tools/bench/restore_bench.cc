@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   kpi::gen::Params params;
   params.children = 5500;
   params.weeks = 26;
-  int batch = 2000;
+  int batch = 32;
   app.add_option("--children", params.children)->capture_default_str();
   app.add_option("--weeks", params.weeks)->capture_default_str();
   app.add_option("--restore-batch", batch, "changelog records per step")->capture_default_str();
