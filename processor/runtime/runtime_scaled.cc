@@ -320,8 +320,17 @@ void Runtime::ReadGlobal() {
       Fail(kExitKafka, outputs.error());
       return;
     }
-    for (int32_t p = 0; p < *outputs; ++p)
-      assign.emplace_back(TopicPartition{config_.output_topic, p}, kOffsetEnd);
+    // From the ends as they are now (not "the end" when the fetch starts, which could pass over
+    // a row an earlier emitter writes meanwhile).
+    for (int32_t p = 0; p < *outputs; ++p) {
+      const TopicPartition tp{config_.output_topic, p};
+      auto marks = bus_.reader->Watermarks(tp, 10000);
+      if (!marks) {
+        Fail(kExitKafka, marks.error());
+        return;
+      }
+      assign.emplace_back(tp, marks->second);
+    }
     if (auto a = bus_.global_reader->Assign(assign); !a) {
       Fail(kExitKafka, a.error());
       return;

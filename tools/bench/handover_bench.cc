@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
   uint64_t produced = 0;
   const auto consumed = [&] {
     double sum = 0;
-    for (const int port : metrics) sum += std::max(0.0, kpi::bench::MetricSum(port, "kpi_events_consumed_total"));
+    for (const int port : metrics)
+      sum += std::max(0.0, kpi::bench::MetricSum(port, "kpi_events_consumed_total"));
     return sum;
   };
   {
@@ -114,21 +115,24 @@ int main(int argc, char** argv) {
     if (serving < 0 && Count(dir / "a.log", "serving as epoch") >= a_before + partitions) {
       serving = Since(killed);
     }
-    if (serving >= 0 && kpi::testing::HttpGet(http[0], "/readyz").first == 200) ready = Since(killed);
+    if (serving >= 0 && kpi::testing::HttpGet(http[0], "/readyz").first == 200)
+      ready = Since(killed);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const size_t from_log = Count(dir / "a.log", "restored from its changelog");
   processes[0]->Signal(SIGTERM);
   processes[0]->Wait(30000);
   std::printf("events                 %llu (%u children, %u weeks, %d tasks; b served %zu)\n",
-              static_cast<unsigned long long>(produced), params.children, params.weeks,
-              partitions, b_tasks);
-  std::printf("after kill -9 of b     a assigned %.2f s (the broker drops b after its 6 s "
-              "session); every task serving %.2f s; ready %.2f s\n",
-              assigned, serving, ready);
-  std::printf("restores on a          %.2f s from assignment to serving; %zu task(s) restored "
-              "from the changelog in its log\n",
-              serving >= 0 && assigned >= 0 ? serving - assigned : -1.0, from_log);
+              static_cast<unsigned long long>(produced), params.children, params.weeks, partitions,
+              b_tasks);
+  std::printf(
+      "after kill -9 of b     a assigned %.2f s (the broker drops b after its 6 s "
+      "session); every task serving %.2f s; ready %.2f s\n",
+      assigned, serving, ready);
+  std::printf(
+      "restores on a          %.2f s from assignment to serving; %zu task(s) restored "
+      "from the changelog in its log\n",
+      serving >= 0 && assigned >= 0 ? serving - assigned : -1.0, from_log);
   fs::remove_all(dir);
   return ready >= 0 ? 0 : 1;
 }
