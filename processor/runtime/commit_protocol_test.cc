@@ -12,92 +12,30 @@
 #include <string>
 #include <vector>
 
-#include "kpi.pb.h"
-#include "processor/runtime/memory_bus.h"
+#include "processor/runtime/memory_bus_testing.h"
 #include "processor/runtime/runtime.h"
-#include "processor/validate.h"
-#include "state/memory_store.h"
-#include "tools/gen/generator.h"
-#include "tools/gen/route.h"
 
 namespace kpi::runtime {
 namespace {
 
 namespace fs = std::filesystem;
-using Table = std::map<std::string, std::pair<int64_t, int64_t>>;  // key -> count, base
 
 constexpr int kPartitions = 4;
 
-struct Stream {
-  gen::Params params;
-  std::vector<std::string> lines;
-  Date as_of;
-};
+using testing::DeadLetters;
+using testing::OutputTable;
+using testing::Table;
 
-const Stream& TestStream() {
-  static const Stream stream = [] {
-    Stream s;
-    s.params.children = 240;
-    s.params.weeks = 6;
-    s.params.seed = 11;
-    s.params.malformed_rate = 0.02;
-    gen::Generate(s.params, [&](std::string_view line) { s.lines.emplace_back(line); });
-    s.as_of = gen::PeriodEnd(s.params);
-    return s;
+const testing::Stream& TestStream() {
+  static const testing::Stream stream = [] {
+    gen::Params params;
+    params.children = 240;
+    params.weeks = 6;
+    params.seed = 11;
+    params.malformed_rate = 0.02;
+    return testing::MakeStream(params);
   }();
   return stream;
-}
-
-Table ReplayTable(const Stream& s) {
-  const Calendar calendar;
-  state::MemoryStore store;
-  EngineOptions options;
-  options.as_of = s.as_of;
-  auto engine = std::move(*Engine::Open(store, calendar, options));
-  for (const std::string& line : s.lines) {
-    auto event = DecodeJson(line);
-    if (!event) continue;
-    auto valid = Validate(*event, s.as_of);
-    if (valid) {
-      EXPECT_TRUE(engine->Apply(*valid).has_value());
-    }
-  }
-  EXPECT_TRUE(engine->PrepareCommit().has_value());
-  auto rows = engine->Table();
-  EXPECT_TRUE(rows.has_value());
-  Table table;
-  if (!rows) return table;
-  for (const Row& row : *rows) {
-    table[std::string(KpiName(row.kpi)) + "|" + row.week.ToString() + "|" + row.dimension] = {
-        row.count, row.base};
-  }
-  return table;
-}
-
-// The last value per key, as a compacted topic's consumer sees it; zero rows dropped.
-Table OutputTable(MemoryCluster& cluster) {
-  Table table;
-  for (const auto& [partition, record] : cluster.ReadAll("kpi.results")) {
-    output::KpiRow row;
-    EXPECT_TRUE(row.ParseFromString(record.value));
-    EXPECT_EQ(record.key, row.kpi() + "|" + row.week_start() + "|" + row.dimension());
-    if (row.count() == 0 && row.base() == 0) {
-      table.erase(record.key);
-    } else {
-      table[record.key] = {row.count(), row.base()};
-    }
-  }
-  return table;
-}
-
-// Dead letters by source (topic, partition, offset) -> how many times they were delivered.
-std::map<std::string, int> DeadLetters(MemoryCluster& cluster) {
-  std::map<std::string, int> seen;
-  for (const auto& [partition, record] : cluster.ReadAll("kpi.dlq")) {
-    std::map<std::string, std::string> h(record.headers.begin(), record.headers.end());
-    ++seen[h["source_topic"] + "[" + h["source_partition"] + "]@" + h["source_offset"]];
-  }
-  return seen;
 }
 
 bool HasDeadLetter(const std::vector<OutMessage>& outbox) {
@@ -120,11 +58,7 @@ class Harness {
     for (const std::string& topic : config_.input_topics) cluster_->CreateTopic(topic, kPartitions);
     cluster_->CreateTopic("kpi.results", kPartitions);
     cluster_->CreateTopic("kpi.dlq", 2);
-    const std::set<std::string> json;
-    for (const std::string& line : TestStream().lines) {
-      const gen::Routed r = gen::Route(line, json, "contacts");
-      cluster_->Append(r.topic, -1, {r.topic, r.key, r.value, {}});
-    }
+    testing::Produce(*cluster_, TestStream(), 0, SIZE_MAX);
     config_.state_path = (dir_ / "state").string();
     config_.fixed_as_of = TestStream().as_of;
     config_.commit_max_events = 300;  // many commits
@@ -160,7 +94,7 @@ class Harness {
     cluster_->SetDeliverQueuedOnDestroy(false);
     auto resumed = RunOnce();
     ASSERT_TRUE(resumed.has_value()) << resumed.error().message;
-    EXPECT_EQ(OutputTable(*cluster_), ReplayTable(TestStream()));
+    EXPECT_EQ(OutputTable(*cluster_), TestStream().table);
     const std::map<std::string, int> dead = DeadLetters(*cluster_);
     EXPECT_EQ(dead, Reference().second);
   }
@@ -187,7 +121,7 @@ class CommitProtocolTest : public ::testing::Test, public Harness {};
 
 TEST_F(CommitProtocolTest, UninterruptedRunGivesTheReplayTableAndEachDeadLetterOnce) {
   ASSERT_TRUE(RunOnce().has_value());
-  const Table table = ReplayTable(TestStream());
+  const Table table = TestStream().table;
   EXPECT_GT(table.size(), 1000u);
   EXPECT_EQ(OutputTable(*cluster_), table);
   const std::map<std::string, int> dead = DeadLetters(*cluster_);
@@ -234,7 +168,7 @@ TEST_F(CommitProtocolTest, RepeatedCrashesAtEveryStep) {
   EXPECT_GE(crashes, 8);
   cluster_->SetDeliverQueuedOnDestroy(false);
   ASSERT_TRUE(RunOnce().has_value());
-  EXPECT_EQ(OutputTable(*cluster_), ReplayTable(TestStream()));
+  EXPECT_EQ(OutputTable(*cluster_), TestStream().table);
   EXPECT_EQ(DeadLetters(*cluster_), Reference().second);
 }
 

@@ -15,70 +15,29 @@
 #include <thread>
 #include <vector>
 
-#include "kpi.pb.h"
-#include "processor/runtime/memory_bus.h"
+#include "processor/runtime/memory_bus_testing.h"
 #include "processor/runtime/runtime.h"
-#include "processor/validate.h"
-#include "state/memory_store.h"
-#include "tools/gen/generator.h"
-#include "tools/gen/route.h"
 
 namespace kpi::runtime {
 namespace {
 
 namespace fs = std::filesystem;
-using Table = std::map<std::string, std::pair<int64_t, int64_t>>;  // key -> count, base
 constexpr int kPartitions = 4;
 
-struct Stream {
-  std::vector<std::string> lines;
-  Date as_of;
-  Table table;
-};
+using testing::DeadLetters;
+using testing::OutputTable;
+using testing::Table;
 
-const Stream& TestStream() {
-  static const Stream stream = [] {
-    Stream s;
+const testing::Stream& TestStream() {
+  static const testing::Stream stream = [] {
     gen::Params params;
     params.children = 200;
     params.weeks = 6;
     params.seed = 5;
     params.malformed_rate = 0.01;
-    gen::Generate(params, [&](std::string_view line) { s.lines.emplace_back(line); });
-    s.as_of = gen::PeriodEnd(params);
-    const Calendar calendar;
-    state::MemoryStore store;
-    EngineOptions options;
-    options.as_of = s.as_of;
-    auto engine = std::move(*Engine::Open(store, calendar, options));
-    for (const std::string& line : s.lines) {
-      auto event = DecodeJson(line);
-      if (!event) continue;
-      if (auto valid = Validate(*event, s.as_of)) (void)engine->Apply(*valid);
-    }
-    (void)engine->PrepareCommit();
-    const std::vector<Row> rows = engine->Table().value();
-    for (const Row& row : rows) {
-      s.table[std::string(KpiName(row.kpi)) + "|" + row.week.ToString() + "|" + row.dimension] = {
-          row.count, row.base};
-    }
-    return s;
+    return testing::MakeStream(params);
   }();
   return stream;
-}
-
-Table OutputTable(MemoryCluster& cluster) {
-  Table table;
-  for (const auto& [partition, record] : cluster.ReadAll("kpi.results")) {
-    output::KpiRow row;
-    if (!row.ParseFromString(record.value)) continue;
-    if (row.count() == 0 && row.base() == 0) {
-      table.erase(record.key);
-    } else {
-      table[record.key] = {row.count(), row.base()};
-    }
-  }
-  return table;
 }
 
 Table ViewTable(const Runtime& rt) {
@@ -89,15 +48,6 @@ Table ViewTable(const Runtime& rt) {
         row.count, row.base};
   }
   return table;
-}
-
-std::map<std::string, int> DeadLetters(MemoryCluster& cluster) {
-  std::map<std::string, int> seen;
-  for (const auto& [partition, record] : cluster.ReadAll("kpi.dlq")) {
-    std::map<std::string, std::string> h(record.headers.begin(), record.headers.end());
-    ++seen[h["source_topic"] + "[" + h["source_partition"] + "]@" + h["source_offset"]];
-  }
-  return seen;
 }
 
 // One instance: its own state directory, a runtime on a thread.
@@ -188,14 +138,7 @@ class ScaleTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Produces lines [from, to) of the stream.
-  void Produce(size_t from, size_t to) {
-    const std::set<std::string> json;
-    const auto& lines = TestStream().lines;
-    for (size_t i = from; i < std::min(to, lines.size()); ++i) {
-      const gen::Routed r = gen::Route(lines[i], json, "contacts");
-      cluster_->Append(r.topic, -1, {r.topic, r.key, r.value, {}});
-    }
-  }
+  void Produce(size_t from, size_t to) { testing::Produce(*cluster_, TestStream(), from, to); }
   // Waits until the output topic's last values equal the replay table.
   bool Converged(int timeout_ms) {
     for (int waited = 0; waited < timeout_ms; waited += 50) {

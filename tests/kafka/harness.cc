@@ -26,13 +26,14 @@
 #include "tools/gen/route.h"
 
 namespace kpi::testing {
-namespace {
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+namespace {
 
 std::string ReadFile(const fs::path& p) {
   std::ifstream in(p);

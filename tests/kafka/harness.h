@@ -15,6 +15,16 @@ namespace kpi::testing {
 
 namespace fs = std::filesystem;
 
+// The input topics of deploy/kpi-processor.example.yaml, and those the suites write as JSON.
+inline const std::vector<std::string> kInputTopics = {
+    "contacts",   "referrals",  "assessments", "s47", "icpc",    "plans", "attendance",
+    "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
+inline const std::map<std::string, bool> kJsonTopics = {
+    {"contacts", true}, {"referrals", true}, {"attendance", true}};
+
+// Steady-clock milliseconds, for deadlines.
+int64_t NowMs();
+
 // A child process; killed (SIGKILL) if still running when destroyed.
 class Process {
  public:

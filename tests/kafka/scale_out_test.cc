@@ -23,18 +23,6 @@
 namespace kpi::testing {
 namespace {
 
-const std::vector<std::string> kInputTopics = {
-    "contacts",   "referrals",  "assessments", "s47", "icpc",    "plans", "attendance",
-    "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
-const std::map<std::string, bool> kJsonTopics = {
-    {"contacts", true}, {"referrals", true}, {"attendance", true}};
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 class ScaleOutTest : public ::testing::Test {
  protected:
   void SetUp() override {

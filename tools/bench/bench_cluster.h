@@ -21,9 +21,7 @@ namespace kpi::bench {
 
 namespace fs = std::filesystem;
 
-inline const std::vector<std::string> kInputTopics = {
-    "contacts",   "referrals",  "assessments", "s47", "icpc",    "plans", "attendance",
-    "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
+using testing::kInputTopics;
 
 // A new, empty directory /tmp/<name>_<pid>.
 inline fs::path ScratchDir(const std::string& name) {
