@@ -182,6 +182,15 @@ void Runtime::Process(const InRecord& record) {
     // read again from the restored offset.
     const auto owned = owned_.find(record.partition);
     if (owned == owned_.end() || !owned->second.ready()) return;
+    // A record fetched before the seek to the restored offset (librdkafka drops those itself;
+    // this does not depend on it).
+    const TopicPartition tp{std::string(record.topic), record.partition};
+    const auto next = next_offsets_.find(tp);
+    const auto position = positions_.find(tp);
+    const int64_t expected = next != next_offsets_.end()    ? next->second
+                             : position != positions_.end() ? position->second
+                                                            : -1;
+    if (expected >= 0 && record.offset < expected) return;
   }
   const std::string topic(record.topic);
   auto event = config_.FormatOf(topic) == Format::kJson ? reader_.DecodeJson(record.value)

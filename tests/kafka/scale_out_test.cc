@@ -321,5 +321,36 @@ TEST_F(ScaleOutTest, AFreshInstanceRestoresATaskWhoseChangelogHeadWasDropped) {
   EXPECT_EQ(Stop(5), 0);
 }
 
+// A changelog or cells topic whose partition count differs from the input's is refused at start
+// with a message naming the topics, and exit code 2 (the supervisor does not restart it).
+TEST(ScaleOutTopicsTest, APartitionCountMismatchIsRefusedWithExitCode2) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("kpi_scale_topics_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::vector<std::string> topics;
+  for (const std::string& t : kInputTopics) topics.push_back(t + ":4");
+  for (const char* t : {"kpi.results:4", "kpi.changelog:4", "kpi.cells:2", "kpi.dlq:1"}) {
+    topics.emplace_back(t);
+  }
+  MockKafka mock(dir, 1, topics);
+  ASSERT_FALSE(mock.bootstraps().empty());
+  {
+    std::ofstream cfg(dir / "config.yaml");
+    cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps() << "\n"
+        << "state:\n  path: " << (dir / "state").string() << "\n"
+        << "scale:\n  enabled: true\n"
+        << "metrics:\n  address: \"\"\nhttp:\n  address: \"\"\n";
+  }
+  Process processor(
+      {(BinaryDir() / "kpi-processor").string(), "run", "--config", (dir / "config.yaml").string()},
+      dir / "processor.log");
+  EXPECT_EQ(processor.Wait(30000), 2) << Tail(dir / "processor.log");
+  const std::string log = Tail(dir / "processor.log");
+  EXPECT_NE(log.find("topic kpi.cells has 2 partitions but contacts has 4"), std::string::npos)
+      << log;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kpi::testing
