@@ -125,7 +125,16 @@ HttpResponse HandleHealth(const RuntimeProbe& probe, int64_t now_steady_ms, int6
 }
 
 HttpResponse HandleReady(const RuntimeProbe& probe) {
-  return probe.ready() ? Text(200, "ready\n") : Text(503, "not ready\n");
+  if (probe.ready()) return Text(200, "ready\n");
+  // Scaled out: how far the restores have come (as of the last status report).
+  const std::optional<ScaleStatus> scale = probe.Snapshot().status.scale;
+  if (scale && scale->tasks_restoring > 0) {
+    return Text(503, "not ready: restoring " + std::to_string(scale->tasks_restoring) +
+                         " task(s), " + std::to_string(scale->restore_records_remaining) +
+                         " changelog record(s) left to read; " +
+                         std::to_string(scale->tasks_owned) + " task(s) serving\n");
+  }
+  return Text(503, "not ready\n");
 }
 
 HttpResponse HandleHttp(const RuntimeProbe& probe, std::string_view method, std::string_view path,

@@ -186,6 +186,20 @@ TEST_F(KpiQueryTest, NotReadyBeforeAssignment) {
   EXPECT_EQ(HandleReady(probe_).status, 200);
 }
 
+TEST_F(KpiQueryTest, ReadinessSaysHowFarTheRestoresHaveCome) {
+  StatusReport report;
+  report.scale = ScaleStatus{};
+  report.scale->tasks_owned = 1;
+  report.scale->tasks_restoring = 2;
+  report.scale->restore_records_remaining = 340;
+  probe_.Status(report, 1);
+  const HttpResponse r = HandleReady(probe_);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body,
+            "not ready: restoring 2 task(s), 340 changelog record(s) left to read; 1 task(s) "
+            "serving\n");
+}
+
 TEST_F(KpiQueryTest, ReturnsTheMatchingRowsAsJson) {
   Assign();
   const HttpResponse r = HandleKpiQuery(probe_, "kpi=contacts&week=2026-03-04&dimension=all");
