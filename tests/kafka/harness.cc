@@ -320,18 +320,7 @@ Table ServedTable(int http_port) {
 }
 
 Table OutputTable(const std::string& bootstraps, const std::string& topic) {
-  std::map<std::string, std::pair<uint64_t, std::pair<int64_t, int64_t>>> last;
-  for (const Consumed& c : ReadTopic(bootstraps, topic)) {
-    output::KpiRow row;
-    if (!row.ParseFromString(c.value)) continue;
-    auto& slot = last[c.key];
-    if (row.revision() >= slot.first) slot = {row.revision(), {row.count(), row.base()}};
-  }
-  Table table;
-  for (const auto& [key, v] : last) {
-    if (v.second.first != 0 || v.second.second != 0) table[key] = v.second;
-  }
-  return table;
+  return LastValueTable(bootstraps, topic);
 }
 
 Produced Route(const std::string& line, const std::map<std::string, bool>& json_topics,

@@ -94,7 +94,9 @@ Table ReplayTable(const std::vector<std::string>& lines, Date as_of);
 Table LastValueTable(const std::string& bootstraps, const std::string& topic);
 // The whole table GET /kpi serves on 127.0.0.1:`http_port` (empty when it does not answer).
 Table ServedTable(int http_port);
-// The last value per key of the output topic (protobuf KpiRow), zero rows dropped.
+// The last value per key of the output topic (protobuf KpiRow), zero rows dropped: what a
+// compacted topic's consumer sees (not the highest revision, which would hide a row published
+// out of order).
 Table OutputTable(const std::string& bootstraps, const std::string& topic);
 
 // Routes one NDJSON event line to its topic by body kind, keyed by child_id, in the topic's
