@@ -85,6 +85,14 @@ class InProcess {
     for (const std::string& line : lines) producer.Produce(Route(line, {}, "contacts"));
     return producer.Flush(10000);
   }
+  // Waits until the runtime has committed `records` input records (its offsets in the state).
+  bool WaitCommitted(int64_t records) {
+    for (int i = 0; i < 200; ++i) {
+      if (CommittedRecords(dir_ / "state") >= records) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
   bool Has(const std::string& key) {
     return OutputTable(mock_->bootstraps(), "kpi.results").contains(key);
   }
@@ -112,7 +120,9 @@ TEST(MidnightTest, AsOfMovesAtMidnightAndTheNewWeekAppears) {
   ASSERT_TRUE(p.Produce({kCinPlan, kFutureContact}));
   ASSERT_EQ(p.Start(), "");
   EXPECT_TRUE(WaitFor(p.bootstraps(), "cin_plans_open|2026-03-09|all", {1, 0}));
-  // The contact is dated in the next week: not reported yet.
+  // The contact is dated in the next week: not reported yet, though it is committed (without the
+  // wait this could pass before the contact was read at all).
+  ASSERT_TRUE(p.WaitCommitted(2));
   EXPECT_FALSE(p.Has("contacts|2026-03-16|all"));
 
   p.clock().Set(Date::FromYmd(2026, 3, 16));  // midnight passes into a new week
