@@ -6,6 +6,7 @@
 #include "processor/engine.h"
 #include "processor/keys.h"
 #include "state/memory_store.h"
+#include "tests/util/checked.h"
 
 namespace kpi {
 namespace {
@@ -107,7 +108,7 @@ TEST(ChildStateTest, AnUndecodableStoredValueIsCorruptionNeverAbsence) {
   const Calendar calendar;
   EngineOptions options;
   options.as_of = kMonday + 4;
-  auto engine = std::move(*Engine::Open(store, calendar, options));
+  auto engine = kpi::testing::Checked(Engine::Open(store, calendar, options), "Engine::Open");
   EXPECT_FALSE(engine->Apply(Contact("child-1", "c2", kMonday)).has_value());
   EXPECT_FALSE(engine->PrepareCommit().has_value());
 }
@@ -151,7 +152,7 @@ TEST(ChildStateTest, PastYearsMarksAreReleasedAndReadBackForACorrection) {
       Mark("child-1", last_year + 2, 1, AttendanceClass::kUnauthorisedAbsence, 3);
 
   state::MemoryStore store;
-  auto engine = std::move(*Engine::Open(store, calendar, options));
+  auto engine = kpi::testing::Checked(Engine::Open(store, calendar, options), "Engine::Open");
   const auto commit = [&] {
     ASSERT_TRUE(engine->PrepareCommit().has_value());
     ASSERT_TRUE(store.Write(engine->TakeBatch()).has_value());
@@ -163,7 +164,7 @@ TEST(ChildStateTest, PastYearsMarksAreReleasedAndReadBackForACorrection) {
 
   options.durable = false;  // the reference: everything in memory, nothing released
   state::MemoryStore unused;
-  auto reference = std::move(*Engine::Open(unused, calendar, options));
+  auto reference = kpi::testing::Checked(Engine::Open(unused, calendar, options), "Engine::Open");
   for (const ValidEvent& e : events) ASSERT_TRUE(reference->Apply(e).has_value());
   ASSERT_TRUE(reference->Apply(correction).has_value());
   ASSERT_TRUE(reference->PrepareCommit().has_value());
@@ -243,7 +244,7 @@ TEST(EngineInvariantTest, AnOverfullDaySummaryFailsTheEventAsCorruption) {
   const Calendar calendar;
   EngineOptions options;
   options.as_of = kMonday + 4;
-  auto engine = std::move(*Engine::Open(store, calendar, options));
+  auto engine = kpi::testing::Checked(Engine::Open(store, calendar, options), "Engine::Open");
   auto applied = engine->Apply(Mark("child-1", kMonday, 1, AttendanceClass::kPresent, 1));
   ASSERT_FALSE(applied.has_value());
   EXPECT_EQ(applied.error().code, state::ErrorCode::kCorruption);

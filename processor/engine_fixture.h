@@ -13,6 +13,7 @@
 
 #include "processor/engine.h"
 #include "state/memory_store.h"
+#include "tests/util/checked.h"
 
 namespace kpi {
 
@@ -26,7 +27,7 @@ class EngineTest : public ::testing::Test {
     engine_.reset();
     store_ = std::make_unique<state::MemoryStore>();
     options_.as_of = *Date::Parse(as_of);
-    engine_ = std::move(*Engine::Open(*store_, calendar_, options_));
+    engine_ = kpi::testing::Checked(Engine::Open(*store_, calendar_, options_), "Engine::Open");
   }
 
   // recorded_at: minute `n` after 2026-01-01T00:00:00Z.

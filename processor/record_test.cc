@@ -71,13 +71,13 @@ TEST(RecordCodecTest, RoundTripsEveryKindAndField) {
     EXPECT_EQ(back->recorded_at, r.recorded_at);
     EXPECT_EQ(EncodeRecord(*back), bytes) << KindName(r.kind());
   }
-  const Record icpc = *DecodeRecord(EncodeRecord(EveryKind()[4]));
+  const Record icpc = DecodeRecord(EncodeRecord(EveryKind()[4])).value();
   EXPECT_EQ(icpc.as<body::Icpc>().s47_id, std::string("S47\0-1", 6));
   EXPECT_EQ(icpc.as<body::Icpc>().outcome, IcpcOutcome::kLookedAfter);
-  const Record plan = *DecodeRecord(EncodeRecord(EveryKind()[6]));
+  const Record plan = DecodeRecord(EncodeRecord(EveryKind()[6])).value();
   EXPECT_EQ(plan.as<body::CpPlan>().end_date, D(2028, 1, 10));
   EXPECT_EQ(plan.as<body::CpPlan>().previous_plans, 300u);
-  const Record cin = *DecodeRecord(EncodeRecord(EveryKind()[5]));
+  const Record cin = DecodeRecord(EncodeRecord(EveryKind()[5])).value();
   EXPECT_EQ(cin.as<body::CinPlan>().end_date, std::nullopt);
   EXPECT_TRUE(cin.as<body::CinPlan>().draft);
 }

@@ -10,6 +10,7 @@
 
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
+#include "tests/util/checked.h"
 
 namespace kpi::state {
 namespace {
@@ -32,7 +33,7 @@ class TempRocksDb final : public StateStore {
     RocksDbOptions options;
     options.path = dir_.string();
     options.block_cache_bytes = 8 << 20;
-    store_ = std::move(*RocksDbStore::Open(options));
+    store_ = kpi::testing::Checked(RocksDbStore::Open(options), "RocksDbStore::Open");
   }
   ~TempRocksDb() override {
     store_.reset();
@@ -123,12 +124,12 @@ TEST(RocksDbStoreTest, CommittedBatchesSurviveReopening) {
   RocksDbOptions options;
   options.path = dir.string();
   {
-    auto store = std::move(*RocksDbStore::Open(options));
+    auto store = kpi::testing::Checked(RocksDbStore::Open(options), "RocksDbStore::Open");
     ASSERT_TRUE(store->Write({{"k", "v"}, {"gone", "x"}}));
     ASSERT_TRUE(store->Write({{"gone", std::nullopt}}));
   }
   {
-    auto store = std::move(*RocksDbStore::Open(options));
+    auto store = kpi::testing::Checked(RocksDbStore::Open(options), "RocksDbStore::Open");
     EXPECT_EQ(**store->Get("k"), "v");
     EXPECT_FALSE(*store->Get("gone"));
   }

@@ -18,6 +18,7 @@
 #include "processor/validate.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
+#include "tests/util/checked.h"
 #include "tools/gen/generator.h"
 
 namespace kpi {
@@ -63,7 +64,7 @@ std::string ReplayOn(state::StateStore& store, const std::vector<const ValidEven
   EngineOptions options;
   options.as_of = as_of;
   options.memory_bytes = memory_bytes;
-  auto engine = std::move(*Engine::Open(store, calendar, options));
+  auto engine = kpi::testing::Checked(Engine::Open(store, calendar, options), "Engine::Open");
   size_t n = 0;
   for (const ValidEvent* e : order) {
     EXPECT_TRUE(engine->Apply(*e).has_value());
@@ -155,7 +156,7 @@ TEST(OrderIndependenceTest, TheRocksDbStoreGivesTheSameTable) {
   state::RocksDbOptions options;
   options.path = dir.string();
   options.block_cache_bytes = 16 << 20;
-  auto store = std::move(*state::RocksDbStore::Open(options));
+  auto store = kpi::testing::Checked(state::RocksDbStore::Open(options), "RocksDbStore::Open");
   std::vector<const ValidEvent*> order = ArrivalOrder();
   std::shuffle(order.begin(), order.end(), std::mt19937_64(9));
   EXPECT_EQ(ReplayOn(*store, order, Generated().as_of), Replay(ArrivalOrder(), Generated().as_of));
@@ -193,7 +194,7 @@ TEST(OrderIndependenceTest, AdvancingAsOfUnderATinyMemoryBoundEqualsAReplayAtThe
   EngineOptions options;
   options.as_of = Generated().as_of;
   options.memory_bytes = 256 << 10;
-  auto engine = std::move(*Engine::Open(store, calendar, options));
+  auto engine = kpi::testing::Checked(Engine::Open(store, calendar, options), "Engine::Open");
   size_t n = 0;
   for (const ValidEvent& e : Generated().events) {
     ASSERT_TRUE(engine->Apply(e).has_value());
@@ -216,7 +217,7 @@ TEST(OrderIndependenceTest, AdvancingAsOfEqualsAReplayAtTheNewDate) {
   state::MemoryStore store;
   EngineOptions options;
   options.as_of = Generated().as_of;  // a Friday
-  auto engine = std::move(*Engine::Open(store, calendar, options));
+  auto engine = kpi::testing::Checked(Engine::Open(store, calendar, options), "Engine::Open");
   for (const ValidEvent& e : Generated().events) ASSERT_TRUE(engine->Apply(e).has_value());
   ASSERT_TRUE(engine->PrepareCommit().has_value());
   ASSERT_TRUE(store.Write(engine->TakeBatch()).has_value());

@@ -14,6 +14,7 @@
 #include "processor/keys.h"
 #include "processor/values.h"
 #include "state/rocksdb/rocksdb_store.h"
+#include "tests/util/checked.h"
 
 namespace {
 
@@ -87,7 +88,8 @@ TEST_F(RunCliTest, CorruptStoreExitsWithAStateError) {
   {
     kpi::state::RocksDbOptions options;
     options.path = (dir_ / "state").string();
-    auto store = std::move(*kpi::state::RocksDbStore::Open(options));
+    auto store =
+        kpi::testing::Checked(kpi::state::RocksDbStore::Open(options), "RocksDbStore::Open");
     ASSERT_TRUE(store->Write({{"k", "v"}}));
   }
   // Destroy the manifest that CURRENT names.
@@ -108,7 +110,8 @@ TEST_F(RunCliTest, StateCommandsShowOffsetsRowsAndSize) {
   {
     kpi::state::RocksDbOptions options;
     options.path = (dir_ / "state").string();
-    auto store = std::move(*kpi::state::RocksDbStore::Open(options));
+    auto store =
+        kpi::testing::Checked(kpi::state::RocksDbStore::Open(options), "RocksDbStore::Open");
     // Partition 3 of "attendance" at offset 1234; one cell of partition 3 with count 5.
     ASSERT_TRUE(store->Write(
         {{kpi::keys::OffsetKey(3, "attendance"), kpi::EncodeOffset(1234)},

@@ -15,6 +15,7 @@
 #include "processor/runtime/memory_bus.h"
 #include "processor/validate.h"
 #include "state/memory_store.h"
+#include "tests/util/checked.h"
 #include "tools/gen/generator.h"
 #include "tools/gen/route.h"
 
@@ -36,7 +37,7 @@ inline Stream MakeStream(const gen::Params& params) {
   state::MemoryStore store;
   EngineOptions options;
   options.as_of = s.as_of;
-  auto engine = std::move(*Engine::Open(store, calendar, options));
+  auto engine = kpi::testing::Checked(Engine::Open(store, calendar, options), "Engine::Open");
   for (const std::string& line : s.lines) {
     auto event = DecodeJson(line);
     if (!event) continue;

@@ -22,6 +22,7 @@
 #include "processor/values.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
+#include "tests/util/checked.h"
 #include "tests/util/http_get.h"
 #include "tools/gen/route.h"
 
@@ -271,7 +272,7 @@ Table ReplayTable(const std::vector<std::string>& lines, Date as_of) {
   state::MemoryStore store;
   EngineOptions options;
   options.as_of = as_of;
-  auto engine = std::move(*Engine::Open(store, calendar, options));
+  auto engine = Checked(Engine::Open(store, calendar, options), "Engine::Open");
   for (const std::string& line : lines) {
     auto event = DecodeJson(line);
     if (!event) continue;

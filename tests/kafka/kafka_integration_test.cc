@@ -126,9 +126,12 @@ class KafkaIntegrationTest : public ::testing::Test {
     std::vector<Consumed> records;
     for (const int64_t deadline = NowMs() + 30000; NowMs() < deadline;) {
       records = ReadTopic(mock_->bootstraps(), topic);
-      if (records.size() >= count) break;
+      if (records.size() >= count) return records;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    // Not silently: the caller's comparison would fail too, but without saying it timed out.
+    ADD_FAILURE() << topic << ": " << records.size() << " records after 30 s, expected at least "
+                  << count;
     return records;
   }
 
