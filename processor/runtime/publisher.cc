@@ -51,24 +51,6 @@ int64_t SteadyMs() {
       .count();
 }
 
-}  // namespace
-
-const char* CommitStepName(CommitStep step) {
-  switch (step) {
-    case CommitStep::kBatchWritten:
-      return "batch written";
-    case CommitStep::kProduced:
-      return "outbox produced";
-    case CommitStep::kDelivered:
-      return "delivery confirmed";
-    case CommitStep::kOutboxDeleted:
-      return "outbox deleted";
-  }
-  return "?";
-}
-
-namespace {
-
 constexpr std::string_view kLastOffsetPrefix(
     "\xff\xff"
     "W",
@@ -86,6 +68,20 @@ Failure Injected(CommitStep step) {
 }
 
 }  // namespace
+
+const char* CommitStepName(CommitStep step) {
+  switch (step) {
+    case CommitStep::kBatchWritten:
+      return "batch written";
+    case CommitStep::kProduced:
+      return "outbox produced";
+    case CommitStep::kDelivered:
+      return "delivery confirmed";
+    case CommitStep::kOutboxDeleted:
+      return "outbox deleted";
+  }
+  return "?";
+}
 
 std::expected<int64_t, Failure> Publisher::LastOffset(int32_t task) {
   if (const auto it = last_offsets_.find(task); it != last_offsets_.end()) return it->second;

@@ -177,6 +177,8 @@ void Runtime::DeadLetter(const InRecord& record, DeadLetterReason reason) {
 }
 
 void Runtime::Process(const InRecord& record) {
+  const TopicPartition tp{std::string(record.topic), record.partition};
+  const std::string& topic = tp.topic;
   if (config_.scale.enabled) {
     // A task being restored: its partitions are paused, and a record fetched before the pause is
     // read again from the restored offset.
@@ -184,7 +186,6 @@ void Runtime::Process(const InRecord& record) {
     if (owned == owned_.end() || !owned->second.ready()) return;
     // A record fetched before the seek to the restored offset (librdkafka drops those itself;
     // this does not depend on it).
-    const TopicPartition tp{std::string(record.topic), record.partition};
     const auto next = next_offsets_.find(tp);
     const auto position = positions_.find(tp);
     const int64_t expected = next != next_offsets_.end()    ? next->second
@@ -192,7 +193,6 @@ void Runtime::Process(const InRecord& record) {
                                                             : -1;
     if (expected >= 0 && record.offset < expected) return;
   }
-  const std::string topic(record.topic);
   auto event = config_.FormatOf(topic) == Format::kJson ? reader_.DecodeJson(record.value)
                                                         : reader_.DecodeProtobuf(record.value);
   // Kinds are the body's oneof field numbers less 9 (record.h).
@@ -231,7 +231,7 @@ void Runtime::Process(const InRecord& record) {
       probe_.EventStale();
     }
   }
-  next_offsets_[{topic, record.partition}] = record.offset + 1;
+  next_offsets_[tp] = record.offset + 1;
   ++pending_;
 }
 
@@ -271,32 +271,13 @@ void Runtime::Commit() {
         config_.output_format == Format::kJson ? RowToJson(total, as_of) : RowToProto(total, as_of);
     outbox.push_back(std::move(message));
   }
-  // 3. State changes, consumed offsets and the outbox, in one atomic batch.
+  // 3. State changes, consumed offsets and the outbox, in one atomic batch; 4. delivered.
   state::WriteBatch batch = tasks_->TakeBatch();
   for (const auto& [tp, offset] : next_offsets_) {
     batch.push_back(
         {keys::OffsetKey(static_cast<uint16_t>(tp.partition), tp.topic), EncodeOffset(offset)});
   }
-  std::vector<std::string> outbox_keys = publisher_->Stage(outbox, batch);
-  if (auto w = store_->Write(batch); !w) {
-    Fail(kExitState, "state commit: " + w.error().message);
-    return;
-  }
-  if (publisher_->Crash(CommitStep::kBatchWritten, outbox)) {
-    Fail(kExitState, "fault injected: batch written");
-    return;
-  }
-  for (const auto& [tp, offset] : next_offsets_) positions_[tp] = offset;
-  next_offsets_.clear();
-  pending_ = 0;
-  last_commit_ms_ = clock_.NowMs();
-  // 4. Deliver it.
-  if (!outbox.empty()) {
-    if (auto d = publisher_->Deliver(std::move(outbox_keys), outbox); !d) {
-      Fail(d.error());
-      return;
-    }
-  }
+  if (!WriteAndDeliver(std::move(batch), outbox)) return;
   // Evictions leave free heap spread over the arenas: after a commit that followed some, give it
   // back to the system, so that the resident set follows state.memory_mb rather than the churn.
   if (const uint64_t evicted = tasks_->Evictions(); evicted != evicted_at_trim_) {
@@ -307,6 +288,36 @@ void Runtime::Commit() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
       event_unix_ms_, UnixMs(), *totals, today_);
   event_unix_ms_.clear();
+}
+
+std::optional<std::set<int32_t>> Runtime::WriteAndDeliver(state::WriteBatch batch,
+                                                          const std::vector<OutMessage>& outbox) {
+  std::set<int32_t> fenced;
+  std::vector<std::string> keys;
+  if (!batch.empty() || !outbox.empty()) {
+    keys = publisher_->Stage(outbox, batch);
+    if (auto w = store_->Write(batch); !w) {
+      Fail(kExitState, "state commit: " + w.error().message);
+      return std::nullopt;
+    }
+    if (publisher_->Crash(CommitStep::kBatchWritten, outbox)) {
+      Fail(kExitState, "fault injected: batch written");
+      return std::nullopt;
+    }
+  }
+  for (const auto& [tp, offset] : next_offsets_) positions_[tp] = offset;
+  next_offsets_.clear();
+  pending_ = 0;
+  last_commit_ms_ = clock_.NowMs();
+  if (!outbox.empty()) {
+    auto d = publisher_->Deliver(std::move(keys), outbox);
+    if (!d) {
+      Fail(d.error());
+      return std::nullopt;
+    }
+    fenced = std::move(*d);
+  }
+  return fenced;
 }
 
 void Runtime::ReportStatus() {

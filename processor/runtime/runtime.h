@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,6 +73,11 @@ class Runtime final : private Source::Listener {
   void DeadLetter(const InRecord& record, DeadLetterReason reason);
   void RollAsOf();
   void Commit();
+  // A commit's last steps: `outbox` staged into `batch`, written atomically (the consumed offsets
+  // become the positions), then delivered. Returns the tasks found fenced; nullopt after a
+  // failure (latched).
+  std::optional<std::set<int32_t>> WriteAndDeliver(state::WriteBatch batch,
+                                                   const std::vector<OutMessage>& outbox);
   // Lags, store sizes and the heartbeat, to the probe.
   void ReportStatus();
   void Fail(int exit_code, std::string message);
@@ -111,6 +117,7 @@ class Runtime final : private Source::Listener {
   // changed ones.
   void Emit(const std::vector<Row>& changed);
   sinks::ScaleStatus ScaleReport();
+  OutMessage LogMessage(int32_t task, const LogRecord& record) const;
   OutMessage CellsMessage(int32_t task, const CellsRecord& record) const;
 
   std::map<int32_t, OwnedTask> owned_;

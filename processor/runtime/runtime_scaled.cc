@@ -91,6 +91,10 @@ std::expected<std::vector<Delivered>, Failure> Runtime::ProduceNow(
   return std::move(*delivered);
 }
 
+OutMessage Runtime::LogMessage(int32_t task, const LogRecord& record) const {
+  return {config_.scale.changelog_topic, TaskKey(task), EncodeLogRecord(record), {}, task, task};
+}
+
 OutMessage Runtime::CellsMessage(int32_t task, const CellsRecord& record) const {
   return {config_.scale.cells_topic, TaskKey(task), EncodeCellsRecord(record), {}, task, task};
 }
@@ -113,8 +117,7 @@ void Runtime::StepRestores() {
       claim.type = LogRecord::Type::kClaim;
       claim.epoch = owned.epoch;
       claim.owner = config_.scale.instance_id;
-      auto delivered = ProduceNow(
-          {{config_.scale.changelog_topic, TaskKey(task), EncodeLogRecord(claim), {}, task, task}});
+      auto delivered = ProduceNow({LogMessage(task, claim)});
       if (!delivered) {
         Fail(delivered.error());
         return;
@@ -146,8 +149,7 @@ void Runtime::WriteSnapshot(int32_t task, OwnedTask& owned, bool first) {
   }
   std::vector<OutMessage> messages;
   for (const LogRecord& r : *records) {
-    messages.push_back(
-        {config_.scale.changelog_topic, TaskKey(task), EncodeLogRecord(r), {}, task, task});
+    messages.push_back(LogMessage(task, r));
   }
   auto delivered = ProduceNow(messages);
   if (!delivered) {
@@ -269,7 +271,7 @@ std::expected<void, std::string> Runtime::StageTask(int32_t task, OwnedTask& own
   if (ops.empty() && rows->empty()) return {};
   ++owned.seq;
   for (const LogRecord& r : CommitRecords(owned.epoch, owned.seq, false, ops, kLogPartBytes)) {
-    OutMessage m{config_.scale.changelog_topic, TaskKey(task), EncodeLogRecord(r), {}, task, task};
+    OutMessage m = LogMessage(task, r);
     owned.log_bytes += m.value.size();
     outbox.push_back(std::move(m));
   }
@@ -368,33 +370,15 @@ void Runtime::CommitScaled() {
       return;
     }
   }
-  if (!batch.empty() || !outbox.empty()) {
-    std::vector<std::string> keys = publisher_->Stage(outbox, batch);
-    if (auto w = store_->Write(batch); !w) {
-      Fail(kExitState, "state commit: " + w.error().message);
-      return;
-    }
-    if (publisher_->Crash(CommitStep::kBatchWritten, outbox)) {
-      Fail(kExitState, "fault injected: batch written");
-      return;
-    }
-    for (const auto& [tp, offset] : next_offsets_) positions_[tp] = offset;
-    auto fenced = publisher_->Deliver(std::move(keys), outbox);
-    if (!fenced) {
-      Fail(fenced.error());
-      return;
-    }
-    if (!fenced->empty()) {
-      fencings_ += fenced->size();
-      Fail(kExitFenced, "task " + std::to_string(*fenced->begin()) +
-                            " was claimed by another instance (this one was paused or cut off past "
-                            "the session timeout); nothing more is published for it");
-      return;
-    }
+  const std::optional<std::set<int32_t>> fenced = WriteAndDeliver(std::move(batch), outbox);
+  if (!fenced) return;
+  if (!fenced->empty()) {
+    fencings_ += fenced->size();
+    Fail(kExitFenced, "task " + std::to_string(*fenced->begin()) +
+                          " was claimed by another instance (this one was paused or cut off past "
+                          "the session timeout); nothing more is published for it");
+    return;
   }
-  next_offsets_.clear();
-  pending_ = 0;
-  last_commit_ms_ = clock_.NowMs();
   // Snapshots bound the restores: a task whose changelog grew past scale.snapshot_mb since its
   // last one writes a new one.
   for (auto& [task, owned] : owned_) {
