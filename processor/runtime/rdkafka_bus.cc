@@ -10,6 +10,12 @@
 namespace kpi::runtime {
 namespace {
 
+// rd_kafka_seek_partitions() before librdkafka 2.1.0 (Debian 12 ships 2.0.2) waits its timeout
+// in microseconds, not milliseconds (confluentinc/librdkafka#4230): asked for 10 s, it gave up
+// after 10 ms on a loaded machine and the instance exited. Ask those versions for a thousand
+// times more, so that every version waits `ms`.
+int SeekTimeoutMs(int ms) { return rd_kafka_version() < 0x02010000 ? ms * 1000 : ms; }
+
 bool SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
              std::string& error) {
   char errstr[512];
@@ -239,7 +245,7 @@ class RdSource final : public Source {
     rd_kafka_topic_partition_list_t* list = List(tps);
     for (int i = 0; i < list->cnt; ++i)
       list->elems[i].offset = parts[static_cast<size_t>(i)].second;
-    rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list, 10000);
+    rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list, SeekTimeoutMs(10000));
     std::string message;
     if (error != nullptr) {
       message = std::string("seek: ") + rd_kafka_error_string(error);
