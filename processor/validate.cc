@@ -331,6 +331,8 @@ std::string_view ReasonCode(DeadLetterReason reason) {
       return "inconsistent";
     case Reason::kKeyMismatch:
       return "key_mismatch";
+    case Reason::kTooLarge:
+      return "too_large";
   }
   return "unknown";
 }
@@ -341,7 +343,30 @@ std::expected<events::Event, DeadLetterReason> DecodeJson(std::string_view text)
   return DecodeJsonWithProtobuf(text);
 }
 
+bool JsonDepthWithin(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return false;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 std::expected<events::Event, DeadLetterReason> DecodeJsonWithProtobuf(std::string_view text) {
+  if (!JsonDepthWithin(text, kMaxJsonDepth)) return std::unexpected(Reason::kUndecodable);
   events::Event event;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;

@@ -30,8 +30,20 @@ enum class DeadLetterReason : uint8_t {
   // record would land in another child's task, so it is not applied. An extension of the spec's
   // list of reason codes.
   kKeyMismatch,
+  // The record (key and value) is larger than `input.max_record_bytes`: not decoded at all, so
+  // that one record cannot take unbounded time or memory. An extension of the spec's list.
+  kTooLarge,
 };
-inline constexpr int kDeadLetterReasonCount = 9;
+inline constexpr int kDeadLetterReasonCount = 10;
+
+// JSON nested deeper than this (objects and arrays together; the event itself is level 1) is
+// `undecodable`. Protobuf's JSON parser already refuses objects past this depth, but not arrays,
+// and its time grows with the square of the depth (a 400 KB record of nested arrays takes
+// minutes), so the check runs first, in one pass.
+inline constexpr int kMaxJsonDepth = 100;
+// The default of `input.max_record_bytes`: below the producer's default message.max.bytes
+// (1,000,000), so that any record short of it can be dead-lettered whole.
+inline constexpr size_t kDefaultMaxRecordBytes = 512 * 1024;
 
 // The reason code of the spec: "undecodable", "missing_field", ...
 std::string_view ReasonCode(DeadLetterReason reason);
@@ -46,12 +58,16 @@ struct ValidEvent {
 };
 
 // JSON form (protobuf canonical mapping; snake_case names accepted; unknown fields ignored, so a
-// body of an unknown kind decodes and is then dead-lettered as `unknown_kind`).
+// body of an unknown kind decodes and is then dead-lettered as `unknown_kind`; nesting past
+// kMaxJsonDepth is undecodable).
 // A strict fast path decodes the common shape; anything else goes to protobuf's parser.
 std::expected<events::Event, DeadLetterReason> DecodeJson(std::string_view text);
 // Protobuf's own JSON parser only (the reference the fast path is tested against).
 std::expected<events::Event, DeadLetterReason> DecodeJsonWithProtobuf(std::string_view text);
-// Binary protobuf form.
+// Whether `text`'s objects and arrays nest at most `max_depth` deep (strings skipped, escapes
+// honoured; anything that is not JSON is left to the parser).
+bool JsonDepthWithin(std::string_view text, int max_depth);
+// Binary protobuf form (unknown fields skipped: a newer producer's fields do not break it).
 std::expected<events::Event, DeadLetterReason> DecodeProtobuf(std::string_view bytes);
 
 // Checks the contract. `processing_date` bounds dates: before 1990-01-01 or more than 366 days

@@ -67,6 +67,39 @@ TEST(ValidateTest, Undecodable) {
   EXPECT_EQ(DecodeProtobuf("\xff\xff\xff").error(), DeadLetterReason::kUndecodable);
 }
 
+TEST(ValidateTest, JsonNestedPastTheBoundIsUndecodable) {
+  EXPECT_TRUE(JsonDepthWithin("{}", 1));
+  EXPECT_FALSE(JsonDepthWithin("{[]}", 1));
+  EXPECT_TRUE(JsonDepthWithin(R"({"a":"[[[[\"[[["})", 1));  // brackets inside strings
+  EXPECT_TRUE(JsonDepthWithin("[][][][]", 1));              // siblings, not nesting
+  const auto nested = [](int levels) {                      // the event is level 1, then arrays
+    return Line(R"("contact":{"contactDate":"2026-03-01"},"future":)" +
+                std::string(static_cast<size_t>(levels - 1), '[') +
+                std::string(static_cast<size_t>(levels - 1), ']'));
+  };
+  EXPECT_TRUE(DecodeJson(nested(kMaxJsonDepth)).has_value());
+  EXPECT_EQ(Reason(nested(kMaxJsonDepth + 1)), "undecodable");
+  // Protobuf's parser itself refuses objects past the bound, and takes them up to it: the bound
+  // changes nothing for objects.
+  const auto objects = [](int levels) {
+    std::string body = R"("contact":{"contactDate":"2026-03-01"},"future":)";
+    for (int i = 1; i < levels; ++i) body += R"({"a":)";
+    return Line(body + "1" + std::string(static_cast<size_t>(levels - 1), '}'));
+  };
+  EXPECT_TRUE(DecodeJsonWithProtobuf(objects(kMaxJsonDepth)).has_value());
+  EXPECT_FALSE(DecodeJsonWithProtobuf(objects(kMaxJsonDepth + 1)).has_value());
+}
+
+TEST(ValidateTest, AnEnormousUnknownValueIsToleratedInLinearTime) {
+  std::string many = R"("contact":{"contactDate":"2026-03-01"},"future":[)";
+  for (int i = 0; i < 100000; ++i) many += (i ? ",\"" : "\"") + std::to_string(i) + "\"";
+  many += "]";
+  EXPECT_TRUE(DecodeJson(Line(many)).has_value());
+  EXPECT_TRUE(DecodeJson(Line(R"("contact":{"contactDate":"2026-03-01"},"future":")" +
+                              std::string(400000, 'x') + "\""))
+                  .has_value());
+}
+
 TEST(ValidateTest, MissingField) {
   EXPECT_EQ(
       Reason(

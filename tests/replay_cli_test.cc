@@ -112,6 +112,40 @@ TEST_F(ReplayCliTest, SeveralInputsAreReadInOrder) {
   EXPECT_EQ(Read(out), "");
 }
 
+TEST_F(ReplayCliTest, ALinePastTheBoundIsDeadLetteredTooLargeAndTheRestIsRead) {
+  const std::string contact =
+      R"({"eventId":"CT","childId":"C1","recordedAt":"2026-03-02T10:00:00Z","contact":{"contactDate":"2026-03-02"}})";
+  const std::string padded =
+      R"({"eventId":"PAD","childId":"C2","recordedAt":)"
+      R"("2026-03-02T10:00:00Z","contact":{"contactDate":"2026-03-02"},"x":")" +
+      std::string(5000, 'x') + "\"}";
+  // Lines of exactly the bound, one past it, and far past it (no newline at the end).
+  const std::string at_bound = padded.substr(0, padded.size() - 5000 - 2) +
+                               std::string(2048 - (padded.size() - 5000 - 2) - 2, 'x') + "\"}";
+  ASSERT_EQ(at_bound.size(), 2048u);
+  const std::string one_past = at_bound.substr(0, 10) + "x" + at_bound.substr(10);
+  const std::string in = Write(
+      "in.ndjson", at_bound + "\n" + one_past + "\n" + contact + "\n" + std::string(3000000, '['));
+  const fs::path out = dir_ / "out.ndjson";
+  const fs::path dlq = dir_ / "dlq.ndjson";
+  ASSERT_EQ(Run("replay --input " + in + " --as-of 2026-03-15 --max-record-bytes 2048 --output " +
+                out.string() + " --dlq " + dlq.string()),
+            0)
+      << Stderr();
+  const std::string dead = Read(dlq);
+  EXPECT_NE(dead.find(R"({"reason":"too_large","bytes":2049,"source":")"), std::string::npos)
+      << dead.substr(0, 300);
+  EXPECT_NE(dead.find(R"({"reason":"too_large","bytes":3000000,"source":")"), std::string::npos);
+  EXPECT_LT(dead.size(), 1000u);  // sizes and places, not the lines
+  EXPECT_NE(Stderr().find("too_large         2"), std::string::npos) << Stderr();
+  EXPECT_NE(Stderr().find("events read     4"), std::string::npos) << Stderr();
+  // The line at the bound and the one after the long line were applied (two children).
+  EXPECT_NE(
+      Read(out).find(R"({"kpi":"contacts","week_start":"2026-03-02","dimension":"all","count":2)"),
+      std::string::npos)
+      << Read(out);
+}
+
 TEST_F(ReplayCliTest, BadArgumentsFailWithAClearMessage) {
   EXPECT_NE(Run("replay --input x --as-of 15/03/2026 --output y"), 0);
   EXPECT_NE(Stderr().find("--as-of must be YYYY-MM-DD"), std::string::npos) << Stderr();

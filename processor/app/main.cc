@@ -145,6 +145,11 @@ int Main(int argc, char** argv) {
                   "with --state: RocksDB memtable size (state.write_buffer_mb)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  cmd->add_option("--max-record-bytes", replay.max_record_bytes,
+                  "a longer line is dead-lettered too_large without being read whole "
+                  "(input.max_record_bytes)")
+      ->capture_default_str()
+      ->check(CLI::Range(1024, 1 << 30));
   cmd->add_flag("!--no-progress", replay.progress, "no progress line on a terminal");
 
   std::string config_path;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 
@@ -16,6 +17,27 @@
 
 namespace kpi::app {
 namespace {
+
+// The next line of `in` without its newline, in `buf` (of the bound plus 2 bytes): `line` views
+// it and `length` is its length. A line longer than the bound is skipped to its end instead of
+// held: `length` is then its whole length and `line` only its start. false at the end.
+bool NextLine(std::istream& in, std::vector<char>& buf, std::string_view& line, size_t& length) {
+  in.getline(buf.data(), static_cast<std::streamsize>(buf.size()));
+  const auto got = static_cast<size_t>(in.gcount());
+  if (in.bad() || (got == 0 && in.eof())) return false;
+  if (in.fail() && !in.eof()) {
+    // The buffer filled before a newline: count the rest of the line without keeping it.
+    in.clear();
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    const auto rest = static_cast<size_t>(in.gcount());
+    length = got + rest - (in.eof() || rest == 0 ? 0 : 1);
+    line = std::string_view(buf.data(), got);
+    return true;
+  }
+  length = got - (in.eof() ? 0 : 1);  // gcount counts the newline it extracted
+  line = std::string_view(buf.data(), length);
+  return true;
+}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
@@ -136,7 +158,7 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
   Progress progress(options.progress);
   EventReader reader;
   std::string dlq_line;
-  std::string line;
+  std::vector<char> line(options.max_record_bytes + 2);
   std::vector<char> buffer(1 << 20);
   uint64_t since_commit = 0;
   for (const std::string& path : options.inputs) {
@@ -145,12 +167,16 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
     in.open(path, std::ios::binary);
     if (!in) return std::unexpected("cannot read input " + path);
     uint64_t line_number = 0;
-    while (std::getline(in, line)) {
+    std::string_view whole;
+    size_t length = 0;
+    while (NextLine(in, line, whole, length)) {
       ++line_number;
-      const std::string_view text = Trim(line);
-      if (text.empty()) continue;
+      const std::string_view text = Trim(whole);
+      if (text.empty() && length <= options.max_record_bytes) continue;
       ++summary.read;
-      auto event = reader.DecodeJson(text);
+      std::expected<const events::Event*, DeadLetterReason> event =
+          std::unexpected(DeadLetterReason::kTooLarge);
+      if (length <= options.max_record_bytes) event = reader.DecodeJson(text);
       std::expected<const ValidEvent*, DeadLetterReason> valid =
           event ? reader.Validate(**event, options.as_of) : std::unexpected(event.error());
       if (!valid) {
@@ -158,8 +184,12 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
         if (dlq.is_open()) {
           dlq_line.assign("{\"reason\":");
           AppendJsonString(dlq_line, ReasonCode(valid.error()));
-          dlq_line.append(",\"line\":");
-          AppendJsonString(dlq_line, text);
+          if (valid.error() == DeadLetterReason::kTooLarge) {
+            dlq_line.append(",\"bytes\":" + std::to_string(length));
+          } else {
+            dlq_line.append(",\"line\":");
+            AppendJsonString(dlq_line, text);
+          }
           dlq_line.append(",\"source\":");
           AppendJsonString(dlq_line, path + ":" + std::to_string(line_number));
           dlq_line.append("}\n");

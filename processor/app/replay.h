@@ -36,7 +36,9 @@ struct ReplayOptions {
   uint64_t memory_mb = 256;       // with state_dir: the hot-state bound, shared by the tasks
   uint64_t block_cache_mb = 64;   // with state_dir: RocksDB's block cache (replay mostly writes)
   uint64_t write_buffer_mb = 16;  // with state_dir: each of RocksDB's (two) memtables
-  bool progress = true;           // a progress line on stderr when it is a terminal
+  // A longer line is dead-lettered `too_large` (its length and place only) and never held whole.
+  size_t max_record_bytes = kDefaultMaxRecordBytes;
+  bool progress = true;  // a progress line on stderr when it is a terminal
 };
 
 struct ReplaySummary {

@@ -180,6 +180,11 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
     }
     c.input_start_latest = *v == "latest";
   }
+  int max_record_bytes = static_cast<int>(c.max_record_bytes);
+  if (auto x = r.Int("input.max_record_bytes", 1024, 1 << 30, max_record_bytes); !x) {
+    return std::unexpected(x.error());
+  }
+  c.max_record_bytes = static_cast<size_t>(max_record_bytes);
   if (auto v = r.Take("output.topic")) c.output_topic = *v;
   if (auto x = r.FormatSetting("output.format", c.output_format); !x) {
     return std::unexpected(x.error());
@@ -297,6 +302,17 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
     return std::unexpected("kafka.bootstrap.servers: required (or KPI_KAFKA_BOOTSTRAP_SERVERS)");
   }
   if (!c.kafka.contains("group.id")) c.kafka["group.id"] = "kpi-processor";
+  // Any record short of the bound must fit in the dead-letter topic with its headers.
+  std::string message_max = "1000000";  // librdkafka's default
+  for (const char* key : {"message.max.bytes", "producer.message.max.bytes"}) {
+    if (const auto it = c.kafka.find(key); it != c.kafka.end()) message_max = it->second;
+  }
+  const long long producer_max = std::atoll(message_max.c_str());
+  if (static_cast<long long>(c.max_record_bytes) > producer_max - 1024) {
+    return std::unexpected("input.max_record_bytes: " + std::to_string(c.max_record_bytes) +
+                           " leaves no room under the producer's message.max.bytes (" +
+                           message_max + ") for a dead letter's headers (1024 bytes)");
+  }
   return c;
 }
 

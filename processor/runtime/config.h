@@ -17,6 +17,7 @@
 
 #include "processor/date.h"
 #include "processor/kpis.h"
+#include "processor/validate.h"
 
 namespace kpi::runtime {
 
@@ -44,6 +45,9 @@ struct Config {
   // latest, for a state built by `replay --state` from files that hold the topics' history).
   bool input_start_latest = false;
   std::map<std::string, Format> topic_formats;  // per-topic override
+  // `input.max_record_bytes`: a larger record (key and value) is dead-lettered `too_large`
+  // without being decoded. At most the producer's message.max.bytes less 1 KiB (headers).
+  size_t max_record_bytes = kDefaultMaxRecordBytes;
   std::string output_topic = "kpi.results";
   Format output_format = Format::kProtobuf;
   std::string dlq_topic = "kpi.dlq";

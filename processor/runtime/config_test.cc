@@ -103,6 +103,28 @@ TEST(ConfigTest, MemoryBoundAndInputStart) {
   EXPECT_FALSE(ParseConfig(std::string(kMinimal) + "state:\n  memory_mb: -1\n", {}).has_value());
 }
 
+TEST(ConfigTest, TheRecordBoundLeavesRoomForADeadLettersHeaders) {
+  const auto d = ParseConfig(kMinimal, {});
+  ASSERT_TRUE(d.has_value()) << d.error();
+  EXPECT_EQ(d->max_record_bytes, kDefaultMaxRecordBytes);
+  const auto c = ParseConfig(std::string(kMinimal) + "input:\n  max_record_bytes: 998976\n", {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->max_record_bytes, 998976u);
+  // Past librdkafka's default message.max.bytes less 1 KiB: refused, naming both settings.
+  const auto over = ParseConfig(std::string(kMinimal) + "input:\n  max_record_bytes: 998977\n", {});
+  ASSERT_FALSE(over.has_value());
+  EXPECT_NE(over.error().find("input.max_record_bytes"), std::string::npos) << over.error();
+  EXPECT_NE(over.error().find("message.max.bytes"), std::string::npos) << over.error();
+  // Unless the producer may send more.
+  const auto raised = ParseConfig(std::string(kMinimal) +
+                                      "input:\n  max_record_bytes: 4000000\nkafka:\n  "
+                                      "producer.message.max.bytes: 5000000\n",
+                                  {});
+  EXPECT_TRUE(raised.has_value()) << raised.error();
+  EXPECT_FALSE(
+      ParseConfig(std::string(kMinimal) + "input:\n  max_record_bytes: 100\n", {}).has_value());
+}
+
 TEST(ConfigTest, KafkaKeysPassThroughWhole) {
   const auto c = ParseConfig(
       "kafka:\n  bootstrap.servers: b:9093\n  security.protocol: SASL_SSL\n"

@@ -36,6 +36,8 @@ using FaultHook = std::function<bool(CommitStep, const std::vector<OutMessage>& 
 inline constexpr const char* kSourceTopic = "source_topic";
 inline constexpr const char* kSourcePartition = "source_partition";
 inline constexpr const char* kSourceOffset = "source_offset";
+// A `too_large` dead letter has no key or value, and this header with the record's size.
+inline constexpr const char* kRecordBytes = "record_bytes";
 
 class Publisher {
  public:

@@ -166,12 +166,17 @@ void Runtime::DeadLetter(const InRecord& record, DeadLetterReason reason) {
   // Original key and value bytes, unchanged; delivered with the next commit's outbox.
   OutMessage out;
   out.topic = config_.dlq_topic;
-  out.key = record.key;
-  out.value = record.value;
   out.headers = {{kSourceTopic, std::string(record.topic)},
                  {kSourcePartition, std::to_string(record.partition)},
                  {kSourceOffset, std::to_string(record.offset)},
                  {"reason", std::string(ReasonCode(reason))}};
+  if (reason == DeadLetterReason::kTooLarge) {
+    // Too large for the dead-letter topic too: its size, and where it stays in the input.
+    out.headers.emplace_back(kRecordBytes, std::to_string(record.key.size() + record.value.size()));
+  } else {
+    out.key = record.key;
+    out.value = record.value;
+  }
   if (config_.scale.enabled) out.task = record.partition;  // published only if not fenced
   dead_letters_.push_back(std::move(out));
 }
@@ -193,8 +198,13 @@ void Runtime::Process(const InRecord& record) {
                                                             : -1;
     if (expected >= 0 && record.offset < expected) return;
   }
-  auto event = config_.FormatOf(topic) == Format::kJson ? reader_.DecodeJson(record.value)
-                                                        : reader_.DecodeProtobuf(record.value);
+  // A record past the bound is not decoded at all (bounded time and memory per record).
+  std::expected<const events::Event*, DeadLetterReason> event =
+      std::unexpected(DeadLetterReason::kTooLarge);
+  if (record.key.size() + record.value.size() <= config_.max_record_bytes) {
+    event = config_.FormatOf(topic) == Format::kJson ? reader_.DecodeJson(record.value)
+                                                     : reader_.DecodeProtobuf(record.value);
+  }
   // Kinds are the body's oneof field numbers less 9 (record.h).
   const int body = event ? static_cast<int>((*event)->body_case()) : 0;
   probe_.EventConsumed(topic, body >= 10 && body < 10 + kKindCount
