@@ -116,7 +116,8 @@ bool ParseTimestamp(std::string_view s, int64_t& seconds, int32_t& nanos) {
     for (size_t i = frac.size(); i < 10; ++i) nanos *= 10;
   }
   if (date->ToYmd().year < 1) return false;
-  seconds = static_cast<int64_t>(date->days()) * 86400 + hh * 3600 + mm * 60 + ss;
+  seconds =
+      (static_cast<int64_t>(date->days()) * 86400) + (int64_t{hh} * 3600) + (int64_t{mm} * 60) + ss;
   return true;
 }
 

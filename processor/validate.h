@@ -43,7 +43,7 @@ inline constexpr int kDeadLetterReasonCount = 10;
 inline constexpr int kMaxJsonDepth = 100;
 // The default of `input.max_record_bytes`: below the producer's default message.max.bytes
 // (1,000,000), so that any record short of it can be dead-lettered whole.
-inline constexpr size_t kDefaultMaxRecordBytes = 512 * 1024;
+inline constexpr size_t kDefaultMaxRecordBytes = size_t{512} * 1024;
 
 // The reason code of the spec: "undecodable", "missing_field", ...
 std::string_view ReasonCode(DeadLetterReason reason);

@@ -21,7 +21,7 @@ std::string Reason(const std::string& line) {
   return v ? "ok" : std::string(ReasonCode(v.error()));
 }
 
-const char* kHead = R"({"eventId":"E1","childId":"C42","recordedAt":"2026-03-02T10:15:00Z",)";
+constexpr const char* kHead = R"({"eventId":"E1","childId":"C42","recordedAt":"2026-03-02T10:15:00Z",)";
 
 std::string Line(const std::string& body) { return kHead + body + "}"; }
 

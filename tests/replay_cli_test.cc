@@ -46,7 +46,7 @@ class ReplayCliTest : public ::testing::Test {
   fs::path dir_;
 };
 
-const char* kEvents =
+constexpr const char* kEvents =
     R"({"eventId":"AS-1","childId":"C42","recordedAt":"2026-03-02T10:15:00Z","assessment":{"startDate":"2026-01-05"}}
 {"eventId":"AS-1","childId":"C42","recordedAt":"2026-03-09T16:00:00Z","assessment":{"startDate":"2026-01-05","completionDate":"2026-03-06","authorisationDate":"2026-03-09"}}
 {"eventId":"M1","childId":"C42","recordedAt":"2026-03-09T09:05:00Z","attendance":{"schoolUrn":"100001","date":"2026-03-09","session":"AM","code":"N"}}

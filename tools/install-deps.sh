@@ -17,6 +17,8 @@ packages=(
   libcivetweb-dev         # HTTP server under the Exposer; also serves /kpi, /healthz, /readyz
   prometheus              # promtool for the alert-rule tests; the server for the scrape test
   clang-format            # the format check of tools/test.sh
+  clang-tidy-19           # tools/lint.sh: parses C++23, unlike Debian 12's clang-tidy 14
+  clang-19 libclang-rt-19-dev  # libFuzzer targets (tests/fuzz, tools/fuzz.sh)
   curl python3            # tools/demo.sh and its live view, tools/dashboard
   rocksdb-tools           # db_bench: the limit beside kpi-state-bench
 )

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README; .ci/run calls exactly this). Installs what is missing, builds the
-# release tree and, with AddressSanitizer+UBSan, the unit tests, with Ninja; checks formatting,
-# runs the unit tests under the sanitizers, then every test of the release build. ctest's summary
-# closes the output.
+# release tree and, with AddressSanitizer+UBSan, the unit tests, with Ninja; checks formatting
+# and lint (any clang-tidy finding fails), runs the unit tests under the sanitizers, then every
+# test of the release build. ctest's summary closes the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,9 @@ tools/format.sh --check
 echo "== release build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
+
+echo "== lint (clang-tidy-19, .clang-tidy)"
+tools/lint.sh
 
 echo "== sanitizer build (ASan + UBSan), unit tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKPI_SANITIZE=ON >/dev/null

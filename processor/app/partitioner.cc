@@ -18,7 +18,7 @@ uint32_t Murmur2(std::string_view key) {
   uint32_t h = kSeed ^ length;
   const uint32_t whole = length / 4;
   for (uint32_t i = 0; i < whole; ++i) {
-    const uint8_t* p = data + i * 4;
+    const uint8_t* p = data + static_cast<size_t>(i) * 4;
     uint32_t k = p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24);
     k *= kM;
     k ^= k >> 24;

@@ -6,7 +6,8 @@ namespace kpi::runtime {
 namespace {
 
 int64_t Utc(const char* date, int hh, int mm) {
-  return static_cast<int64_t>(Date::Parse(date)->days()) * 86400 + hh * 3600 + mm * 60;
+  return (static_cast<int64_t>(Date::Parse(date)->days()) * 86400) + (int64_t{hh} * 3600) +
+         (int64_t{mm} * 60);
 }
 
 TEST(ClockTest, WinterLondonIsUtc) {

@@ -110,6 +110,7 @@ class Harness {
     return reference;
   }
 
+ protected:
   Config config_;
   fs::path dir_;
   SystemClock clock_;

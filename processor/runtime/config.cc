@@ -19,7 +19,7 @@ std::expected<void, std::string> Flatten(const YAML::Node& node, const std::stri
                                          Settings& out) {
   if (node.IsMap()) {
     for (const auto& item : node) {
-      const std::string key = item.first.as<std::string>();
+      const auto key = item.first.as<std::string>();
       // Under kafka:, keys are librdkafka's own dotted names: keep them whole.
       const std::string name = prefix.empty() ? key : prefix + "." + key;
       if (prefix == "kafka" && !item.second.IsMap()) {
@@ -53,7 +53,7 @@ std::string Lower(std::string s) {
 void ApplyEnvironment(const std::vector<std::string>& env, Settings& out) {
   for (const std::string& entry : env) {
     const size_t eq = entry.find('=');
-    if (eq == std::string::npos || entry.rfind("KPI_", 0) != 0) continue;
+    if (eq == std::string::npos || !entry.starts_with("KPI_")) continue;
     const std::string name = Lower(entry.substr(4, eq - 4));
     const size_t first = name.find('_');
     if (first == std::string::npos) continue;
@@ -153,7 +153,7 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
   Config c;
   Reader r(std::move(settings));
   for (auto it = r.rest().begin(); it != r.rest().end();) {
-    if (it->first.rfind("kafka.", 0) == 0) {
+    if (it->first.starts_with("kafka.")) {
       c.kafka[it->first.substr(6)] = it->second;
       it = r.rest().erase(it);
     } else {
@@ -165,7 +165,7 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
   if (auto x = r.FormatSetting("input.format", c.input_format); !x)
     return std::unexpected(x.error());
   for (auto it = r.rest().begin(); it != r.rest().end();) {
-    if (it->first.rfind("input.formats.", 0) == 0) {
+    if (it->first.starts_with("input.formats.")) {
       auto f = Reader::ParseFormat(it->first, it->second);
       if (!f) return std::unexpected(f.error());
       c.topic_formats[it->first.substr(14)] = *f;

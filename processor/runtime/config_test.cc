@@ -14,7 +14,7 @@
 namespace kpi::runtime {
 namespace {
 
-const char* kMinimal = "kafka:\n  bootstrap.servers: 127.0.0.1:9092\n";
+constexpr const char* kMinimal = "kafka:\n  bootstrap.servers: 127.0.0.1:9092\n";
 
 // The official list (tests/data holds gov.uk's bank-holidays.json, 2012-2028): the rules give
 // exactly its England and Wales dates.

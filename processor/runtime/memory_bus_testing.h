@@ -41,9 +41,11 @@ inline Stream MakeStream(const gen::Params& params) {
   for (const std::string& line : s.lines) {
     auto event = DecodeJson(line);
     if (!event) continue;
-    if (auto valid = Validate(*event, s.as_of)) (void)engine->Apply(*valid);
+    if (auto valid = Validate(*event, s.as_of)) {
+      kpi::testing::Checked(engine->Apply(*valid), "Engine::Apply");
+    }
   }
-  (void)engine->PrepareCommit();
+  kpi::testing::Checked(engine->PrepareCommit(), "Engine::PrepareCommit");
   const std::vector<Row> rows = engine->Table().value();
   for (const Row& row : rows) {
     s.table[std::string(KpiName(row.kpi)) + "|" + row.week.ToString() + "|" + row.dimension] = {

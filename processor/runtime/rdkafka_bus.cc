@@ -32,8 +32,8 @@ bool SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& v
 // warns about the other's); everything else (brokers, TLS, SASL, client.id ...) goes to both.
 enum class Client { kBoth, kConsumer, kProducer };
 std::pair<Client, std::string> Scope(const std::string& key) {
-  if (key.rfind("consumer.", 0) == 0) return {Client::kConsumer, key.substr(9)};
-  if (key.rfind("producer.", 0) == 0) return {Client::kProducer, key.substr(9)};
+  if (key.starts_with("consumer.")) return {Client::kConsumer, key.substr(9)};
+  if (key.starts_with("producer.")) return {Client::kProducer, key.substr(9)};
   static const std::set<std::string> kConsumerOnly = {"group.id",
                                                       "group.instance.id",
                                                       "session.timeout.ms",

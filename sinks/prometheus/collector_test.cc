@@ -68,7 +68,7 @@ TEST(SelectKpiSeriesTest, TheCapKeepsAllThenSmallKindsAndCountsTheRest) {
   options.max_series = 2 * kKpiCount + 2;
   const KpiSelection s = SelectKpiSeries(view, kWed, options);
   ASSERT_EQ(s.series.size(), options.max_series);
-  EXPECT_EQ(s.series[2 * kKpiCount].row.dimension, "sen=none");
+  EXPECT_EQ(s.series[size_t{2} * kKpiCount].row.dimension, "sen=none");
   EXPECT_EQ(s.series[2 * kKpiCount + 1].row.dimension, "year=7");
   EXPECT_EQ(s.dropped, 2u);  // the two schools
 }

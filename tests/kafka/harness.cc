@@ -4,11 +4,11 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <librdkafka/rdkafka.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -45,7 +45,7 @@ std::string ReadFile(const fs::path& p) {
 
 }  // namespace
 
-fs::path BinaryDir() { return fs::path(KPI_BINARY_DIR); }
+fs::path BinaryDir() { return {KPI_BINARY_DIR}; }
 
 std::string Tail(const fs::path& file, size_t bytes) {
   const std::string all = ReadFile(file);
@@ -101,7 +101,7 @@ MockKafka::MockKafka(const fs::path& dir, int brokers, const std::vector<std::st
                                    "--control",
                                    (dir / "control").string()};
   for (const std::string& t : topics) {
-    argv.push_back("--topic");
+    argv.emplace_back("--topic");
     argv.push_back(t);
   }
   process_ = std::make_unique<Process>(argv, dir / "mock-kafka.log");
@@ -277,9 +277,9 @@ Table ReplayTable(const std::vector<std::string>& lines, Date as_of) {
     auto event = DecodeJson(line);
     if (!event) continue;
     auto valid = Validate(*event, as_of);
-    if (valid) (void)engine->Apply(*valid);
+    if (valid) Checked(engine->Apply(*valid), "Engine::Apply");
   }
-  (void)engine->PrepareCommit();
+  Checked(engine->PrepareCommit(), "Engine::PrepareCommit");
   Table table;
   const std::vector<Row> rows = engine->Table().value();
   for (const Row& row : rows) {

@@ -2,10 +2,10 @@
 // rows and dead letters on the output topics, restart from stored offsets, kill -9 crashes and
 // broker faults. The reference is always the replay table of the same input.
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <random>
 #include <set>
@@ -28,8 +28,8 @@ class KafkaIntegrationTest : public ::testing::Test {
     fs::create_directories(dir_);
     std::vector<std::string> topics;
     for (const std::string& t : kInputTopics) topics.push_back(t + ":4");
-    topics.push_back("kpi.results:4");
-    topics.push_back("kpi.dlq:2");
+    topics.emplace_back("kpi.results:4");
+    topics.emplace_back("kpi.dlq:2");
     mock_ = std::make_unique<MockKafka>(dir_, 3, topics);
     ASSERT_FALSE(mock_->bootstraps().empty()) << Tail(dir_ / "mock-kafka.log");
   }

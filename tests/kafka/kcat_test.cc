@@ -2,11 +2,11 @@
 // and `kcat -C` on the output topic shows the rows, with the processor as a separate process and
 // both talking to the mock broker over TCP.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <map>

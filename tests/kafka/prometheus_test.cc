@@ -5,10 +5,10 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <thread>
 
@@ -63,8 +63,8 @@ TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
       "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
   std::vector<std::string> topics;
   for (const std::string& t : input) topics.push_back(t + ":2");
-  topics.push_back("kpi.results:2");
-  topics.push_back("kpi.dlq:1");
+  topics.emplace_back("kpi.results:2");
+  topics.emplace_back("kpi.dlq:1");
   MockKafka mock(dir, 1, topics);
   ASSERT_FALSE(mock.bootstraps().empty()) << Tail(dir / "mock-kafka.log");
 

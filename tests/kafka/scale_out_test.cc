@@ -5,10 +5,10 @@
 // output key equal to the replay table, every dead letter once, and /kpi on every instance equal
 // to it too.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <memory>

@@ -37,7 +37,7 @@ std::pair<int, std::string> HttpGet(int port, const std::string& path_and_query)
   for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) response.append(buf, n);
   ::close(fd);
   const size_t body = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12 || body == std::string::npos) {
+  if (!response.starts_with("HTTP/1.") || response.size() < 12 || body == std::string::npos) {
     return {-1, response};
   }
   return {std::stoi(response.substr(9, 3)), response.substr(body + 4)};
@@ -54,7 +54,7 @@ int FreePort() {
 }
 
 std::string UrlEncode(std::string_view text) {
-  static const char* kHex = "0123456789ABCDEF";
+  static constexpr const char* kHex = "0123456789ABCDEF";
   std::string out;
   for (const unsigned char c : text) {
     if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {

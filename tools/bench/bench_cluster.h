@@ -39,7 +39,7 @@ inline std::unique_ptr<testing::MockKafka> StartCluster(const fs::path& dir, int
   std::vector<std::string> topics;
   for (const std::string& t : kInputTopics) topics.push_back(t + ":" + std::to_string(partitions));
   topics.push_back("kpi.results:" + std::to_string(partitions));
-  topics.push_back("kpi.dlq:2");
+  topics.emplace_back("kpi.dlq:2");
   if (scaled) {
     topics.push_back("kpi.changelog:" + std::to_string(partitions));
     topics.push_back("kpi.cells:" + std::to_string(partitions));
@@ -74,7 +74,7 @@ inline double MetricSum(int port, const std::string& name) {
   std::istringstream in(body);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind(name, 0) != 0) continue;
+    if (!line.starts_with(name)) continue;
     const char next = line.size() > name.size() ? line[name.size()] : ' ';
     if (next != '{' && next != ' ') continue;
     sum += std::stod(line.substr(line.rfind(' ') + 1));

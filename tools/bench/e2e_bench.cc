@@ -11,11 +11,11 @@
 // scale.enabled, each with its own state directory, started together; the time runs from the
 // first assignment to the commit of the last record by any of them.
 #include <librdkafka/rdkafka.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -23,6 +23,7 @@
 #include "tests/kafka/harness.h"
 #include "tools/bench/bench_cluster.h"
 #include "tools/gen/generator.h"
+#include "tools/guarded_main.h"
 
 namespace {
 
@@ -70,7 +71,7 @@ uint64_t RawConsume(const std::string& bootstraps, int partitions) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"kpi-e2e-bench: end-to-end events/s through the broker beside raw consume"};
   kpi::gen::Params params;
   params.children = 2600;
@@ -162,7 +163,7 @@ int main(int argc, char** argv) {
   for (auto& processor : processors) processor->Signal(SIGTERM);
   for (auto& processor : processors) processor->Wait(30000);
 
-  const double n = static_cast<double>(lines.size());
+  const auto n = static_cast<double>(lines.size());
   std::printf("events                 %zu (%u children, %u weeks, %d partitions per topic)\n",
               lines.size(), params.children, params.weeks, partitions);
   std::printf("produce                %.0f events/s\n", n / produce_s);
@@ -175,4 +176,8 @@ int main(int argc, char** argv) {
   std::printf("ratio e2e / raw        %.2f\n", (n / e2e_s) / (static_cast<double>(raw) / raw_s));
   kpi::testing::fs::remove_all(dir);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return kpi::tools::GuardedMain("kpi-e2e-bench", [&] { return Main(argc, argv); });
 }

@@ -9,10 +9,9 @@
 // after its session), their restores from the changelog, and A serving them ("serving as epoch"
 // in its log) and ready again (/readyz 200). The mock keeps about 5 MiB per changelog partition,
 // so the state stays small here; kpi-restore-bench times a restore of a million events of state.
-#include <signal.h>
-
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -21,6 +20,7 @@
 #include "tests/util/http_get.h"
 #include "tools/bench/bench_cluster.h"
 #include "tools/gen/generator.h"
+#include "tools/guarded_main.h"
 
 namespace {
 
@@ -41,7 +41,7 @@ size_t Count(const fs::path& log, const std::string& what) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"kpi-handover-bench: kill -9 of one of two scaled instances to its tasks serving"};
   kpi::gen::Params params;
   params.children = 2000;
@@ -135,4 +135,8 @@ int main(int argc, char** argv) {
       serving >= 0 && assigned >= 0 ? serving - assigned : -1.0, from_log);
   fs::remove_all(dir);
   return ready >= 0 ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return kpi::tools::GuardedMain("kpi-handover-bench", [&] { return Main(argc, argv); });
 }

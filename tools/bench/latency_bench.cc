@@ -10,13 +10,13 @@
 // marker is readable, and its latency is now minus the time it was produced. Markers are keyed by
 // their own child like every record, so they spread over the partitions with the rest.
 #include <librdkafka/rdkafka.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -26,6 +26,7 @@
 #include "tests/kafka/harness.h"
 #include "tools/bench/bench_cluster.h"
 #include "tools/gen/generator.h"
+#include "tools/guarded_main.h"
 
 namespace {
 
@@ -106,7 +107,7 @@ double Quantile(std::vector<double> v, double q) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"kpi-latency-bench: event-to-output latency at a fixed input rate"};
   int rate = 20000;
   int seconds = 30;
@@ -220,4 +221,8 @@ int main(int argc, char** argv) {
   }
   kpi::testing::fs::remove_all(dir);
   return seen.size() >= sent.size() ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return kpi::tools::GuardedMain("kpi-latency-bench", [&] { return Main(argc, argv); });
 }

@@ -14,11 +14,11 @@
 //    log line), partitions assigned and restored (/readyz answers 200), and the new event
 //    committed. The assignment waits for the broker to drop the killed member (session.timeout.ms)
 //    and for the group to rebalance: that wait is printed apart.
-#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -28,6 +28,7 @@
 #include "tests/util/http_get.h"
 #include "tools/bench/bench_cluster.h"
 #include "tools/gen/generator.h"
+#include "tools/guarded_main.h"
 
 namespace {
 
@@ -61,7 +62,7 @@ double StatusMiB(int pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) {
+    if (line.starts_with(field + ":")) {
       std::istringstream s(line.substr(field.size() + 1));
       double kib = 0;
       s >> kib;
@@ -81,7 +82,7 @@ uint64_t DirBytes(const path& dir) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"kpi-recovery-bench: resume after kill -9 with a large state; peak RSS"};
   kpi::gen::Params params;
   params.children = 62500;
@@ -207,4 +208,8 @@ int main(int argc, char** argv) {
   std::printf("restore            %.2f s (from assignment to ready)\n",
               ready >= 0 && assigned >= 0 ? ready - assigned : -1.0);
   return committed >= 0 ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return kpi::tools::GuardedMain("kpi-recovery-bench", [&] { return Main(argc, argv); });
 }

@@ -19,6 +19,7 @@
 #include "processor/validate.h"
 #include "state/memory_store.h"
 #include "tools/gen/generator.h"
+#include "tools/guarded_main.h"
 
 namespace {
 
@@ -85,7 +86,7 @@ double Replay(const std::vector<std::string>& input, Decode decode, kpi::Date as
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"kpi-replay-bench: replay events/s on one core beside a parse-only pass"};
   kpi::gen::Params p;
   p.children = 2000;
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
     proto.push_back(e ? e->SerializeAsString() : line);
   }
   const kpi::Date as_of = kpi::gen::PeriodEnd(p);
-  const double n = static_cast<double>(json.size());
+  const auto n = static_cast<double>(json.size());
   std::printf("input: %zu events (%u children, %u weeks, attendance-heavy), as_of %s\n",
               json.size(), p.children, p.weeks, as_of.ToString().c_str());
   std::printf("events per CPU-second of one thread (the clock excludes time stolen by the host)\n");
@@ -145,4 +146,8 @@ int main(int argc, char** argv) {
   std::printf("peak RSS: %.0f MiB (input held in memory twice)\n",
               static_cast<double>(usage.ru_maxrss) / 1024.0);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return kpi::tools::GuardedMain("kpi-replay-bench", [&] { return Main(argc, argv); });
 }

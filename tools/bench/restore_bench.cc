@@ -26,6 +26,7 @@
 #include "processor/validate.h"
 #include "state/rocksdb/rocksdb_store.h"
 #include "tools/gen/generator.h"
+#include "tools/guarded_main.h"
 
 namespace {
 
@@ -49,7 +50,7 @@ std::unique_ptr<kpi::state::RocksDbStore> OpenStore(const fs::path& path) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"kpi-restore-bench: a task's restore from its changelog"};
   kpi::gen::Params params;
   params.children = 5500;
@@ -151,4 +152,8 @@ int main(int argc, char** argv) {
               expected.size());
   fs::remove_all(dir);
   return equal ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return kpi::tools::GuardedMain("kpi-restore-bench", [&] { return Main(argc, argv); });
 }

@@ -27,6 +27,7 @@
 #include "processor/validate.h"
 #include "state/rocksdb/rocksdb_store.h"
 #include "tools/gen/generator.h"
+#include "tools/guarded_main.h"
 
 namespace {
 
@@ -93,7 +94,7 @@ std::unique_ptr<kpi::state::RocksDbStore> OpenStore(const fs::path& path,
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"kpi-state-bench: state-store writes/s beside db_bench fillrandom"};
   kpi::gen::Params p;
   p.children = 2000;
@@ -254,4 +255,8 @@ int main(int argc, char** argv) {
         "own code; the RocksDB library is the same one the store links\n");
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return kpi::tools::GuardedMain("kpi-state-bench", [&] { return Main(argc, argv); });
 }

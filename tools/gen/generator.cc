@@ -116,7 +116,7 @@ void AddVersions(Rng& rng, const Params& p, int64_t cutoff, Counts* counts,
     push(times.back() + 3600 + rng.R(0, 3600), line(bodies.front(), times.front(), false));
   }
   if (!delete_body.empty() && rng.Chance(p.delete_rate)) {
-    const int64_t t = times.back() + 86400 * rng.R(1, 20);
+    const int64_t t = times.back() + (int64_t{86400} * rng.R(1, 20));
     if (t < cutoff) {
       if (counts != nullptr) ++counts->deletes;
       push(t, line(delete_body, t, true));
@@ -233,7 +233,7 @@ class ChildBuilder {
                          (ehe ? "EHE" : "TRANSFER") + "\"}");
         times.push_back(At(leave, 50000));
         if (!ehe) {
-          const uint32_t next = static_cast<uint32_t>(R(0, static_cast<int>(schools_) - 1));
+          const auto next = static_cast<uint32_t>(R(0, static_cast<int>(schools_) - 1));
           plan->next_urn = next + 1;
           const Date joined = leave + R(1, 10);
           Versions(child, child + "-EN1",

@@ -7,8 +7,9 @@
 
 #include "tools/gen/generator.h"
 #include "tools/gen/kafka_sink.h"
+#include "tools/guarded_main.h"
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"kpi-gen: deterministic NDJSON event stream of a generated local authority"};
   kpi::gen::Params p;
   std::string output = "-";
@@ -81,4 +82,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(counts.deletes),
       static_cast<unsigned long long>(counts.malformed), kpi::gen::PeriodEnd(p).ToString().c_str());
   return *out ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return kpi::tools::GuardedMain("kpi-gen", [&] { return Main(argc, argv); });
 }

@@ -30,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/guarded_main.h"
+
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -158,7 +160,7 @@ void NoDelayOnListeners() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"kpi-mock-kafka: librdkafka's mock Kafka cluster, for tests and the demo"};
   int brokers = 1;
   std::vector<std::string> topics;
@@ -244,4 +246,8 @@ int main(int argc, char** argv) {
   rd_kafka_destroy(c.rk);
   std::fprintf(stderr, "kpi-mock-kafka: stopped\n");
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return kpi::tools::GuardedMain("kpi-mock-kafka", [&] { return Main(argc, argv); });
 }
