@@ -100,9 +100,15 @@ bool Reader::Bytes(std::string& s) {
   return true;
 }
 
+bool InDayRange(int64_t days) {
+  static const int32_t first = Date::FromYmd(1, 1, 1).days();
+  static const int32_t last = Date::FromYmd(9999, 12, 31).days();
+  return days >= first && days <= last;
+}
+
 bool Reader::Day(Date& d) {
   int32_t days = 0;
-  if (!Signed32(days) || days == INT32_MIN) return false;
+  if (!Signed32(days) || !InDayRange(days)) return false;
   d = Date(days);
   return true;
 }
@@ -115,7 +121,7 @@ bool Reader::OptionalDay(std::optional<Date>& d) {
     return true;
   }
   const int64_t days = UnZigZag(z - 1);
-  if (days <= INT32_MIN || days > INT32_MAX) return false;
+  if (!InDayRange(days)) return false;
   d = Date(static_cast<int32_t>(days));
   return true;
 }

@@ -54,6 +54,10 @@ class Writer {
   std::string& out_;
 };
 
+// Whether `days` (since 1970-01-01) falls in the years 1 to 9999: every date the processor
+// stores does, and date arithmetic on any of them stays far from int32 overflow.
+bool InDayRange(int64_t days);
+
 class Reader {
  public:
   // A reader over `value` past its format byte; nullopt when the value is of another format.
@@ -68,6 +72,7 @@ class Reader {
   bool Signed32(int32_t& v);
   bool Bytes(std::string_view& s);
   bool Bytes(std::string& s);
+  // Days of years 1 to 9999 only (InDayRange): arithmetic on a corrupt date must not overflow.
   bool Day(Date& d);
   bool OptionalDay(std::optional<Date>& d);
   // All bytes consumed: a decoder checks this last, so trailing bytes are corruption too.

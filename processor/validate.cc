@@ -411,9 +411,25 @@ std::expected<events::Event, DeadLetterReason> DecodeJsonWithProtobuf(std::strin
   return event;
 }
 
+namespace {
+
+// google.protobuf.Timestamp's own contract, which the JSON form cannot break but the binary form
+// can: nanos in [0, 1e9), seconds within the years 1 to 9999. Anything else is not a valid Event
+// (undecodable); before this check, such a recorded_at was stored and its record then failed to
+// decode as corrupt (found by fuzz_protobuf).
+bool ValidRecordedAt(const events::Event& event) {
+  if (!event.has_recorded_at()) return true;
+  const auto& t = event.recorded_at();
+  return t.nanos() >= 0 && t.nanos() <= 999'999'999 && t.seconds() >= -62'135'596'800 &&
+         t.seconds() <= 253'402'300'799;
+}
+
+}  // namespace
+
 std::expected<events::Event, DeadLetterReason> DecodeProtobuf(std::string_view bytes) {
   events::Event event;
-  if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      !ValidRecordedAt(event)) {
     return std::unexpected(Reason::kUndecodable);
   }
   return event;
@@ -460,7 +476,8 @@ events::Event& EventReader::Fresh() {
 std::expected<const events::Event*, DeadLetterReason> EventReader::DecodeProtobuf(
     std::string_view bytes) {
   events::Event& event = Fresh();
-  if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      !ValidRecordedAt(event)) {
     return std::unexpected(Reason::kUndecodable);
   }
   return &event;

@@ -21,7 +21,8 @@ std::string Reason(const std::string& line) {
   return v ? "ok" : std::string(ReasonCode(v.error()));
 }
 
-constexpr const char* kHead = R"({"eventId":"E1","childId":"C42","recordedAt":"2026-03-02T10:15:00Z",)";
+constexpr const char* kHead =
+    R"({"eventId":"E1","childId":"C42","recordedAt":"2026-03-02T10:15:00Z",)";
 
 std::string Line(const std::string& body) { return kHead + body + "}"; }
 
@@ -380,6 +381,25 @@ TEST(ValidateTest, DeletesNeedOnlyIdentityFields) {
   // Only the identity is checked: a bad end date in a delete does not matter.
   EXPECT_EQ(Reason(Line(R"("deleted":true,"cpPlan":{"startDate":"2026-01-05","endDate":"x"})")),
             "ok");
+}
+
+// Found by fuzz_protobuf: the binary form can carry a Timestamp that JSON cannot (nanos out of
+// range, seconds past year 9999); it was stored, and the stored record then failed to decode.
+TEST(ValidateTest, ARecordedAtOutsideTheTimestampContractIsUndecodable) {
+  const auto with = [](int64_t seconds, int32_t nanos) {
+    auto event = DecodeJson(Line(R"("contact":{"contactDate":"2026-03-01"})"));
+    event->mutable_recorded_at()->set_seconds(seconds);
+    event->mutable_recorded_at()->set_nanos(nanos);
+    return DecodeProtobuf(event->SerializeAsString());
+  };
+  EXPECT_TRUE(with(1772446500, 999'999'999).has_value());
+  EXPECT_EQ(with(1772446500, 1'000'000'000).error(), DeadLetterReason::kUndecodable);
+  EXPECT_EQ(with(1772446500, -1).error(), DeadLetterReason::kUndecodable);
+  EXPECT_EQ(with(253'402'300'800, 0).error(), DeadLetterReason::kUndecodable);
+  EventReader reader;
+  auto event = DecodeJson(Line(R"("contact":{"contactDate":"2026-03-01"})"));
+  event->mutable_recorded_at()->set_nanos(-5);
+  EXPECT_FALSE(reader.DecodeProtobuf(event->SerializeAsString()).has_value());
 }
 
 }  // namespace

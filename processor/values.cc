@@ -57,6 +57,7 @@ std::optional<std::vector<WeekRefs>> DecodeDistinctRefs(std::string_view bytes) 
       uint32_t gap = 0;
       if (!in->Varint32(gap) || gap == 0 || gap > 366 * 100) return std::nullopt;
       w.week = weeks[i - 1].week + static_cast<int>(gap);
+      if (!coding::InDayRange(w.week.days())) return std::nullopt;
     }
     if (!in->Varint32(w.refs) || w.refs == 0) return std::nullopt;
   }
@@ -126,7 +127,7 @@ std::optional<std::string> DecodeDaySummary(std::string_view bytes) {
     // run may be empty (trailing zeros), and only the first zero run may be empty.
     const bool last = in->done();
     if ((zeros == 0 && !summary.empty()) || (literal.empty() && !last) ||
-        literal.find('\0') != std::string_view::npos ||
+        literal.find('\0') != std::string_view::npos || zeros > kSummaryDays ||
         summary.size() + zeros + literal.size() > kSummaryDays) {
       return std::nullopt;
     }

@@ -43,6 +43,13 @@ HttpResponse Error(int status, std::string_view message) {
   return r;
 }
 
+// A request's own text quoted in an error: at most 64 bytes of it, so that an error answer stays
+// small whatever the request (fuzz_query found a 4 KB query echoed as 24 KB of escapes).
+std::string Echo(std::string_view text) {
+  constexpr size_t kMax = 64;
+  return text.size() <= kMax ? std::string(text) : std::string(text.substr(0, kMax)) + "...";
+}
+
 HttpResponse Text(int status, std::string body) {
   return HttpResponse{status, "text/plain; charset=utf-8", std::move(body)};
 }
@@ -75,7 +82,7 @@ HttpResponse HandleKpiQuery(const RuntimeProbe& probe, std::string_view query) {
   for (const auto& [name, value] : *params) {
     if (name == "kpi") {
       q.kpi = KpiFromName(value);
-      if (!q.kpi) return Error(400, "kpi: unknown KPI '" + value + "' (KPIS.md names)");
+      if (!q.kpi) return Error(400, "kpi: unknown KPI '" + Echo(value) + "' (KPIS.md names)");
     } else if (name == "week") {
       if (value == "current") {
         q.week = as_of->WeekStart();
@@ -98,7 +105,7 @@ HttpResponse HandleKpiQuery(const RuntimeProbe& probe, std::string_view query) {
                      "ethnicity, outcome) or a value like year=7");
       }
     } else {
-      return Error(400, "unknown parameter '" + name + "' (kpi, week, dimension)");
+      return Error(400, "unknown parameter '" + Echo(name) + "' (kpi, week, dimension)");
     }
   }
   const std::string as_of_text = as_of->ToString();

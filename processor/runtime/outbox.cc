@@ -62,7 +62,8 @@ std::optional<OutMessage> DecodeOutMessage(std::string_view bytes) {
     int64_t partition = 0;
     int64_t task = 0;
     if (!in->Signed(partition) || !in->Signed(task) || !in->done() || partition < -1 ||
-        partition > INT32_MAX || task < -1 || task > UINT16_MAX) {
+        partition > INT32_MAX || task < -1 || task > UINT16_MAX ||
+        (partition == -1 && task == -1)) {  // the encoder leaves that default out
       return std::nullopt;
     }
     m.partition = static_cast<int32_t>(partition);
