@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "state/faulty_store.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
 #include "tests/util/checked.h"
@@ -59,6 +60,29 @@ std::unique_ptr<StateStore> MakeStore<TempRocksDb>() {
   return std::make_unique<TempRocksDb>();
 }
 
+// The fault-injecting store with nothing armed must be the store underneath.
+class UnarmedFaultyStore final : public StateStore {
+ public:
+  std::expected<std::optional<std::string>, Error> Get(std::string_view key) override {
+    return faulty_.Get(key);
+  }
+  std::expected<void, Error> Write(const WriteBatch& batch) override {
+    return faulty_.Write(batch);
+  }
+  std::expected<void, Error> Scan(std::string_view begin, std::string_view end,
+                                  const ScanVisitor& visit) override {
+    return faulty_.Scan(begin, end, visit);
+  }
+
+ private:
+  MemoryStore inner_;
+  FaultyStore faulty_{inner_};
+};
+template <>
+std::unique_ptr<StateStore> MakeStore<UnarmedFaultyStore>() {
+  return std::make_unique<UnarmedFaultyStore>();
+}
+
 template <typename T>
 class StateStoreContractTest : public ::testing::Test {
  protected:
@@ -74,7 +98,7 @@ class StateStoreContractTest : public ::testing::Test {
   }
 };
 
-using Implementations = ::testing::Types<MemoryStore, TempRocksDb>;
+using Implementations = ::testing::Types<MemoryStore, TempRocksDb, UnarmedFaultyStore>;
 TYPED_TEST_SUITE(StateStoreContractTest, Implementations);
 
 TYPED_TEST(StateStoreContractTest, AbsentKeyIsEmptyNotAnError) {

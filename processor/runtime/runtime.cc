@@ -46,7 +46,8 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
 }
 
 std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
-    const Config& given, const Clock& clock, std::shared_ptr<spdlog::logger> log, Bus bus) {
+    const Config& given, const Clock& clock, std::shared_ptr<spdlog::logger> log, Bus bus,
+    const StoreWrapper& wrap_store) {
   Config config = given;
   if (config.scale.enabled && config.scale.instance_id.empty()) {
     char host[256] = {};
@@ -64,7 +65,12 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
   db.sync = config.state_sync;
   auto store = state::RocksDbStore::Open(db);
   if (!store) return std::unexpected(Failure{kExitState, "state store: " + store.error().message});
-  rt->store_ = std::move(*store);
+  rt->rocksdb_ = std::move(*store);
+  rt->store_ = rt->rocksdb_.get();
+  if (wrap_store) {
+    rt->wrapped_store_ = wrap_store(*rt->rocksdb_);
+    rt->store_ = rt->wrapped_store_.get();
+  }
   rt->bus_ = std::move(bus);
   EngineOptions options;
   options.assessment_limit = config.assessment_limit;
@@ -342,9 +348,9 @@ void Runtime::ReportStatus() {
     }
     report.partitions.push_back(std::move(p));
   }
-  report.state_sst_bytes = store_->TotalSstBytes();
-  report.state_live_bytes = store_->EstimatedLiveBytes();
-  report.block_cache_usage_bytes = store_->BlockCacheUsage();
+  report.state_sst_bytes = rocksdb_->TotalSstBytes();
+  report.state_live_bytes = rocksdb_->EstimatedLiveBytes();
+  report.block_cache_usage_bytes = rocksdb_->BlockCacheUsage();
   report.block_cache_capacity_bytes = config_.block_cache_mb << 20;
   if (config_.scale.enabled) report.scale = ScaleReport();
   probe_.Status(std::move(report), SteadyMs());

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -47,9 +48,14 @@ class Runtime final : private Source::Listener {
   // Opens the store and the Kafka clients of `config`.
   static std::expected<std::unique_ptr<Runtime>, Failure> Create(
       const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log);
+  // Test seam: the store every read and write goes through, made over the RocksDB store
+  // (state/faulty_store.h injects storage faults).
+  using StoreWrapper =
+      std::function<std::unique_ptr<state::StateStore>(state::StateStore& rocksdb)>;
   // Opens the store, over the clients given (tests: memory_bus.h).
   static std::expected<std::unique_ptr<Runtime>, Failure> Create(
-      const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log, Bus bus);
+      const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log, Bus bus,
+      const StoreWrapper& wrap_store = {});
   ~Runtime() override;
 
   // Runs until RequestStop (then commits and leaves the group) or a failure.
@@ -137,7 +143,9 @@ class Runtime final : private Source::Listener {
   AsOfPolicy as_of_policy_;
   std::shared_ptr<spdlog::logger> log_;
   Calendar calendar_;
-  std::unique_ptr<state::RocksDbStore> store_;
+  std::unique_ptr<state::RocksDbStore> rocksdb_;      // its statistics
+  std::unique_ptr<state::StateStore> wrapped_store_;  // tests only
+  state::StateStore* store_ = nullptr;                // every read and write
   Bus bus_;
   std::unique_ptr<TaskSet> tasks_;
   std::unique_ptr<Publisher> publisher_;

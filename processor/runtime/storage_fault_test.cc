@@ -1,0 +1,146 @@
+// Storage faults under `run` (state/faulty_store.h between the runtime and RocksDB, over the
+// in-memory bus): a read, write or scan that fails, or a torn value, at several points of a run.
+// The run stops with exit code 3 and a message without record content, having taken no I/O
+// error for an absent key and committed nothing after it; a restart on the healthy store then
+// gives the replay table and every dead letter once.
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "processor/runtime/memory_bus_testing.h"
+#include "processor/runtime/runtime.h"
+#include "state/faulty_store.h"
+
+namespace kpi::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using state::FaultyStore;
+
+const testing::Stream& TestStream() {
+  static const testing::Stream stream = [] {
+    gen::Params params;
+    params.children = 150;
+    params.weeks = 5;
+    params.seed = 23;
+    params.malformed_rate = 0.02;
+    return testing::MakeStream(params);
+  }();
+  return stream;
+}
+
+struct Fault {
+  FaultyStore::Op op;
+  FaultyStore::Fault fault;
+  const char* name;
+};
+
+class StorageFaultTest : public ::testing::TestWithParam<Fault> {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kpi-storage-fault-" + std::to_string(::getpid()) + "-" + GetParam().name);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    log_ =
+        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    config_.fixed_as_of = TestStream().as_of;
+    config_.commit_max_events = 200;
+    config_.commit_interval_ms = 1000000;
+    config_.state_memory_mb = 1;  // children leave memory, so that reads reach the store
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::shared_ptr<MemoryCluster> NewCluster() {
+    auto cluster = MemoryCluster::Create();
+    for (const std::string& topic : config_.input_topics) cluster->CreateTopic(topic, 2);
+    cluster->CreateTopic("kpi.results", 2);
+    cluster->CreateTopic("kpi.dlq", 1);
+    testing::Produce(*cluster, TestStream(), 0, SIZE_MAX);
+    return cluster;
+  }
+  // Runs until the input is drained, through a FaultyStore that `arm` arms and `after` sees
+  // once the run has ended.
+  std::expected<void, Failure> RunOnce(MemoryCluster& cluster, const std::string& state,
+                                       const std::function<void(FaultyStore&)>& arm,
+                                       const std::function<void(const FaultyStore&)>& after) {
+    config_.state_path = (dir_ / state).string();
+    FaultyStore* store = nullptr;
+    auto rt = Runtime::Create(config_, clock_, log_, cluster.NewBus("kpi", config_.input_topics),
+                              [&](state::StateStore& rocksdb) {
+                                auto faulty = std::make_unique<FaultyStore>(rocksdb);
+                                if (arm) arm(*faulty);
+                                store = faulty.get();
+                                return faulty;
+                              });
+    if (!rt) return std::unexpected(rt.error());
+    Runtime* runtime = rt->get();
+    cluster.SetOnIdle([runtime] { runtime->RequestStop(); });
+    auto result = (*rt)->Run();
+    cluster.SetOnIdle({});
+    if (after) after(*store);
+    return result;
+  }
+
+  Config config_;
+  fs::path dir_;
+  SystemClock clock_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+TEST_P(StorageFaultTest, RunStopsWithExitCode3AndARestartResumesExactly) {
+  const Fault fault = GetParam();
+  // A clean run: the table and dead letters to expect, and how many calls of the kind there are.
+  auto clean = NewCluster();
+  uint64_t calls = 0;
+  ASSERT_TRUE(RunOnce(*clean, "clean", {}, [&](const FaultyStore& s) {
+    calls = fault.fault == FaultyStore::Fault::kTorn ? s.values_read() : s.calls(fault.op);
+  }));
+  ASSERT_GT(calls, 3u) << "the stream reaches the store too little for this fault";
+  const testing::Table reference = testing::OutputTable(*clean);
+  const std::map<std::string, int> reference_dead = testing::DeadLetters(*clean);
+  ASSERT_EQ(reference, TestStream().table);
+  // The fault early, midway and late in the run; a restart on the healthy store after each.
+  for (const uint64_t nth : {uint64_t{1}, calls / 2, calls - 1}) {
+    SCOPED_TRACE(std::string(fault.name) + " at call " + std::to_string(nth) + " of " +
+                 std::to_string(calls));
+    auto cluster = NewCluster();
+    const std::string state = "state-" + std::to_string(nth);
+    bool fired = false;
+    uint64_t writes_after = 0;
+    auto failed = RunOnce(
+        *cluster, state, [&](FaultyStore& s) { s.Arm(fault.op, nth, fault.fault); },
+        [&](const FaultyStore& s) {
+          fired = s.fired();
+          writes_after = s.calls_after_fault(FaultyStore::Op::kWrite);
+        });
+    ASSERT_TRUE(fired);
+    // Every decoder checks its value's exact structure, so a torn value is never taken for
+    // data, and an I/O error is never taken for an absent key: each fault stops the run.
+    ASSERT_FALSE(failed.has_value()) << "the fault was taken for data";
+    EXPECT_EQ(failed.error().exit_code, kExitState) << failed.error().message;
+    EXPECT_EQ(writes_after, 0u) << "a commit after the failure";
+    // The message says what failed, never which child (the generated ids start with "C0").
+    EXPECT_EQ(failed.error().message.find("C0"), std::string::npos) << failed.error().message;
+    auto resumed = RunOnce(*cluster, state, {}, {});
+    ASSERT_TRUE(resumed.has_value()) << resumed.error().message;
+    EXPECT_EQ(testing::OutputTable(*cluster), reference);
+    EXPECT_EQ(testing::DeadLetters(*cluster), reference_dead);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, StorageFaultTest,
+    ::testing::Values(Fault{FaultyStore::Op::kGet, FaultyStore::Fault::kIoError, "ReadError"},
+                      Fault{FaultyStore::Op::kGet, FaultyStore::Fault::kTorn, "TornValue"},
+                      Fault{FaultyStore::Op::kWrite, FaultyStore::Fault::kIoError, "WriteError"},
+                      Fault{FaultyStore::Op::kScan, FaultyStore::Fault::kIoError, "ScanError"},
+                      Fault{FaultyStore::Op::kScan, FaultyStore::Fault::kMidScan, "MidScan"}),
+    [](const ::testing::TestParamInfo<Fault>& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace kpi::runtime
