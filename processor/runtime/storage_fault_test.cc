@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -131,6 +134,56 @@ TEST_P(StorageFaultTest, RunStopsWithExitCode3AndARestartResumesExactly) {
     EXPECT_EQ(testing::OutputTable(*cluster), reference);
     EXPECT_EQ(testing::DeadLetters(*cluster), reference_dead);
   }
+}
+
+// A full disk, as RocksDB meets it: writes past a size fail (EFBIG under RLIMIT_FSIZE, which
+// needs no privileges, unlike a small tmpfs). The run stops with exit code 3 and says why; once
+// there is room again, a restart gives the replay table and every dead letter once.
+TEST(StorageFullTest, AFullDiskStopsTheRunWithExitCode3AndARestartResumesExactly) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("kpi-storage-full-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto log =
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  Config config;
+  config.fixed_as_of = TestStream().as_of;
+  config.commit_max_events = 200;
+  config.commit_interval_ms = 1000000;
+  config.write_buffer_mb = 64;  // the write-ahead log grows past the limit before any flush
+  config.state_path = (dir / "state").string();
+  auto cluster = MemoryCluster::Create();
+  for (const std::string& topic : config.input_topics) cluster->CreateTopic(topic, 2);
+  cluster->CreateTopic("kpi.results", 2);
+  cluster->CreateTopic("kpi.dlq", 1);
+  testing::Produce(*cluster, TestStream(), 0, SIZE_MAX);
+  SystemClock clock;
+  const auto run = [&] {
+    auto rt = Runtime::Create(config, clock, log, cluster->NewBus("kpi", config.input_topics));
+    if (!rt) return std::expected<void, Failure>(std::unexpected(rt.error()));
+    Runtime* runtime = rt->get();
+    cluster->SetOnIdle([runtime] { runtime->RequestStop(); });
+    auto result = (*rt)->Run();
+    cluster->SetOnIdle({});
+    return result;
+  };
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto previous = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a signal
+  rlimit small = saved;
+  small.rlim_cur = rlim_t{256} * 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto full = run();
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
+  std::signal(SIGXFSZ, previous);
+  ASSERT_FALSE(full.has_value()) << "the stream never filled 256 KiB of a file";
+  EXPECT_EQ(full.error().exit_code, kExitState) << full.error().message;
+  EXPECT_NE(full.error().message.find("File too large"), std::string::npos) << full.error().message;
+  auto resumed = run();
+  ASSERT_TRUE(resumed.has_value()) << resumed.error().message;
+  EXPECT_EQ(testing::OutputTable(*cluster), TestStream().table);
+  for (const auto& [source, times] : testing::DeadLetters(*cluster)) EXPECT_EQ(times, 1) << source;
+  fs::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(
