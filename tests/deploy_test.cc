@@ -13,6 +13,7 @@
 
 #include "processor/runtime/config.h"
 #include "sinks/prometheus/collector.h"
+#include "sinks/web/web_config.h"
 
 namespace kpi {
 namespace {
@@ -124,8 +125,9 @@ TEST(DeployTest, ShippedConfigurationsParse) {
   EXPECT_EQ(example->metrics_address, "127.0.0.1:9464");
 
   const YAML::Node configmap = YAML::Load(Read("deploy/k8s/configmap.yaml"));
-  const auto k8s =
-      runtime::ParseConfig(configmap["data"]["kpi-processor.yaml"].as<std::string>(), {});
+  // The web configuration file is mounted from a Secret in the cluster: checked below instead.
+  const auto k8s_text = configmap["data"]["kpi-processor.yaml"].as<std::string>();
+  const auto k8s = runtime::ParseConfig(k8s_text, {"KPI_WEB_CONFIG_FILE="});
   ASSERT_TRUE(k8s.has_value()) << k8s.error();
   // The StatefulSet's ports and probes are the ones the configuration serves.
   const YAML::Node set = YAML::Load(Read("deploy/k8s/statefulset.yaml"));
@@ -141,6 +143,30 @@ TEST(DeployTest, ShippedConfigurationsParse) {
       set["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"].as<std::string>(),
       std::to_string(ports["metrics"]));
   EXPECT_EQ(container["volumeMounts"][0]["mountPath"].as<std::string>(), k8s->state_path);
+  // Both ports listen beyond the pod, so they are secured: the web configuration is where the
+  // Secret is mounted, its certificate where the other Secret is, the probes speak TLS and
+  // Prometheus scrapes over TLS with a password.
+  std::map<std::string, std::string> mounts;
+  for (const auto& m : container["volumeMounts"]) {
+    mounts[m["name"].as<std::string>()] = m["mountPath"].as<std::string>();
+  }
+  EXPECT_EQ(YAML::Load(k8s_text)["web"]["config_file"].as<std::string>(),
+            mounts["web"] + "/web.yml");
+  const auto web = sinks::ParseWebConfig(Read("deploy/k8s/web.example.yml"), mounts["web"]);
+  ASSERT_TRUE(web.has_value()) << web.error();
+  ASSERT_TRUE(web->tls.has_value());
+  EXPECT_EQ(web->tls->cert_file, mounts["web-tls"] + "/tls.crt");
+  EXPECT_EQ(web->tls->key_file, mounts["web-tls"] + "/tls.key");
+  EXPECT_TRUE(web->basic_auth_users.contains("prometheus"));
+  EXPECT_EQ(container["readinessProbe"]["httpGet"]["scheme"].as<std::string>(), "HTTPS");
+  EXPECT_EQ(container["livenessProbe"]["httpGet"]["scheme"].as<std::string>(), "HTTPS");
+  EXPECT_EQ(
+      set["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scheme"].as<std::string>(),
+      "https");
+  const YAML::Node scrape =
+      YAML::Load(Read("deploy/k8s/prometheus-scrape.yaml"))["scrape_configs"][0];
+  EXPECT_EQ(scrape["scheme"].as<std::string>(), "https");
+  EXPECT_EQ(scrape["basic_auth"]["username"].as<std::string>(), "prometheus");
   // Several replicas need the scaled-out mode: without it each would own its tasks' output alone.
   EXPECT_GT(set["spec"]["replicas"].as<int>(), 1);
   EXPECT_TRUE(k8s->scale.enabled);

@@ -13,6 +13,8 @@
 
 #include "processor/keys.h"
 #include "processor/values.h"
+#include "sinks/web/basic_auth.h"
+#include "sinks/web/web_config.h"
 #include "state/rocksdb/rocksdb_store.h"
 #include "tests/util/checked.h"
 
@@ -104,6 +106,80 @@ TEST_F(RunCliTest, CorruptStoreExitsWithAStateError) {
 TEST_F(RunCliTest, UnwritableStateDirectoryExitsWithAStateError) {
   EXPECT_EQ(Run("kafka:\n  bootstrap.servers: 127.0.0.1:1\nstate:\n  path: /proc/kpi-state\n"), 3);
   EXPECT_NE(Output().find("state store"), std::string::npos) << Output();
+}
+
+// A state directory the processor may read but not write (as on a read-only mount): exit 3 with
+// the reason, and the store is untouched. Root ignores permission bits, so as root the processor
+// runs as nobody (setpriv) over a directory root owns.
+TEST_F(RunCliTest, AReadOnlyStateDirectoryExitsWithAStateErrorAndStaysIntact) {
+  const std::string path = (dir_ / "state").string();
+  {
+    kpi::state::RocksDbOptions options;
+    options.path = path;
+    auto store =
+        kpi::testing::Checked(kpi::state::RocksDbStore::Open(options), "RocksDbStore::Open");
+    ASSERT_TRUE(store->Write({{"k", "v"}}));
+  }
+  const auto read_only = fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                         fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec;
+  fs::permissions(dir_, read_only | fs::perms::owner_write);
+  fs::permissions(path, read_only);
+  for (const auto& file : fs::directory_iterator(path)) {
+    fs::permissions(file.path(),
+                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  }
+  const std::string as_other_user =
+      ::geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups" : "";
+  EXPECT_EQ(Run(Config(), as_other_user), 3) << Output();
+  EXPECT_NE(Output().find("state store"), std::string::npos) << Output();
+  EXPECT_NE(Output().find("Permission denied"), std::string::npos) << Output();
+
+  fs::permissions(path, fs::perms::owner_all, fs::perm_options::add);
+  for (const auto& file : fs::directory_iterator(path)) {
+    fs::permissions(file.path(), fs::perms::owner_write, fs::perm_options::add);
+  }
+  kpi::state::RocksDbOptions options;
+  options.path = path;
+  auto store = kpi::testing::Checked(kpi::state::RocksDbStore::Open(options), "RocksDbStore::Open");
+  const auto value = store->Get("k");
+  ASSERT_TRUE(value.has_value());
+  EXPECT_EQ(*value, std::optional<std::string>("v"));
+}
+
+TEST_F(RunCliTest, AWebConfigurationThatCannotServeIsAConfigurationError) {
+  std::ofstream(dir_ / "web.yml") << "tls_server_config:\n  cert_file: missing.crt\n"
+                                     "  key_file: missing.key\n";
+  EXPECT_EQ(Run(Config() + "metrics:\n  address: 127.0.0.1:0\nhttp:\n  address: 127.0.0.1:0\n" +
+                "web:\n  config_file: " + (dir_ / "web.yml").string() + "\n"),
+            2);
+  EXPECT_NE(Output().find("web configuration: TLS: cert_file " + (dir_ / "missing.crt").string()),
+            std::string::npos)
+      << Output();
+  std::ofstream(dir_ / "web.yml") << "basic_auth_users:\n  prometheus: hunter2\n";
+  EXPECT_EQ(Run(Config() + "web:\n  config_file: " + (dir_ / "web.yml").string() + "\n"), 2);
+  EXPECT_NE(Output().find("basic_auth_users.prometheus: expected a bcrypt hash"), std::string::npos)
+      << Output();
+  EXPECT_EQ(Output().find("hunter2"), std::string::npos) << "a password is never echoed";
+}
+
+TEST_F(RunCliTest, HashPasswordPrintsAHashTheEndpointsAccept) {
+  const std::string cmd = "printf 'correct horse\\n' | " + std::string(KPI_PROCESSOR_BIN) +
+                          " hash-password --cost 5 >" + (dir_ / "out").string() + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << Output();
+  std::string hash = Output();
+  ASSERT_TRUE(hash.ends_with("\n")) << hash;
+  hash.pop_back();
+  EXPECT_TRUE(hash.starts_with("$2y$05$")) << hash;
+  const auto web = kpi::sinks::ParseWebConfig("basic_auth_users:\n  alice: " + hash + "\n", "/");
+  ASSERT_TRUE(web.has_value()) << web.error();
+  const kpi::sinks::BasicAuth auth(web->basic_auth_users);
+  EXPECT_TRUE(auth.Allows("Basic YWxpY2U6Y29ycmVjdCBob3JzZQ=="));  // alice:correct horse
+  EXPECT_FALSE(auth.Allows("Basic YWxpY2U6Y29ycmVjdA=="));         // alice:correct
+  const std::string empty = "printf '' | " + std::string(KPI_PROCESSOR_BIN) + " hash-password >" +
+                            (dir_ / "out").string() + " 2>&1";
+  const int status = std::system(empty.c_str());
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 2);
+  EXPECT_NE(Output().find("no password"), std::string::npos) << Output();
 }
 
 TEST_F(RunCliTest, StateCommandsShowOffsetsRowsAndSize) {

@@ -4,7 +4,8 @@
 # each for SECONDS (default 180) from its corpus, tests/fuzz/corpus/<target>. New inputs that add
 # coverage are merged into the corpus (minimised) unless --no-merge. A finding stops the run with
 # libFuzzer's report and the input in build-fuzz/findings/<target>/; add it to the corpus once
-# fixed, so that the test suite replays it from then on. Targets: values json protobuf query config.
+# fixed, so that the test suite replays it from then on. Targets: values json protobuf query config
+# web.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 merge=1
@@ -12,7 +13,7 @@ if [ "${1:-}" = "--no-merge" ]; then merge=0; shift; fi
 seconds=${1:-180}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(values json protobuf query config)
+[ ${#targets[@]} -gt 0 ] || targets=(values json protobuf query config web)
 tools/install-deps.sh
 CC=clang-19 CXX=clang++-19 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DKPI_FUZZ=ON >/dev/null

@@ -14,7 +14,9 @@ packages=(
   libspdlog-dev           # logging
   libcli11-dev            # command-line parsing for the subcommands (header-only)
   prometheus-cpp-dev      # metrics exposition (its Exposer)
-  libcivetweb-dev         # HTTP server under the Exposer; also serves /kpi, /healthz, /readyz
+  libcpp-httplib-dev      # HTTP(S) server of /metrics, /kpi, /healthz, /readyz
+  libssl-dev libcrypt-dev # TLS and bcrypt for the secured endpoints (web.config_file)
+  openssl                 # the throwaway certificates of the secured-endpoint tests
   prometheus              # promtool for the alert-rule tests; the server for the scrape test
   clang-format            # the format check of tools/test.sh
   clang-tidy-19           # tools/lint.sh: parses C++23, unlike Debian 12's clang-tidy 14

@@ -2,6 +2,7 @@
 //   replay  NDJSON files -> final KPI table
 //   run     the streaming processor: Kafka in, KPI rows and dead letters out, RocksDB state
 //   state   inspect a state directory (offsets, rows, size)
+//   hash-password  a bcrypt hash for the web configuration's basic_auth_users
 // Exceptions from third-party setup code stop here and become a message and an exit code.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,7 @@
 #include "processor/runtime/clock.h"
 #include "processor/runtime/runtime.h"
 #include "sinks/prometheus/server.h"
+#include "sinks/web/basic_auth.h"
 
 extern char** environ;
 
@@ -64,6 +67,7 @@ int RunProcessor(const std::string& config_path) {
   endpoints.stall_ms = int64_t{config->http_stall_seconds} * 1000;
   endpoints.metrics.dimension_kinds = config->metrics_dimensions;
   endpoints.metrics.max_series = static_cast<size_t>(config->metrics_max_series);
+  endpoints.web = config->web;
   auto server = kpi::sinks::Server::Start((*rt)->probe(), endpoints, spdlog::get("sinks"));
   if (!server) {
     log->critical("{}", server.error());
@@ -170,7 +174,32 @@ int Main(int argc, char** argv) {
         ->required();
   }
 
+  int cost = 10;
+  auto* hash = app.add_subcommand(
+      "hash-password",
+      "Read a password from the first line of standard input and print its bcrypt hash, for "
+      "basic_auth_users in the web configuration (web.config_file)");
+  hash->add_option("--cost", cost, "bcrypt cost: each step doubles the time to check")
+      ->capture_default_str()
+      ->check(CLI::Range(4, 31));
+
   CLI11_PARSE(app, argc, argv);
+
+  if (hash->parsed()) {
+    std::string password;
+    if (!std::getline(std::cin, password) || password.empty()) {
+      std::fprintf(stderr, "kpi-processor hash-password: no password on standard input\n");
+      return 2;
+    }
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    const auto hashed = kpi::sinks::HashPassword(password, cost);
+    if (!hashed) {
+      std::fprintf(stderr, "kpi-processor hash-password: %s\n", hashed.error().c_str());
+      return 2;
+    }
+    std::printf("%s\n", hashed->c_str());
+    return 0;
+  }
 
   if (run->parsed()) return RunProcessor(config_path);
   if (state->parsed()) {

@@ -295,6 +295,12 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
   if (auto x = r.Int("http.stall_seconds", 1, 86400, c.http_stall_seconds); !x) {
     return std::unexpected(x.error());
   }
+  if (auto v = r.Take("web.config_file"); v && !v->empty()) {
+    auto web = sinks::LoadWebConfig(*v);
+    if (!web) return std::unexpected("web.config_file: " + web.error());
+    c.web_config_file = *v;
+    c.web = std::move(*web);
+  }
   if (!r.rest().empty()) {
     return std::unexpected("unknown setting '" + r.rest().begin()->first + "'");
   }

@@ -231,5 +231,32 @@ TEST(ConfigTest, EndpointsBindToLoopbackUnlessConfigured) {
             std::string::npos);
 }
 
+TEST(ConfigTest, TheWebConfigurationFileIsReadWithTheConfiguration) {
+  const auto d = ParseConfig(kMinimal, {});
+  ASSERT_TRUE(d.has_value()) << d.error();
+  EXPECT_FALSE(d->web.tls.has_value()) << "plain HTTP by default";
+  EXPECT_TRUE(d->web.basic_auth_users.empty());
+
+  const auto dir = std::filesystem::temp_directory_path() / "kpi_config_web_test";
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream(dir / "web.yml") << "tls_server_config:\n  cert_file: tls/server.crt\n"
+                                      "  key_file: tls/server.key\n";
+    std::ofstream(dir / "bad.yml") << "basic_auth_users:\n  prometheus: not-a-hash\n";
+  }
+  const auto c = ParseConfig(
+      std::string(kMinimal) + "web:\n  config_file: " + (dir / "web.yml").string() + "\n", {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  ASSERT_TRUE(c->web.tls.has_value());
+  EXPECT_EQ(c->web.tls->cert_file, (dir / "tls/server.crt").string());
+  const auto e = ParseConfig(kMinimal, {"KPI_WEB_CONFIG_FILE=" + (dir / "bad.yml").string()});
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error(), "web.config_file: " + (dir / "bad.yml").string() +
+                           ": basic_auth_users.prometheus: expected a bcrypt hash ($2y$..., as "
+                           "htpasswd -nB writes)");
+  EXPECT_EQ(e.error().find("not-a-hash"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kpi::runtime

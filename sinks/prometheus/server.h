@@ -1,8 +1,14 @@
-// Server: the processor's network endpoints. Prometheus exposition at GET /metrics through
-// prometheus-cpp's Exposer on `metrics_address`, and the HTTP queries of sinks/query.h (/kpi,
-// /healthz, /readyz) on `http_address` (civetweb, the server the Exposer is built on). Either
-// address may be empty to turn that endpoint off; the defaults bind to 127.0.0.1 only, so
-// listening elsewhere is an explicit choice in the configuration.
+// Server: the processor's network endpoints. Prometheus exposition at GET /metrics on
+// `metrics_address`, and the HTTP queries of sinks/query.h (/kpi, /healthz, /readyz) on
+// `http_address`, each a cpp-httplib server. Either address may be empty to turn that endpoint off;
+// the defaults bind to 127.0.0.1 only, so listening elsewhere is an explicit choice in the
+// configuration.
+//
+// `web` secures both (sinks/web/web_config.h): with `tls`, they speak only HTTPS; with users,
+// /metrics and /kpi answer 401 without the credentials of one of them. /healthz and /readyz stay
+// open to anyone who reaches the port (they say only whether the processor is alive and ready,
+// and Kubernetes probes cannot send credentials without writing them into the pod spec), but
+// over TLS when TLS is on.
 //
 // Ownership: borrows the probe, which must outlive the server. Stopping is destruction.
 // Thread-safety: the servers run their own threads; the object itself is used from one thread.
@@ -15,11 +21,8 @@
 
 #include "sinks/probe.h"
 #include "sinks/prometheus/collector.h"
+#include "sinks/web/web_config.h"
 
-class CivetServer;
-namespace prometheus {
-class Exposer;
-}
 namespace spdlog {
 class logger;
 }
@@ -31,27 +34,27 @@ struct ServerOptions {
   std::string http_address = "127.0.0.1:9465";
   int64_t stall_ms = 120000;  // /healthz fails when the main loop is silent this long
   MetricsOptions metrics;
+  WebConfig web;  // default: plain HTTP, no authentication
 };
 
 class Server {
  public:
-  // Fails with a message naming the address when a port cannot be bound.
+  // Fails with a message naming the address when a port cannot be bound, or naming the file
+  // when TLS cannot be set up from the web configuration.
   static std::expected<std::unique_ptr<Server>, std::string> Start(
       const RuntimeProbe& probe, const ServerOptions& options, std::shared_ptr<spdlog::logger> log);
   ~Server();
 
-  int metrics_port() const { return metrics_port_; }  // 0 when off
-  int http_port() const { return http_port_; }
+  int metrics_port() const;  // 0 when off
+  int http_port() const;
 
  private:
+  class Endpoint;
+  struct Shared;
   Server() = default;
-  class Handler;
-  std::shared_ptr<ProcessorCollector> collector_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  std::unique_ptr<Handler> handler_;
-  std::unique_ptr<CivetServer> http_;
-  int metrics_port_ = 0;
-  int http_port_ = 0;
+  std::unique_ptr<Shared> shared_;  // outlives the endpoints, which use it from their threads
+  std::unique_ptr<Endpoint> metrics_;
+  std::unique_ptr<Endpoint> http_;
 };
 
 }  // namespace kpi::sinks

@@ -304,13 +304,29 @@ Table LastValueTable(const std::string& bootstraps, const std::string& topic) {
   return table;
 }
 
+std::vector<std::string> TopicSpecs(int partitions, int dlq_partitions) {
+  std::vector<std::string> topics;
+  for (const std::string& t : kInputTopics) topics.push_back(t + ":" + std::to_string(partitions));
+  topics.push_back("kpi.results:" + std::to_string(partitions));
+  if (dlq_partitions > 0) topics.push_back("kpi.dlq:" + std::to_string(dlq_partitions));
+  return topics;
+}
+
+bool ProduceAll(const std::string& bootstraps, const std::vector<std::string>& lines) {
+  Producer producer(bootstraps);
+  for (const std::string& line : lines) producer.Produce(Route(line, {}, "contacts"));
+  return producer.Flush(30000);
+}
+
 Table ServedTable(int http_port) {
-  Table served;
   const auto [status, body] = HttpGet(http_port, "/kpi");
+  return status == 200 ? TableOfKpiAnswer(body) : Table();
+}
+
+Table TableOfKpiAnswer(const std::string& body) {
+  Table served;
   google::protobuf::Struct json;
-  if (status != 200 || !google::protobuf::util::JsonStringToMessage(body, &json).ok()) {
-    return served;
-  }
+  if (!google::protobuf::util::JsonStringToMessage(body, &json).ok()) return served;
   for (const auto& row : json.fields().at("rows").list_value().values()) {
     const auto& f = row.struct_value().fields();
     served[f.at("kpi").string_value() + "|" + f.at("week_start").string_value() + "|" +

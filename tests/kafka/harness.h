@@ -22,6 +22,10 @@ inline const std::vector<std::string> kInputTopics = {
 inline const std::map<std::string, bool> kJsonTopics = {
     {"contacts", true}, {"referrals", true}, {"attendance", true}};
 
+// "topic:partitions" for MockKafka: every input topic with `partitions`, then kpi.results with
+// `partitions` and kpi.dlq with `dlq_partitions` (none when 0).
+std::vector<std::string> TopicSpecs(int partitions, int dlq_partitions);
+
 // Steady-clock milliseconds, for deadlines.
 int64_t NowMs();
 
@@ -75,6 +79,10 @@ class Producer {
   int failed_ = 0;
 };
 
+// Produces NDJSON events as protobuf, each to its kind's topic (Route); true when all were
+// delivered within 30 s.
+bool ProduceAll(const std::string& bootstraps, const std::vector<std::string>& lines);
+
 // Every record of a topic from the beginning to the current end: (key, value, headers).
 struct Consumed {
   int32_t partition = 0;
@@ -94,6 +102,8 @@ Table ReplayTable(const std::vector<std::string>& lines, Date as_of);
 Table LastValueTable(const std::string& bootstraps, const std::string& topic);
 // The whole table GET /kpi serves on 127.0.0.1:`http_port` (empty when it does not answer).
 Table ServedTable(int http_port);
+// The table in the body of a /kpi answer (empty when it is not one).
+Table TableOfKpiAnswer(const std::string& body);
 // The last value per key of the output topic (protobuf KpiRow), zero rows dropped: what a
 // compacted topic's consumer sees (not the highest revision, which would hide a row published
 // out of order).

@@ -3,6 +3,7 @@
 // broker faults. The reference is always the replay table of the same input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -26,11 +27,7 @@ class KafkaIntegrationTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    std::vector<std::string> topics;
-    for (const std::string& t : kInputTopics) topics.push_back(t + ":4");
-    topics.emplace_back("kpi.results:4");
-    topics.emplace_back("kpi.dlq:2");
-    mock_ = std::make_unique<MockKafka>(dir_, 3, topics);
+    mock_ = std::make_unique<MockKafka>(dir_, 3, TopicSpecs(4, 2));
     ASSERT_FALSE(mock_->bootstraps().empty()) << Tail(dir_ / "mock-kafka.log");
   }
   void TearDown() override {
@@ -279,18 +276,20 @@ TEST_F(KafkaIntegrationTest, KillNineAtRandomMomentsStillGivesTheExactTable) {
     // Wait for this run's partitions (a killed member holds the group until its session times
     // out), then kill it at a random moment of its work.
     const int64_t deadline = NowMs() + 60000;
-    while (NowMs() < deadline) {
+    bool assigned = false;
+    while (!assigned && NowMs() < deadline) {
       const std::string log = Tail(dir_ / "processor.log", 10000000);
       size_t n = 0;
       for (size_t at = log.find("assigned "); at != std::string::npos;
            at = log.find("assigned ", at + 1))
         ++n;
-      if (n > assignments) {
-        assignments = n;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      assigned = n > assignments;
+      assignments = std::max(assignments, n);
+      if (!assigned) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    // A run that never got its partitions would make the kill below test nothing.
+    ASSERT_TRUE(assigned) << "run " << kills << " got no partitions in 60 s\n"
+                          << Tail(dir_ / "processor.log");
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 2500));
     ASSERT_TRUE(processor_->running()) << Tail(dir_ / "processor.log");
     processor_->Signal(SIGKILL);

@@ -58,14 +58,7 @@ TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
   const fs::path dir = fs::temp_directory_path() / ("kpi_prometheus_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const std::vector<std::string> input = {
-      "contacts",   "referrals",  "assessments", "s47", "icpc",    "plans", "attendance",
-      "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
-  std::vector<std::string> topics;
-  for (const std::string& t : input) topics.push_back(t + ":2");
-  topics.emplace_back("kpi.results:2");
-  topics.emplace_back("kpi.dlq:1");
-  MockKafka mock(dir, 1, topics);
+  MockKafka mock(dir, 1, TopicSpecs(2, 1));
   ASSERT_FALSE(mock.bootstraps().empty()) << Tail(dir / "mock-kafka.log");
 
   // A generated authority; as_of inside its last week, so that both gauge weeks have data.
@@ -77,11 +70,7 @@ TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
   const Date as_of = gen::PeriodEnd(p) - 4;
   std::vector<std::string> lines;
   gen::Generate(p, [&](std::string_view line) { lines.emplace_back(line); });
-  {
-    Producer producer(mock.bootstraps());
-    for (const std::string& line : lines) producer.Produce(Route(line, {}, "contacts"));
-    ASSERT_TRUE(producer.Flush(30000));
-  }
+  ASSERT_TRUE(ProduceAll(mock.bootstraps(), lines));
 
   const int metrics_port = FreePort();
   const int http_port = FreePort();
