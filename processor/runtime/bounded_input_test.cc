@@ -48,10 +48,7 @@ class BoundedInputTest : public ::testing::Test {
     fs::create_directories(dir_);
     log_ =
         std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-    cluster_ = MemoryCluster::Create();
-    for (const std::string& topic : config_.input_topics) cluster_->CreateTopic(topic, 1);
-    cluster_->CreateTopic("kpi.results", 1);
-    cluster_->CreateTopic("kpi.dlq", 1);
+    cluster_ = testing::NewCluster(config_, 1, 1);
     config_.state_path = (dir_ / "state").string();
     config_.fixed_as_of = Date::FromYmd(2026, 3, 6);
     config_.topic_formats["referrals"] = Format::kJson;  // contacts stay protobuf
@@ -65,10 +62,7 @@ class BoundedInputTest : public ::testing::Test {
   void Run() {
     auto rt = Runtime::Create(config_, clock_, log_, cluster_->NewBus("kpi", config_.input_topics));
     ASSERT_TRUE(rt.has_value()) << rt.error().message;
-    Runtime* runtime = rt->get();
-    cluster_->SetOnIdle([runtime] { runtime->RequestStop(); });
-    auto result = (*rt)->Run();
-    cluster_->SetOnIdle({});
+    const auto result = testing::RunUntilIdle(*cluster_, **rt);
     ASSERT_TRUE(result.has_value()) << result.error().message;
   }
   // Dead letters: source offset -> headers, and the key and value published.

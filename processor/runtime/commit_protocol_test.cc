@@ -54,10 +54,7 @@ class Harness {
     fs::create_directories(dir_);
     log_ =
         std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-    cluster_ = MemoryCluster::Create();
-    for (const std::string& topic : config_.input_topics) cluster_->CreateTopic(topic, kPartitions);
-    cluster_->CreateTopic("kpi.results", kPartitions);
-    cluster_->CreateTopic("kpi.dlq", 2);
+    cluster_ = testing::NewCluster(config_, kPartitions, 2);
     testing::Produce(*cluster_, TestStream(), 0, SIZE_MAX);
     config_.state_path = (dir_ / "state").string();
     config_.fixed_as_of = TestStream().as_of;
@@ -72,11 +69,7 @@ class Harness {
     auto rt = Runtime::Create(config_, clock_, log_, cluster_->NewBus("kpi", config_.input_topics));
     if (!rt) return std::unexpected(rt.error());
     if (hook) (*rt)->SetFaultHook(std::move(hook));
-    Runtime* runtime = rt->get();
-    cluster_->SetOnIdle([runtime] { runtime->RequestStop(); });
-    auto result = (*rt)->Run();
-    cluster_->SetOnIdle({});
-    return result;
+    return testing::RunUntilIdle(*cluster_, **rt);
   }
 
   // Crashes at the n-th time `step` is reached, restarts, and checks the outcome.

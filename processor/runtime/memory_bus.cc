@@ -129,6 +129,7 @@ void MemoryCluster::LeaveLocked(const std::string& group, int member) {
   const auto it = std::find(g.members.begin(), g.members.end(), member);
   if (it == g.members.end()) return;
   g.members.erase(it);
+  g.synced.erase(member);
   ++g.generation;
 }
 
@@ -231,7 +232,7 @@ class MemorySource final : public Source {
       std::lock_guard lock(cluster_->mu_);
       const int generation = cluster_->groups_[group_].generation;
       lost = cluster_->expired_[id_];
-      if (generation == generation_ && !lost) return;
+      if (generation == generation_ && !lost && !awaiting_) return;
       generation_ = generation;
       for (const auto& [tp, position] : positions_) revoke.push_back(tp);
     }
@@ -241,16 +242,21 @@ class MemorySource final : public Source {
     std::vector<std::pair<TopicPartition, int64_t>> assigned;
     {
       std::lock_guard lock(cluster_->mu_);
+      MemoryCluster::Group& g = cluster_->groups_[group_];
       if (lost) {
         // The session ended: rejoin as a new member (as librdkafka does after "assignment
         // lost").
         cluster_->expired_.erase(id_);
         id_ = cluster_->next_member_++;
-        MemoryCluster::Group& g = cluster_->groups_[group_];
         g.members.push_back(id_);
         ++g.generation;
         generation_ = g.generation;
       }
+      // This member holds nothing now; it takes its share once every member has said the same
+      // for this generation (a later Poll, when another is still to give its share up).
+      g.synced[id_] = generation_;
+      awaiting_ = generation_ != g.generation || !g.AllSynced();
+      if (awaiting_) return;
       for (TopicPartition& tp : cluster_->AssignmentLocked(group_, id_)) {
         assigned.emplace_back(std::move(tp), kOffsetBeginning);
       }
@@ -268,6 +274,7 @@ class MemorySource final : public Source {
   std::string group_;
   int id_ = 0;
   int generation_ = 0;
+  bool awaiting_ = false;  // revoked for generation_, the assignment not taken yet
   bool closed_ = false;
   std::map<TopicPartition, int64_t> positions_;
   std::set<TopicPartition> paused_;

@@ -1,10 +1,13 @@
 // An in-process Kafka for tests (bus.h): topics of partitions in memory, one consumer group per
 // name with the eager range assignment (partition p of every topic to the same member), producers
 // that deliver on Flush, and readers. Rebalances happen at each member's next Poll after a member
-// joins or leaves, so a test decides exactly when a handover happens. Retention can drop a
-// partition's head; queued messages of a producer that is destroyed before its Flush are lost or
-// delivered as the cluster is told (a crash either way).
-// Thread-safety: the cluster and everything made from it may be used from several threads.
+// joins or leaves, so a test decides exactly when a handover happens. As in Kafka's eager
+// protocol, no member takes its new assignment until every member has given up its old one (at
+// its own next Poll), so two members never hold a partition at once; a member whose session is
+// ended (ExpireMember) is out of the group at once, as a broker's session timeout makes it.
+// Retention can drop a partition's head; queued messages of a producer that is destroyed before its
+// Flush are lost or delivered as the cluster is told (a crash either way). Thread-safety: the
+// cluster and everything made from it may be used from several threads.
 #pragma once
 
 #include <functional>
@@ -76,6 +79,14 @@ class MemoryCluster : public std::enable_shared_from_this<MemoryCluster> {
     std::vector<int> members;  // member ids in join order
     std::vector<std::string> topics;
     int generation = 0;
+    std::map<int, int> synced;  // member id -> the generation it has revoked for
+    bool AllSynced() const {
+      for (const int m : members) {
+        const auto it = synced.find(m);
+        if (it == synced.end() || it->second != generation) return false;
+      }
+      return true;
+    }
   };
   // With the lock held.
   Delivered AppendLocked(const std::string& topic, int32_t partition, const OutMessage& m,

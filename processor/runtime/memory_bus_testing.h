@@ -4,7 +4,9 @@
 // Test-only (header-only, linked into the test binaries); thread-safety: none needed.
 #pragma once
 
+#include <expected>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -12,7 +14,9 @@
 
 #include "kpi.pb.h"
 #include "processor/engine.h"
+#include "processor/runtime/config.h"
 #include "processor/runtime/memory_bus.h"
+#include "processor/runtime/runtime.h"
 #include "processor/validate.h"
 #include "state/memory_store.h"
 #include "tests/util/checked.h"
@@ -52,6 +56,25 @@ inline Stream MakeStream(const gen::Params& params) {
         row.count, row.base};
   }
   return s;
+}
+
+// A cluster with every input topic of `config` and kpi.results in `partitions` partitions, and
+// kpi.dlq in `dlq_partitions`.
+inline std::shared_ptr<MemoryCluster> NewCluster(const Config& config, int partitions,
+                                                 int dlq_partitions) {
+  auto cluster = MemoryCluster::Create();
+  for (const std::string& topic : config.input_topics) cluster->CreateTopic(topic, partitions);
+  cluster->CreateTopic("kpi.results", partitions);
+  cluster->CreateTopic("kpi.dlq", dlq_partitions);
+  return cluster;
+}
+
+// Runs `runtime` until its partitions are drained: the cluster's idle hook stops it.
+inline std::expected<void, Failure> RunUntilIdle(MemoryCluster& cluster, Runtime& runtime) {
+  cluster.SetOnIdle([&runtime] { runtime.RequestStop(); });
+  auto result = runtime.Run();
+  cluster.SetOnIdle({});
+  return result;
 }
 
 // Lines [from, to) of `s` to their topics, keyed by child (protobuf).

@@ -59,10 +59,7 @@ class StorageFaultTest : public ::testing::TestWithParam<Fault> {
   void TearDown() override { fs::remove_all(dir_); }
 
   std::shared_ptr<MemoryCluster> NewCluster() {
-    auto cluster = MemoryCluster::Create();
-    for (const std::string& topic : config_.input_topics) cluster->CreateTopic(topic, 2);
-    cluster->CreateTopic("kpi.results", 2);
-    cluster->CreateTopic("kpi.dlq", 1);
+    auto cluster = testing::NewCluster(config_, 2, 1);
     testing::Produce(*cluster, TestStream(), 0, SIZE_MAX);
     return cluster;
   }
@@ -81,10 +78,7 @@ class StorageFaultTest : public ::testing::TestWithParam<Fault> {
                                 return faulty;
                               });
     if (!rt) return std::unexpected(rt.error());
-    Runtime* runtime = rt->get();
-    cluster.SetOnIdle([runtime] { runtime->RequestStop(); });
-    auto result = (*rt)->Run();
-    cluster.SetOnIdle({});
+    auto result = testing::RunUntilIdle(cluster, **rt);
     if (after) after(*store);
     return result;
   }
@@ -152,20 +146,13 @@ TEST(StorageFullTest, AFullDiskStopsTheRunWithExitCode3AndARestartResumesExactly
   config.commit_interval_ms = 1000000;
   config.write_buffer_mb = 64;  // the write-ahead log grows past the limit before any flush
   config.state_path = (dir / "state").string();
-  auto cluster = MemoryCluster::Create();
-  for (const std::string& topic : config.input_topics) cluster->CreateTopic(topic, 2);
-  cluster->CreateTopic("kpi.results", 2);
-  cluster->CreateTopic("kpi.dlq", 1);
+  auto cluster = testing::NewCluster(config, 2, 1);
   testing::Produce(*cluster, TestStream(), 0, SIZE_MAX);
   SystemClock clock;
   const auto run = [&] {
     auto rt = Runtime::Create(config, clock, log, cluster->NewBus("kpi", config.input_topics));
     if (!rt) return std::expected<void, Failure>(std::unexpected(rt.error()));
-    Runtime* runtime = rt->get();
-    cluster->SetOnIdle([runtime] { runtime->RequestStop(); });
-    auto result = (*rt)->Run();
-    cluster->SetOnIdle({});
-    return result;
+    return testing::RunUntilIdle(*cluster, **rt);
   };
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);

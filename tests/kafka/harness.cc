@@ -304,6 +304,24 @@ Table LastValueTable(const std::string& bootstraps, const std::string& topic) {
   return table;
 }
 
+std::multiset<std::pair<std::string, std::string>> WantedDeadLetters(
+    const std::vector<std::string>& lines, const std::map<std::string, bool>& json_topics,
+    Date as_of) {
+  std::multiset<std::pair<std::string, std::string>> want;
+  for (const std::string& line : lines) {
+    const Produced p = Route(line, json_topics, "contacts");
+    const auto json = json_topics.find(p.topic);
+    auto event =
+        json != json_topics.end() && json->second ? DecodeJson(p.value) : DecodeProtobuf(p.value);
+    auto valid = event ? Validate(*event, as_of) : std::unexpected(event.error());
+    if (valid && valid->child_id != p.key) {
+      valid = std::unexpected(DeadLetterReason::kKeyMismatch);
+    }
+    if (!valid) want.insert({p.value, std::string(ReasonCode(valid.error()))});
+  }
+  return want;
+}
+
 std::vector<std::string> TopicSpecs(int partitions, int dlq_partitions) {
   std::vector<std::string> topics;
   for (const std::string& t : kInputTopics) topics.push_back(t + ":" + std::to_string(partitions));

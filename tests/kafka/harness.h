@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,13 @@ inline const std::vector<std::string> kInputTopics = {
     "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
 inline const std::map<std::string, bool> kJsonTopics = {
     {"contacts", true}, {"referrals", true}, {"attendance", true}};
+
+// The dead letters `lines` must give when produced as Route(line, json_topics, "contacts") and
+// processed at `as_of`: (value, reason code) of each record that fails to decode, to validate,
+// or whose key is not its child.
+std::multiset<std::pair<std::string, std::string>> WantedDeadLetters(
+    const std::vector<std::string>& lines, const std::map<std::string, bool>& json_topics,
+    Date as_of);
 
 // "topic:partitions" for MockKafka: every input topic with `partitions`, then kpi.results with
 // `partitions` and kpi.dlq with `dlq_partitions` (none when 0).

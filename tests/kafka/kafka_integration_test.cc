@@ -100,23 +100,6 @@ class KafkaIntegrationTest : public ::testing::Test {
     return false;
   }
 
-  // The dead letters `lines` must give: (value, reason) of each record that fails.
-  std::multiset<std::pair<std::string, std::string>> WantedDeadLetters(
-      const std::vector<std::string>& lines) {
-    std::multiset<std::pair<std::string, std::string>> want;
-    for (const std::string& line : lines) {
-      const Produced p = Route(line, kJsonTopics, "contacts");
-      const bool json = kJsonTopics.contains(p.topic);
-      auto event = json ? DecodeJson(p.value) : DecodeProtobuf(p.value);
-      auto valid = event ? Validate(*event, as_of_) : std::unexpected(event.error());
-      if (valid && valid->child_id != p.key) {
-        valid = std::unexpected(DeadLetterReason::kKeyMismatch);
-      }
-      if (!valid) want.insert({p.value, std::string(ReasonCode(valid.error()))});
-    }
-    return want;
-  }
-
   // Reads `topic` until it holds at least `count` records (delivery to different partitions is
   // acknowledged in any order) or 30 s pass.
   std::vector<Consumed> ReadAtLeast(const std::string& topic, size_t count) {
@@ -196,7 +179,8 @@ TEST_F(KafkaIntegrationTest, BothFormatsBecomeTheReplayTableAndBadRecordsAreDead
   ASSERT_TRUE(WaitForTable(expected, 30000)) << Diff(expected);
 
   // Dead letters: exactly the records that fail, byte for byte, with their source and reason.
-  const std::multiset<std::pair<std::string, std::string>> want = WantedDeadLetters(lines);
+  const std::multiset<std::pair<std::string, std::string>> want =
+      WantedDeadLetters(lines, kJsonTopics, as_of_);
   ASSERT_GT(want.size(), 5u);
   const std::vector<Consumed> dead = ReadAtLeast("kpi.dlq", want.size());
   std::multiset<std::pair<std::string, std::string>> got;
@@ -312,7 +296,8 @@ TEST_F(KafkaIntegrationTest, KillNineAtRandomMomentsStillGivesTheExactTable) {
   EXPECT_EQ(StopProcessor(), 0);
   // Every dead letter once, through the kills: the records that fail, each published once (by
   // its source topic, partition and offset), none lost and none twice.
-  const std::multiset<std::pair<std::string, std::string>> want = WantedDeadLetters(lines);
+  const std::multiset<std::pair<std::string, std::string>> want =
+      WantedDeadLetters(lines, kJsonTopics, as_of_);
   ASSERT_GT(want.size(), 10u);
   std::map<std::string, int> times;
   std::multiset<std::pair<std::string, std::string>> got;

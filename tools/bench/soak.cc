@@ -162,15 +162,8 @@ int Main(int argc, char** argv) {
   }
   for (const auto& [key, cell] : got) differences += expected.contains(key) ? 0 : 1;
   // Dead letters: the records that fail, each published once by source offset.
-  size_t want_dead = 0;
-  for (const std::string& line : lines) {
-    const kpi::testing::Produced r =
-        kpi::testing::Route(line, kpi::testing::kJsonTopics, "contacts");
-    auto event = kpi::testing::kJsonTopics.contains(r.topic) ? kpi::DecodeJson(r.value)
-                                                             : kpi::DecodeProtobuf(r.value);
-    auto valid = event ? kpi::Validate(*event, as_of) : std::unexpected(event.error());
-    want_dead += !valid || valid->child_id != r.key ? 1 : 0;
-  }
+  const size_t want_dead =
+      kpi::testing::WantedDeadLetters(lines, kpi::testing::kJsonTopics, as_of).size();
   std::map<std::string, int> times;
   for (const auto& c : kpi::testing::ReadTopic(mock.bootstraps(), "kpi.dlq")) {
     ++times[c.headers.at("source_topic") + "[" + c.headers.at("source_partition") + "]@" +
