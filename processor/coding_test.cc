@@ -4,6 +4,7 @@
 
 #include <climits>
 
+#include "processor/keys.h"
 #include "processor/values.h"
 
 namespace kpi {
@@ -171,3 +172,44 @@ TEST(ValuesTest, ValuesThatCannotBeStoredAreCorruption) {
 
 }  // namespace
 }  // namespace kpi
+
+namespace kpi::keys {
+namespace {
+
+// Readers of stored keys (tests/fuzz/fuzz_keys.cc found both of these).
+TEST(KeysTest, ADateOutsideYears1To9999InAKeyIsCorrupt) {
+  const Date week = Date::FromYmd(2026, 3, 2);
+  const std::string key = CellKey(3, Kpi::kContacts, week, "all");
+  const auto parts = ParseCellKey(key);
+  ASSERT_TRUE(parts.has_value());
+  EXPECT_EQ(parts->week, week);
+  EXPECT_EQ(parts->dim, "all");
+  std::string far = key;
+  far[4] = static_cast<char>(0xff);  // the week's top byte: days near INT32_MAX
+  EXPECT_FALSE(ParseCellKey(far).has_value());
+  std::string_view in = "\xff\xff\xff\xff";
+  EXPECT_FALSE(ReadDate(in).has_value());
+  std::string ok;
+  AppendDate(ok, week);
+  in = ok;
+  EXPECT_EQ(ReadDate(in), week);
+}
+
+TEST(KeysTest, ALengthPrefixHasOneSpelling) {
+  std::string key;
+  AppendLengthPrefixed(key, "abc");
+  std::string_view in = key;
+  EXPECT_EQ(ReadLengthPrefixed(in), std::optional<std::string_view>("abc"));
+  in = std::string_view(
+      "\x83\x00"
+      "abc",
+      5);  // 3, spelled in two bytes
+  EXPECT_FALSE(ReadLengthPrefixed(in).has_value());
+  in = std::string_view("\x80\x00", 2);  // 0, spelled in two bytes
+  EXPECT_FALSE(ReadLengthPrefixed(in).has_value());
+  in = std::string_view("\x00", 1);  // 0, the shortest form
+  EXPECT_EQ(ReadLengthPrefixed(in), std::optional<std::string_view>(""));
+}
+
+}  // namespace
+}  // namespace kpi::keys

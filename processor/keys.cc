@@ -1,5 +1,7 @@
 #include "processor/keys.h"
 
+#include "processor/coding.h"
+
 namespace kpi::keys {
 namespace {
 
@@ -74,8 +76,11 @@ std::optional<Date> ReadDate(std::string_view& in) {
   Cursor cursor(in);
   uint32_t v = 0;
   if (!cursor.U32(v)) return std::nullopt;
+  const Date d = DecodeDate(v);
+  // Outside years 1 to 9999 a stored date is corrupt (date arithmetic on it could overflow).
+  if (!coding::InDayRange(d.days())) return std::nullopt;
   in = cursor.rest();
-  return DecodeDate(v);
+  return d;
 }
 
 std::string ChildPrefix(uint16_t task, char table, std::string_view child) {
@@ -163,7 +168,9 @@ std::optional<CellKeyParts> ParseCellKey(std::string_view key) {
       !in.U32(week)) {
     return std::nullopt;
   }
-  return CellKeyParts{static_cast<Kpi>(kpi), DecodeDate(week), std::string(in.rest())};
+  const Date d = DecodeDate(week);
+  if (!coding::InDayRange(d.days())) return std::nullopt;
+  return CellKeyParts{static_cast<Kpi>(kpi), d, std::string(in.rest())};
 }
 
 std::optional<std::string_view> ReadLengthPrefixed(std::string_view& in) {
@@ -175,7 +182,12 @@ std::optional<std::string_view> ReadLengthPrefixed(std::string_view& in) {
     in.remove_prefix(1);
     n |= static_cast<uint64_t>(b & 0x7f) << shift;
     shift += 7;
-    if ((b & 0x80) == 0) break;
+    if ((b & 0x80) == 0) {
+      // The shortest form only (as AppendLengthPrefixed writes): a final zero byte after others
+      // would spell the same length another way.
+      if (b == 0 && shift > 7) return std::nullopt;
+      break;
+    }
   }
   if (in.size() < n) return std::nullopt;
   const std::string_view out = in.substr(0, n);
