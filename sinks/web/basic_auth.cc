@@ -81,14 +81,11 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
 
 BasicAuth::BasicAuth(std::map<std::string, std::string> users) : users_(std::move(users)) {
   // The decoy has the cost of the users' hashes (the first one's; "$2y$10$...": cost 10).
-  unsigned long cost = 10;
-  if (!users_.empty()) cost = std::strtoul(users_.begin()->second.c_str() + 4, nullptr, 10);
-  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-  auto data = std::make_unique<crypt_data>();
-  if (crypt_gensalt_rn("$2b$", cost, nullptr, 0, setting, sizeof setting) != nullptr) {
-    const char* out = crypt_rn("", setting, data.get(), sizeof(crypt_data));
-    if (out != nullptr) decoy_ = out;
+  int cost = 10;
+  if (!users_.empty()) {
+    cost = static_cast<int>(std::strtol(users_.begin()->second.c_str() + 4, nullptr, 10));
   }
+  decoy_ = HashPassword("", cost).value_or("");
 }
 
 bool BasicAuth::Allows(std::string_view authorization) const {
