@@ -94,6 +94,9 @@ ProbeSnapshot RuntimeProbe::Snapshot() const {
   }
   s.applied = applied_.load(std::memory_order_relaxed);
   s.stale = stale_.load(std::memory_order_relaxed);
+  s.delivery_pending = delivery_pending_.load(std::memory_order_relaxed);
+  s.delivery_wait_seconds =
+      static_cast<double>(delivery_wait_ms_.load(std::memory_order_relaxed)) / 1000.0;
   for (size_t i = 0; i < dead_letters_.size(); ++i) {
     s.dead_letters[i] = dead_letters_[i].load(std::memory_order_relaxed);
   }

@@ -80,6 +80,8 @@ struct ProbeSnapshot {
   std::optional<double> last_commit_unix_seconds;
   StatusReport status;
   bool ready = false;
+  uint64_t delivery_pending = 0;     // output messages the current commit waits for
+  double delivery_wait_seconds = 0;  // how long it has waited; 0 when not waiting
 };
 
 class RuntimeProbe {
@@ -110,6 +112,12 @@ class RuntimeProbe {
   void Started(int64_t now_unix_ms);
   // Periodic status; also the main loop's heartbeat (`steady_ms`).
   void Status(StatusReport report, int64_t steady_ms);
+  // A commit waits for the cluster to acknowledge `pending` output messages, for `waited_ms` so
+  // far (0, 0 when it no longer waits). Any thread.
+  void DeliveryWaiting(uint64_t pending, int64_t waited_ms) {
+    delivery_pending_.store(pending, std::memory_order_relaxed);
+    delivery_wait_ms_.store(waited_ms, std::memory_order_relaxed);
+  }
 
   // --- readers, any thread ---
   ProbeSnapshot Snapshot() const;
@@ -141,6 +149,8 @@ class RuntimeProbe {
   std::atomic<uint64_t> stale_{0};
   std::array<std::atomic<uint64_t>, kDeadLetterReasonCount> dead_letters_{};
   std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> delivery_pending_{0};
+  std::atomic<int64_t> delivery_wait_ms_{0};
   Histogram commit_duration_;
   Histogram event_to_commit_;
   std::atomic<int64_t> last_commit_unix_ms_{0};

@@ -7,8 +7,10 @@
 # latest weeks' front-door and school KPIs with the backlog. Ctrl-C stops everything and leaves
 # no process behind.
 #
-#   tools/demo.sh [--children N] [--weeks N] [--rate EVENTS_PER_SECOND] [--seconds N]
+#   tools/demo.sh [--children N] [--weeks N] [--rate EVENTS_PER_SECOND] [--seconds N] [--kafka]
 #
+# --kafka runs the same demo on a local Apache Kafka 4.4 broker (tools/kafka/cluster.sh, its jars
+# fetched by tools/install-deps.sh) instead of the mock; it takes about half a minute more to start.
 # --seconds N stops by itself after N seconds (used to capture it); without it the view runs
 # until Ctrl-C. Ports: KPI_DEMO_METRICS_PORT (19464) and KPI_DEMO_HTTP_PORT (19465).
 set -euo pipefail
@@ -18,12 +20,14 @@ children=2000
 weeks=30
 rate=6000
 seconds=0
+kafka=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --children) children="$2"; shift 2 ;;
     --weeks) weeks="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
+    --kafka) kafka=1; shift ;;
     *) echo "demo: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
   esac
 done
@@ -47,6 +51,7 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  [ "$kafka" = 1 ] && tools/kafka/cluster.sh stop --dir "$work/kafka" >/dev/null 2>&1
   rm -rf "$work"
   echo "demo: stopped; nothing left running"
 }
@@ -56,12 +61,23 @@ trap 'exit 130' INT TERM
 topics=(contacts referrals assessments s47 icpc plans attendance exclusions enrolments children ehc reviews visits)
 topic_args=()
 for t in "${topics[@]}"; do topic_args+=(--topic "$t:4"); done
-echo "== demo: starting the mock Kafka cluster"
-build/bin/kpi-mock-kafka --brokers 1 "${topic_args[@]}" --topic kpi.results:4 --topic kpi.dlq:1 \
-  --bootstrap-file "$work/bootstrap" >"$work/mock-kafka.log" 2>&1 &
-pids=("$!" "${pids[@]}")
-for _ in $(seq 1 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
-bootstrap="$(cat "$work/bootstrap")"
+if [ "$kafka" = 1 ]; then
+  echo "== demo: starting a local Apache Kafka broker (tools/kafka/cluster.sh)"
+  tools/kafka/cluster.sh start --dir "$work/kafka" >/dev/null
+  echo "== demo: creating the topics"
+  for spec in "${topics[@]/%/:4}" kpi.results:4 kpi.dlq:1; do
+    tools/kafka/cluster.sh topic --dir "$work/kafka" "${spec%%:*}" "${spec##*:}" >/dev/null &
+  done
+  wait
+  bootstrap="$(cat "$work/kafka/bootstrap")"
+else
+  echo "== demo: starting the mock Kafka cluster"
+  build/bin/kpi-mock-kafka --brokers 1 "${topic_args[@]}" --topic kpi.results:4 --topic kpi.dlq:1 \
+    --bootstrap-file "$work/bootstrap" >"$work/mock-kafka.log" 2>&1 &
+  pids=("$!" "${pids[@]}")
+  for _ in $(seq 1 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
+  bootstrap="$(cat "$work/bootstrap")"
+fi
 
 # The generated period ends on the coming Sunday; as_of is its last day.
 back=$(date -d "$(date +%F) - $((weeks * 7)) days" +%F)

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,6 +75,10 @@ class Source {
       const std::vector<std::pair<TopicPartition, int64_t>>& parts) = 0;
   // Leaves the group (an orderly hand-over of the partitions).
   virtual void Close() = 0;
+  // Set once a broker has refused this process's credentials or TLS handshake (a configuration
+  // error that retrying does not mend): what was refused and which settings to check, never a
+  // secret. nullopt while nothing was refused.
+  virtual std::optional<std::string> Refused() const { return std::nullopt; }
 };
 
 struct Delivered {
@@ -93,12 +98,17 @@ class Sink {
   virtual std::expected<std::vector<Delivered>, std::string> Flush(int64_t timeout_ms) = 0;
   // Serves the client's callbacks without waiting.
   virtual void Poll() = 0;
+  // Called while Flush() waits (about every second, from Flush's thread) with the messages not
+  // yet acknowledged and the time waited; once more with 0, 0 when it stops waiting.
+  using WaitObserver = std::function<void(size_t pending, int64_t waited_ms)>;
+  virtual void ObserveWaits(WaitObserver observer) { (void)observer; }
 };
 
 // Reads partitions it is assigned, outside any group.
 class Reader {
  public:
   virtual ~Reader() = default;
+  // 0 when the topic does not exist (an existing topic has at least one partition).
   virtual std::expected<int32_t, std::string> PartitionCount(const std::string& topic,
                                                              int timeout_ms) = 0;
   // The partition's low and high watermarks, from the broker.

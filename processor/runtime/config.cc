@@ -308,6 +308,25 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
     return std::unexpected("kafka.bootstrap.servers: required (or KPI_KAFKA_BOOTSTRAP_SERVERS)");
   }
   if (!c.kafka.contains("group.id")) c.kafka["group.id"] = "kpi-processor";
+  // The SASL password from a file (a mounted secret): its first line. Not a librdkafka property.
+  if (const auto it = c.kafka.find("sasl.password.file"); it != c.kafka.end()) {
+    const std::string path = it->second;
+    c.kafka.erase(it);
+    if (c.kafka.contains("sasl.password")) {
+      return std::unexpected(
+          "kafka.sasl.password.file: kafka.sasl.password is set too; give the password once");
+    }
+    std::ifstream in(path);
+    std::string password;
+    if (!in || !std::getline(in, password)) {
+      return std::unexpected("kafka.sasl.password.file: cannot read " + path);
+    }
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    if (password.empty()) {
+      return std::unexpected("kafka.sasl.password.file: the first line of " + path + " is empty");
+    }
+    c.kafka["sasl.password"] = std::move(password);
+  }
   // Any record short of the bound must fit in the dead-letter topic with its headers.
   std::string message_max = "1000000";  // librdkafka's default
   for (const char* key : {"message.max.bytes", "producer.message.max.bytes"}) {

@@ -1,6 +1,7 @@
 #include "processor/runtime/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -134,6 +135,30 @@ TEST(ConfigTest, KafkaKeysPassThroughWhole) {
   EXPECT_EQ(c->kafka.at("security.protocol"), "SASL_SSL");
   EXPECT_EQ(c->kafka.at("sasl.mechanism"), "SCRAM-SHA-512");
   EXPECT_EQ(c->kafka.at("ssl.ca.location"), "/etc/ca.pem");
+}
+
+TEST(ConfigTest, TheSaslPasswordComesFromAFileOrTheEnvironmentNeverTwice) {
+  const std::filesystem::path file = std::filesystem::temp_directory_path() /
+                                     ("kpi_config_password_" + std::to_string(::getpid()));
+  { std::ofstream(file) << "s3cret-from-file\r\nsecond line ignored\n"; }
+  const auto from_file =
+      ParseConfig(std::string(kMinimal) + "  sasl.password.file: " + file.string() + "\n", {});
+  ASSERT_TRUE(from_file.has_value()) << from_file.error();
+  EXPECT_EQ(from_file->kafka.at("sasl.password"), "s3cret-from-file");
+  EXPECT_FALSE(from_file->kafka.contains("sasl.password.file"));  // not a librdkafka property
+  const auto from_env =
+      ParseConfig(std::string(kMinimal), {"KPI_KAFKA_SASL_PASSWORD_FILE=" + file.string()});
+  ASSERT_TRUE(from_env.has_value()) << from_env.error();
+  EXPECT_EQ(from_env->kafka.at("sasl.password"), "s3cret-from-file");
+  const auto twice = ParseConfig(std::string(kMinimal) + "  sasl.password: other\n",
+                                 {"KPI_KAFKA_SASL_PASSWORD_FILE=" + file.string()});
+  ASSERT_FALSE(twice.has_value());
+  EXPECT_NE(twice.error().find("kafka.sasl.password.file"), std::string::npos) << twice.error();
+  std::filesystem::remove(file);
+  const auto missing =
+      ParseConfig(std::string(kMinimal), {"KPI_KAFKA_SASL_PASSWORD_FILE=" + file.string()});
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error(), "kafka.sasl.password.file: cannot read " + file.string());
 }
 
 TEST(ConfigTest, EnvironmentOverridesTheFile) {

@@ -3,9 +3,12 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <string_view>
 
 namespace kpi::runtime {
 namespace {
@@ -82,8 +85,54 @@ std::pair<Client, std::string> Scope(const std::string& key) {
   return {Client::kBoth, key};
 }
 
+// A broker's refusal of this process's credentials or TLS handshake, seen in librdkafka's log
+// (its error callback is served only by polls, and a metadata request that fails for this reason
+// says no more than "transport failure"). One per process: every client has the same settings.
+struct Refusal {
+  std::atomic<bool> set{false};
+  std::mutex mu;
+  std::string text;
+};
+Refusal& TheRefusal() {
+  static Refusal refusal;
+  return refusal;
+}
+
+// What to check when the brokers refuse the client. librdkafka before 2.6.1 computes a SCRAM
+// proof that Kafka 4.0 and later reject (confluentinc/librdkafka#4895): the same credentials work
+// from a newer client, so that is said too.
+std::string RefusalAdvice(std::string_view failure, const std::string& mechanism) {
+  if (failure.find("SSL") != std::string_view::npos &&
+      failure.find("SASL") == std::string_view::npos) {
+    return "the TLS handshake with the brokers failed: check kafka.security.protocol, "
+           "kafka.ssl.ca.location and the brokers' certificates";
+  }
+  std::string advice =
+      "the brokers refused this client's credentials: check kafka.sasl.mechanism, "
+      "kafka.sasl.username and kafka.sasl.password (or kafka.sasl.password.file, "
+      "KPI_KAFKA_SASL_PASSWORD, KPI_KAFKA_SASL_PASSWORD_FILE)";
+  if (mechanism.starts_with("SCRAM") && rd_kafka_version() < 0x020601ff) {
+    advice += std::string("; this librdkafka (") + rd_kafka_version_str() +
+              ") cannot authenticate with SCRAM to Kafka 4.0 or later brokers "
+              "(confluentinc/librdkafka#4895, fixed in 2.6.1)";
+  }
+  return advice;
+}
+
+bool IsRefusal(std::string_view fac, std::string_view text) {
+  return fac == "FAIL" && (text.find("SASL authentication error") != std::string_view::npos ||
+                           text.find("SSL handshake failed") != std::string_view::npos ||
+                           text.find("certificate verify failed") != std::string_view::npos);
+}
+
 // librdkafka logs from its own threads to the "kafka" logger that main registers.
 void LogCallback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  if (IsRefusal(fac, buf) && !TheRefusal().set.load()) {
+    Refusal& r = TheRefusal();
+    const std::lock_guard lock(r.mu);
+    r.text = buf;  // the broker's address and librdkafka's reason; no secret
+    r.set.store(true);
+  }
   const std::shared_ptr<spdlog::logger> log = spdlog::get("kafka");
   if (log == nullptr) return;
   const auto lvl = level <= 3   ? spdlog::level::err
@@ -266,8 +315,16 @@ class RdSource final : public Source {
     polled_.Release();
     rd_kafka_consumer_close(rk_);
   }
+  std::optional<std::string> Refused() const override {
+    Refusal& r = TheRefusal();
+    if (!r.set.load()) return std::nullopt;
+    const std::lock_guard lock(r.mu);
+    return RefusalAdvice(r.text, mechanism_) + " (" + r.text + ")";
+  }
+  void SetMechanism(std::string mechanism) { mechanism_ = std::move(mechanism); }
 
  private:
+  std::string mechanism_;  // kafka.sasl.mechanism(s), for the advice on a refusal
   rd_kafka_t* rk_ = nullptr;
   Listener* listener_ = nullptr;
   bool in_assign_ = false;
@@ -329,14 +386,38 @@ class RdSink final : public Sink {
   std::expected<std::vector<Delivered>, std::string> Flush(int64_t timeout_ms) override {
     // The idempotent producer retries through broker faults; a delivery that fails for good
     // fails the flush.
-    const int64_t deadline = SteadyMs() + timeout_ms;
+    const int64_t start = SteadyMs();
+    const int64_t deadline = start + timeout_ms;
+    int64_t next_report = start + 1000;  // a commit's ordinary wait is silent
+    int64_t next_log = start + 1000;
+    bool waited = false;
     while (delivered_ < reports_.size() && failed_.empty()) {
       rd_kafka_flush(rk_, 100);
-      if (delivered_ < reports_.size() && SteadyMs() > deadline) {
+      const int64_t now = SteadyMs();
+      if (delivered_ < reports_.size() && now >= next_report) {
+        // The cluster is not taking the writes (leaders moving, too few in-sync replicas, every
+        // broker away): say what the commit waits for, as a metric and, every 10 s, a log line.
+        const size_t pending = reports_.size() - delivered_;
+        if (observer_) observer_(pending, now - start);
+        waited = true;
+        next_report = now + 1000;
+        if (now >= next_log) {
+          Warn("commit waits for the cluster to acknowledge " + std::to_string(pending) + " of " +
+               std::to_string(reports_.size()) + " output message(s), for " +
+               std::to_string((now - start) / 1000) +
+               " s so far; it gives up at commit.delivery_timeout_ms (" +
+               std::to_string(timeout_ms / 1000) +
+               " s) and exits 4 (librdkafka's reasons are logged above)");
+          next_log = now + 10000;
+        }
+      }
+      if (delivered_ < reports_.size() && now > deadline) {
+        if (observer_) observer_(0, 0);
         Reset();
         return std::unexpected("output not delivered within commit.delivery_timeout_ms");
       }
     }
+    if (waited && observer_) observer_(0, 0);
     if (!failed_.empty()) {
       const std::string reason = failed_;
       Reset();
@@ -347,6 +428,7 @@ class RdSink final : public Sink {
     return out;
   }
   void Poll() override { rd_kafka_poll(rk_, 0); }
+  void ObserveWaits(WaitObserver observer) override { observer_ = std::move(observer); }
 
  private:
   // After a failed flush the outcome of queued messages is unknown; later reports for them are
@@ -362,6 +444,7 @@ class RdSink final : public Sink {
   uintptr_t base_ = 0;
   size_t delivered_ = 0;
   std::string failed_;
+  WaitObserver observer_;
 };
 
 class RdReader final : public Reader {
@@ -387,6 +470,8 @@ class RdReader final : public Reader {
     std::string error;
     if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       count = md->topics[0].partition_cnt;
+    } else if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+      count = 0;
     } else if (md->topic_cnt == 1) {
       error = rd_kafka_err2str(md->topics[0].err);
     }
@@ -507,6 +592,9 @@ std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::
     return std::unexpected(std::string("kafka consumer: ") + errstr);
   }
   source->Attach(consumer);
+  for (const char* key : {"sasl.mechanism", "sasl.mechanisms"}) {
+    if (const auto it = kafka.find(key); it != kafka.end()) source->SetMechanism(it->second);
+  }
   // Each reader is a client of its own (its own assignment).
   const auto new_reader = [&](std::unique_ptr<Reader>& out) -> std::expected<void, std::string> {
     auto r = std::make_unique<RdReader>();
@@ -537,6 +625,15 @@ std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::
   }
   bus.source = std::move(source);
   bus.sink = std::move(sink);
+  if (const std::shared_ptr<spdlog::logger> log = spdlog::get("kafka")) {
+    const auto setting = [&](const char* key, const char* fallback) {
+      const auto it = kafka.find(key);
+      return it == kafka.end() ? std::string(fallback) : it->second;
+    };
+    log->info("librdkafka {}, security.protocol {}, sasl.mechanism {}", rd_kafka_version_str(),
+              setting("security.protocol", "plaintext"),
+              setting("sasl.mechanism", setting("sasl.mechanisms", "none").c_str()));
+  }
   return bus;
 }
 

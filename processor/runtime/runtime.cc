@@ -72,6 +72,10 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
     rt->store_ = rt->wrapped_store_.get();
   }
   rt->bus_ = std::move(bus);
+  // While a commit waits for the cluster, /metrics says so (the loop itself is blocked).
+  rt->bus_.sink->ObserveWaits([probe = &rt->probe_](size_t pending, int64_t waited_ms) {
+    probe->DeliveryWaiting(pending, waited_ms);
+  });
   EngineOptions options;
   options.assessment_limit = config.assessment_limit;
   options.icpc_limit = config.icpc_limit;
@@ -90,7 +94,38 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
 void Runtime::SetFaultHook(FaultHook hook) { publisher_->SetFaultHook(std::move(hook)); }
 
 void Runtime::Fail(int exit_code, std::string message) {
-  if (!failure_) failure_ = Failure{exit_code, std::move(message)};
+  if (failure_) return;
+  // A Kafka failure whose cause is a broker refusing our credentials or TLS is a configuration
+  // error: say so, and let the supervisor not restart into the same refusal.
+  if (exit_code == kExitKafka) {
+    if (std::optional<std::string> refused = bus_.source->Refused()) {
+      failure_ = Failure{kExitConfig, std::move(*refused)};
+      return;
+    }
+  }
+  failure_ = Failure{exit_code, std::move(message)};
+}
+
+std::expected<void, Failure> Runtime::CheckTopics() {
+  std::vector<std::string> topics = config_.input_topics;
+  topics.push_back(config_.output_topic);
+  topics.push_back(config_.dlq_topic);
+  if (config_.scale.enabled) {
+    topics.push_back(config_.scale.changelog_topic);
+    topics.push_back(config_.scale.cells_topic);
+  }
+  for (const std::string& topic : topics) {
+    auto n = bus_.reader->PartitionCount(topic, 10000);
+    if (!n) return std::unexpected(Failure{kExitKafka, n.error()});
+    if (*n == 0) {
+      return std::unexpected(Failure{
+          kExitConfig, "topic " + topic +
+                           " does not exist; create it before the processor starts (README, "
+                           "\"Running against Kafka\", gives each topic's configuration)"});
+    }
+  }
+  if (config_.scale.enabled) return CheckScaledTopics();
+  return {};
 }
 
 Date Runtime::Today() {
@@ -363,9 +398,7 @@ std::expected<void, Failure> Runtime::Run() {
   today_ = Today();
   probe_.Started(UnixMs());
   ReportStatus();
-  if (config_.scale.enabled) {
-    if (auto t = CheckTopics(); !t) Fail(t.error());
-  }
+  if (auto t = CheckTopics(); !t) Fail(t.error());
   // Whatever a crash left in the outbox, before anything new.
   if (!failure_) {
     auto d = publisher_->DeliverStored();
@@ -382,6 +415,11 @@ std::expected<void, Failure> Runtime::Run() {
     }
   }
   while (!stop_.load() && !failure_) {
+    // librdkafka retries a refused connection for ever; the refusal is a configuration error.
+    if (std::optional<std::string> refused = bus_.source->Refused()) {
+      Fail(kExitConfig, std::move(*refused));
+      break;
+    }
     auto record = bus_.source->Poll(20, *this);
     if (!record) {
       Fail(kExitKafka, record.error());

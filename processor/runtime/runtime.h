@@ -100,8 +100,11 @@ class Runtime final : private Source::Listener {
     uint64_t log_bytes = 0;                  // changelog bytes since the last snapshot
     bool ready() const { return restore == nullptr; }
   };
-  // At start: the topics' partition counts agree (else exit 2).
+  // At start: every topic exists (else exit 2); scaled out, CheckScaledTopics too.
   std::expected<void, Failure> CheckTopics();
+  // The input, changelog and cells topics' partition counts agree (else exit 2); every instance
+  // reads the cells topic.
+  std::expected<void, Failure> CheckScaledTopics();
   void ScaledAssign(std::vector<std::pair<TopicPartition, int64_t>>& parts);
   // One step of the restore under way; a finished restore claims, snapshots and serves the task.
   void StepRestores();

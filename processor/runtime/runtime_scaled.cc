@@ -25,7 +25,7 @@ std::string TaskKey(int32_t task) { return "task-" + std::to_string(task); }
 
 }  // namespace
 
-std::expected<void, Failure> Runtime::CheckTopics() {
+std::expected<void, Failure> Runtime::CheckScaledTopics() {
   std::vector<std::string> topics = config_.input_topics;
   topics.push_back(config_.scale.changelog_topic);
   topics.push_back(config_.scale.cells_topic);

@@ -199,6 +199,13 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
   single_gauge("kpi_block_cache_capacity_bytes", "RocksDB: block cache capacity",
                static_cast<double>(s.status.block_cache_capacity_bytes));
   single_gauge("kpi_ready", "1 once partitions are assigned and restored", s.ready ? 1 : 0);
+  single_gauge("kpi_delivery_pending_messages",
+               "Output messages the current commit waits for the cluster to acknowledge",
+               static_cast<double>(s.delivery_pending));
+  single_gauge("kpi_delivery_wait_seconds",
+               "How long the current commit has waited for the cluster to acknowledge its "
+               "output (0 when not waiting); it gives up at commit.delivery_timeout_ms (exit 4)",
+               s.delivery_wait_seconds);
   MetricFamily build = Family("kpi_build_info", "Build information", MetricType::Gauge);
   AddSample(build, 1, {{"version", KPI_VERSION}});
   out.push_back(std::move(build));

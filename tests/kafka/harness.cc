@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -52,9 +54,12 @@ std::string Tail(const fs::path& file, size_t bytes) {
   return all.size() > bytes ? all.substr(all.size() - bytes) : all;
 }
 
-Process::Process(const std::vector<std::string>& argv, const fs::path& log) {
+Process::Process(const std::vector<std::string>& argv, const fs::path& log,
+                 const std::vector<std::string>& env) {
+  std::vector<std::string> entries = env;  // putenv keeps the pointers: copies that outlive exec
   pid_ = ::fork();
   if (pid_ == 0) {
+    for (std::string& e : entries) ::putenv(e.data());
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
@@ -128,10 +133,304 @@ bool MockKafka::Command(const std::string& command) {
   return false;
 }
 
+namespace {
+std::map<std::string, std::string>& Properties() {
+  static std::map<std::string, std::string> properties;
+  return properties;
+}
+
+// "name:partitions[:key=value,...]" -> name, partitions, configurations.
+struct TopicSpec {
+  std::string name;
+  int partitions = 1;
+  std::vector<std::pair<std::string, std::string>> configs;
+};
+TopicSpec ParseTopicSpec(const std::string& spec) {
+  TopicSpec t;
+  const size_t colon = spec.find(':');
+  t.name = spec.substr(0, colon);
+  if (colon == std::string::npos) return t;
+  const size_t second = spec.find(':', colon + 1);
+  t.partitions = std::stoi(spec.substr(colon + 1, second - colon - 1));
+  if (second == std::string::npos) return t;
+  std::stringstream configs(spec.substr(second + 1));
+  for (std::string kv; std::getline(configs, kv, ',');) {
+    const size_t eq = kv.find('=');
+    t.configs.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return t;
+}
+
+class MockCluster final : public TestCluster {
+ public:
+  MockCluster(const fs::path& dir, int brokers, const std::vector<std::string>& topics)
+      : dir_(dir) {
+    std::vector<std::string> specs;
+    for (const std::string& t : topics) {
+      const TopicSpec spec = ParseTopicSpec(t);
+      specs.push_back(spec.name + ":" + std::to_string(spec.partitions));
+    }
+    mock_ = std::make_unique<MockKafka>(dir, brokers, specs);
+    bootstraps_ = mock_->bootstraps();
+    if (bootstraps_.empty())
+      error_ = "kpi-mock-kafka did not start: " + Tail(dir / "mock-kafka.log");
+    SetClientProperties({});
+  }
+  bool real() const override { return false; }
+  bool AllDown() override { return mock_->Command("down all"); }
+  bool AllUp() override { return mock_->Command("up all"); }
+  bool MockCommand(const std::string& command) override { return mock_->Command(command); }
+  std::string Logs() const override { return Tail(dir_ / "mock-kafka.log"); }
+
+ private:
+  fs::path dir_;
+  std::unique_ptr<MockKafka> mock_;
+};
+
+// One Admin API call's result: the error of each topic ("" when none).
+std::map<std::string, std::string> TopicResults(rd_kafka_queue_t* queue, int timeout_ms) {
+  std::map<std::string, std::string> out;
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, timeout_ms);
+  if (ev == nullptr) return {{"", "no answer in time"}};
+  const rd_kafka_topic_result_t** results = nullptr;
+  size_t n = 0;
+  if (const auto* created = rd_kafka_event_CreateTopics_result(ev)) {
+    results = rd_kafka_CreateTopics_result_topics(created, &n);
+  } else if (const auto* deleted = rd_kafka_event_DeleteTopics_result(ev)) {
+    results = rd_kafka_DeleteTopics_result_topics(deleted, &n);
+  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    out[""] = rd_kafka_event_error_string(ev);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+    out[rd_kafka_topic_result_name(results[i])] =
+        err == RD_KAFKA_RESP_ERR_NO_ERROR ? "" : rd_kafka_err2name(err);
+  }
+  rd_kafka_event_destroy(ev);
+  return out;
+}
+
+// Partitions of `topic` with a leader, per the metadata (-1: the topic is unknown).
+int LedPartitions(rd_kafka_t* rk, const std::string& topic, int* leader_of, int32_t partition) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  int led = -1;
+  if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      led = 0;
+      for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
+        const rd_kafka_metadata_partition_t& p = md->topics[0].partitions[i];
+        if (p.leader >= 0 && p.err == RD_KAFKA_RESP_ERR_NO_ERROR) ++led;
+        if (leader_of != nullptr && p.id == partition) *leader_of = p.leader;
+      }
+    }
+    rd_kafka_metadata_destroy(md);
+  }
+  rd_kafka_topic_destroy(rkt);
+  return led;
+}
+
+std::string FirstLine(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+}  // namespace
+
+void SetClientProperties(std::map<std::string, std::string> properties) {
+  Properties() = std::move(properties);
+}
+const std::map<std::string, std::string>& ClientProperties() { return Properties(); }
+
+bool TestCluster::RealFromEnvironment() {
+  const char* broker = std::getenv("KPITEST_BROKER");
+  return broker != nullptr && std::string(broker) == "kafka";
+}
+
+std::unique_ptr<TestCluster> TestCluster::Start(const fs::path& dir,
+                                                const std::vector<std::string>& topics,
+                                                Options options) {
+  static int clusters = 0;
+  std::unique_ptr<TestCluster> cluster;
+  if (RealFromEnvironment() || options.sasl || options.real) {
+    cluster = std::make_unique<RealKafka>(dir, topics, options);
+  } else {
+    cluster = std::make_unique<MockCluster>(dir, options.brokers, topics);
+  }
+  cluster->group_ = "kpi-test-" + std::to_string(::getpid()) + "-" + std::to_string(++clusters);
+  return cluster;
+}
+
+std::string TestCluster::KafkaYaml() const {
+  std::string yaml = "  bootstrap.servers: " +
+                     (processor_bootstraps_.empty() ? bootstraps_ : processor_bootstraps_) +
+                     "\n  group.id: " + group_ + "\n";
+  for (const auto& [k, v] : security_) yaml += "  " + k + ": " + v + "\n";
+  return yaml;
+}
+
+RealKafka::RealKafka(const fs::path& dir, const std::vector<std::string>& topics, Options options)
+    : dir_(dir), brokers_(options.brokers) {
+  const char* shared = std::getenv("KPITEST_KAFKA_DIR");
+  if (shared != nullptr && *shared != 0 && options.brokers == 1 && !options.sasl &&
+      fs::exists(fs::path(shared) / "bootstrap")) {
+    cluster_dir_ = shared;
+  } else {
+    cluster_dir_ = dir / "kafka";
+    owned_ = true;
+    std::vector<std::string> args = {"start", "--dir", cluster_dir_.string(), "--brokers",
+                                     std::to_string(options.brokers)};
+    if (options.sasl) args.emplace_back("--sasl");
+    if (!Script(args, 180000)) {
+      error_ = "tools/kafka/cluster.sh start failed:\n" + Tail(dir / "cluster.log");
+      return;
+    }
+  }
+  // The processor gets the client listeners with their security settings; the harness's own
+  // clients use the internal PLAINTEXT listeners, so that they work whatever the security (and
+  // whatever SASL mechanisms this build's librdkafka can do).
+  std::ifstream in(cluster_dir_ / "client.properties");
+  for (std::string line; std::getline(in, line);) {
+    const size_t eq = line.find('=');
+    if (eq != std::string::npos) security_[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  SetClientProperties({});
+  if (!MakeTopics(topics)) return;
+  processor_bootstraps_ = FirstLine(cluster_dir_ / "bootstrap");
+  bootstraps_ = FirstLine(cluster_dir_ / "admin_bootstrap");
+  if (bootstraps_.empty() || processor_bootstraps_.empty()) {
+    bootstraps_.clear();
+    error_ = "no bootstrap files in " + cluster_dir_.string();
+  }
+}
+
+RealKafka::~RealKafka() {
+  if (owned_) Script({"stop", "--dir", cluster_dir_.string()}, 60000);
+}
+
+bool RealKafka::Script(const std::vector<std::string>& args, int timeout_ms) {
+  std::vector<std::string> argv = {std::string(KPI_SOURCE_DIR) + "/tools/kafka/cluster.sh"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Process script(argv, dir_ / "cluster.log");
+  return script.Wait(timeout_ms) == 0;
+}
+
+bool RealKafka::MakeTopics(const std::vector<std::string>& topics) {
+  // Admin requests go to the internal PLAINTEXT listeners (no credentials needed).
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", FirstLine(cluster_dir_ / "admin_bootstrap").c_str(),
+                    err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  std::vector<TopicSpec> specs;
+  for (const std::string& t : topics) specs.push_back(ParseTopicSpec(t));
+  const int replication = std::min(brokers_, 3);
+  const auto done = [&](bool ok) {
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(rk);
+    return ok;
+  };
+  // Delete what an earlier test left, and wait until it is gone.
+  std::vector<rd_kafka_DeleteTopic_t*> deletes;
+  for (const TopicSpec& t : specs) deletes.push_back(rd_kafka_DeleteTopic_new(t.name.c_str()));
+  rd_kafka_DeleteTopics(rk, deletes.data(), deletes.size(), nullptr, queue);
+  TopicResults(queue, 30000);
+  rd_kafka_DeleteTopic_destroy_array(deletes.data(), deletes.size());
+  for (const TopicSpec& t : specs) {
+    const int64_t deadline = NowMs() + 30000;
+    while (LedPartitions(rk, t.name, nullptr, 0) >= 0) {
+      if (NowMs() > deadline) {
+        error_ = "topic " + t.name + " still exists 30 s after its deletion";
+        return done(false);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  for (const TopicSpec& t : specs) {
+    const int64_t deadline = NowMs() + 30000;
+    while (true) {
+      rd_kafka_NewTopic_t* nt =
+          rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, replication, err, sizeof err);
+      for (const auto& [k, v] : t.configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+      rd_kafka_CreateTopics(rk, &nt, 1, nullptr, queue);
+      const std::map<std::string, std::string> results = TopicResults(queue, 30000);
+      rd_kafka_NewTopic_destroy(nt);
+      const auto it = results.find(t.name);
+      if (it != results.end() && it->second.empty()) break;
+      // A topic being deleted is still "already there" for a moment.
+      if (NowMs() > deadline) {
+        error_ = "creating topic " + t.name + ": " +
+                 (it != results.end() ? it->second : results.begin()->second);
+        return done(false);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  for (const TopicSpec& t : specs) {
+    const int64_t deadline = NowMs() + 30000;
+    while (LedPartitions(rk, t.name, nullptr, 0) != t.partitions) {
+      if (NowMs() > deadline) {
+        error_ = "topic " + t.name + ": not every partition has a leader after 30 s";
+        return done(false);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  return done(true);
+}
+
+bool RealKafka::KillBroker(int id) {
+  return Script({"kill-broker", "--dir", cluster_dir_.string(), std::to_string(id)}, 30000);
+}
+
+bool RealKafka::StartBroker(int id) {
+  return Script({"start-broker", "--dir", cluster_dir_.string(), std::to_string(id)}, 180000);
+}
+
+bool RealKafka::AllDown() {
+  bool ok = true;
+  for (int id = 1; id <= brokers_; ++id) ok = KillBroker(id) && ok;
+  return ok;
+}
+
+bool RealKafka::AllUp() {
+  bool ok = true;
+  for (int id = 1; id <= brokers_; ++id) ok = StartBroker(id) && ok;
+  return ok;
+}
+
+int RealKafka::Leader(const std::string& topic, int32_t partition) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", FirstLine(cluster_dir_ / "admin_bootstrap").c_str(),
+                    err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  int leader = -1;
+  LedPartitions(rk, topic, &leader, partition);
+  rd_kafka_destroy(rk);
+  return leader;
+}
+
+std::string RealKafka::Logs() const {
+  std::string out = Tail(dir_ / "cluster.log", 2000);
+  for (int id = 1; id <= brokers_; ++id) {
+    out += "\nbroker " + std::to_string(id) + ":\n" +
+           Tail(cluster_dir_ / ("broker-" + std::to_string(id)) / "broker.log", 1500);
+  }
+  return out;
+}
+
 Producer::Producer(const std::string& bootstraps) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+  for (const auto& [k, v] : ClientProperties())
+    rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
   rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
   rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
   rd_kafka_conf_set(conf, "compression.type", "lz4", err, sizeof err);
@@ -181,6 +480,8 @@ std::vector<Consumed> ReadTopic(const std::string& bootstraps, const std::string
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+  for (const auto& [k, v] : ClientProperties())
+    rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
   rd_kafka_conf_set(conf, "group.id", "kpi-test-reader", err, sizeof err);
   rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
   rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", err, sizeof err);
@@ -320,6 +621,35 @@ std::multiset<std::pair<std::string, std::string>> WantedDeadLetters(
     if (!valid) want.insert({p.value, std::string(ReasonCode(valid.error()))});
   }
   return want;
+}
+
+std::string DeadLetterDifferences(const std::string& bootstraps, const std::string& topic,
+                                  const std::vector<std::string>& lines, Date as_of) {
+  const std::multiset<std::pair<std::string, std::string>> want =
+      WantedDeadLetters(lines, kJsonTopics, as_of);
+  std::map<std::string, int> times;
+  std::multiset<std::pair<std::string, std::string>> got;
+  for (const Consumed& c : ReadTopic(bootstraps, topic)) {
+    const auto header = [&](const char* name) {
+      const auto it = c.headers.find(name);
+      return it == c.headers.end() ? std::string("?") : it->second;
+    };
+    ++times[header("source_topic") + "[" + header("source_partition") + "]@" +
+            header("source_offset")];
+    got.insert({c.value, header("reason")});
+  }
+  std::string out;
+  for (const auto& [source, n] : times) {
+    if (n != 1) out += source + " published " + std::to_string(n) + " times\n";
+  }
+  if (got != want) {
+    size_t missing = 0;
+    for (const auto& w : want) missing += got.count(w) < want.count(w) ? 1 : 0;
+    out += "dead letters: " + std::to_string(got.size()) + " published, " +
+           std::to_string(want.size()) + " expected, " + std::to_string(missing) +
+           " expected ones missing or short\n";
+  }
+  return out;
 }
 
 std::vector<std::string> TopicSpecs(int partitions, int dlq_partitions) {

@@ -30,6 +30,12 @@ std::multiset<std::pair<std::string, std::string>> WantedDeadLetters(
     const std::vector<std::string>& lines, const std::map<std::string, bool>& json_topics,
     Date as_of);
 
+// Empty when the dead-letter topic holds exactly what `lines` (produced as Route(line,
+// kJsonTopics, "contacts")) must give at `as_of`: each source (topic, partition, offset) once,
+// and the records, byte for byte, with their reasons. Else what differs.
+std::string DeadLetterDifferences(const std::string& bootstraps, const std::string& topic,
+                                  const std::vector<std::string>& lines, Date as_of);
+
 // "topic:partitions" for MockKafka: every input topic with `partitions`, then kpi.results with
 // `partitions` and kpi.dlq with `dlq_partitions` (none when 0).
 std::vector<std::string> TopicSpecs(int partitions, int dlq_partitions);
@@ -40,7 +46,9 @@ int64_t NowMs();
 // A child process; killed (SIGKILL) if still running when destroyed.
 class Process {
  public:
-  Process(const std::vector<std::string>& argv, const fs::path& log);
+  // `env`: NAME=value entries added to the child's environment.
+  Process(const std::vector<std::string>& argv, const fs::path& log,
+          const std::vector<std::string>& env = {});
   ~Process();
   void Signal(int sig);
   // Waits up to `timeout_ms` for exit; returns the exit code, or -1 if still running / killed.
@@ -65,6 +73,89 @@ class MockKafka {
   fs::path dir_;
   std::unique_ptr<Process> process_;
   std::string bootstraps_;
+};
+
+// Properties every librdkafka client of the harness (Producer, ReadTopic ...) adds to its
+// bootstrap.servers: a secured cluster's SASL and TLS settings. Set by TestCluster.
+void SetClientProperties(std::map<std::string, std::string> properties);
+const std::map<std::string, std::string>& ClientProperties();
+
+// The cluster a suite runs against: kpi-mock-kafka by default, or a real Apache Kafka (tools/
+// kafka/cluster.sh) when KPITEST_BROKER=kafka (the kafka_real_test binary sets it). A real
+// cluster of one plain broker is the one in KPITEST_KAFKA_DIR when set (ctest's kafka_real
+// fixture shares it between tests), else one started in `dir` for this test and stopped with it.
+// The test's topics are created afresh (deleted first on a shared cluster); each cluster object
+// names a consumer group of its own for the processors of its test.
+class TestCluster {
+ public:
+  struct Options {
+    int brokers = 1;
+    bool sasl = false;  // real only: SASL_SSL with SCRAM-SHA-512 and a throwaway CA
+    bool real = false;  // a real cluster whatever KPITEST_BROKER says (the benchmarks' --broker)
+  };
+  // `topics`: "name:partitions" or "name:partitions:key=value,key=value" (topic configurations,
+  // which the mock ignores). Replication: min(3, brokers). Check ok() after.
+  static std::unique_ptr<TestCluster> Start(const fs::path& dir,
+                                            const std::vector<std::string>& topics,
+                                            Options options);
+  static std::unique_ptr<TestCluster> Start(const fs::path& dir,
+                                            const std::vector<std::string>& topics) {
+    return Start(dir, topics, Options{});
+  }
+  static bool RealFromEnvironment();
+  virtual ~TestCluster() = default;
+
+  virtual bool real() const = 0;
+  // For the test's own clients (Producer, ReadTopic, kcat): a real cluster's internal PLAINTEXT
+  // listeners. Empty when the cluster did not start; error() says why.
+  const std::string& bootstraps() const { return bootstraps_; }
+  const std::string& error() const { return error_; }
+  bool ok() const { return !bootstraps_.empty(); }
+  // The kafka section of a processor's configuration, as YAML lines indented by two spaces:
+  // bootstrap.servers, this test's group.id, and the security settings a secured cluster needs.
+  std::string KafkaYaml() const;
+  // Every broker unreachable (mock: its "down all"; real: kill -9 of every broker), and back.
+  virtual bool AllDown() = 0;
+  virtual bool AllUp() = 0;
+  // The mock's control channel (errors to inject); false on a real cluster.
+  virtual bool MockCommand(const std::string& command) = 0;
+  // Where to look when something failed: the broker logs.
+  virtual std::string Logs() const = 0;
+
+ protected:
+  std::string bootstraps_;
+  std::string processor_bootstraps_;  // the client listeners; empty: bootstraps_
+  std::string error_;
+  std::string group_;
+  std::map<std::string, std::string> security_;  // the processor's settings beyond the servers
+};
+
+// A real cluster's own operations (tools/kafka/cluster.sh), for the broker-failure scenarios.
+class RealKafka : public TestCluster {
+ public:
+  RealKafka(const fs::path& dir, const std::vector<std::string>& topics, Options options);
+  ~RealKafka() override;
+  bool real() const override { return true; }
+  bool AllDown() override;
+  bool AllUp() override;
+  bool MockCommand(const std::string&) override { return false; }
+  std::string Logs() const override;
+  // kill -9 of broker `id` (1..N), and its start (waiting until it is registered again).
+  bool KillBroker(int id);
+  bool StartBroker(int id);
+  // The broker leading a partition, from the metadata (-1: none).
+  int Leader(const std::string& topic, int32_t partition);
+  int brokers() const { return brokers_; }
+  const fs::path& cluster_dir() const { return cluster_dir_; }
+
+ private:
+  // Runs tools/kafka/cluster.sh with `args`; its output goes to dir/cluster.log.
+  bool Script(const std::vector<std::string>& args, int timeout_ms);
+  bool MakeTopics(const std::vector<std::string>& topics);
+  fs::path dir_;
+  fs::path cluster_dir_;
+  bool owned_ = false;  // started for this test (stopped with it), not the shared one
+  int brokers_ = 1;
 };
 
 struct Produced {

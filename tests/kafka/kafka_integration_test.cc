@@ -1,4 +1,5 @@
-// The streaming processor against librdkafka's mock cluster, run as separate processes over TCP:
+// The streaming processor against a broker (librdkafka's mock cluster; in kafka_real_test a real
+// Apache Kafka: harness.h, TestCluster), run as separate processes over TCP:
 // rows and dead letters on the output topics, restart from stored offsets, kill -9 crashes and
 // broker faults. The reference is always the replay table of the same input.
 #include <gtest/gtest.h>
@@ -27,12 +28,15 @@ class KafkaIntegrationTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    mock_ = std::make_unique<MockKafka>(dir_, 3, TopicSpecs(4, 2));
-    ASSERT_FALSE(mock_->bootstraps().empty()) << Tail(dir_ / "mock-kafka.log");
+    // Three mock brokers; one real broker (the shared one: the replication scenarios with three
+    // are broker_failure_test's).
+    cluster_ = TestCluster::Start(dir_, TopicSpecs(4, 2),
+                                  {.brokers = TestCluster::RealFromEnvironment() ? 1 : 3});
+    ASSERT_TRUE(cluster_->ok()) << cluster_->error();
   }
   void TearDown() override {
     processor_.reset();
-    mock_.reset();
+    cluster_.reset();
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
@@ -51,8 +55,8 @@ class KafkaIntegrationTest : public ::testing::Test {
 
   void WriteConfig() {
     std::ofstream cfg(dir_ / "config.yaml");
-    cfg << "kafka:\n  bootstrap.servers: " << mock_->bootstraps()
-        << "\n  session.timeout.ms: " << session_timeout_ms_
+    cfg << "kafka:\n"
+        << cluster_->KafkaYaml() << "  session.timeout.ms: " << session_timeout_ms_
         << "\n  heartbeat.interval.ms: " << session_timeout_ms_ / 4 << "\n"
         << "  fetch.wait.max.ms: 50\n  message.timeout.ms: 60000\n"
         << "input:\n  format: protobuf\n  formats:\n";
@@ -79,7 +83,7 @@ class KafkaIntegrationTest : public ::testing::Test {
   }
 
   void Produce(const std::vector<std::string>& lines, size_t from, size_t to) {
-    Producer producer(mock_->bootstraps());
+    Producer producer(cluster_->bootstraps());
     for (size_t i = from; i < to; ++i) producer.Produce(Route(lines[i], kJsonTopics, "contacts"));
     ASSERT_TRUE(producer.Flush(30000));
   }
@@ -105,7 +109,7 @@ class KafkaIntegrationTest : public ::testing::Test {
   std::vector<Consumed> ReadAtLeast(const std::string& topic, size_t count) {
     std::vector<Consumed> records;
     for (const int64_t deadline = NowMs() + 30000; NowMs() < deadline;) {
-      records = ReadTopic(mock_->bootstraps(), topic);
+      records = ReadTopic(cluster_->bootstraps(), topic);
       if (records.size() >= count) return records;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -119,7 +123,7 @@ class KafkaIntegrationTest : public ::testing::Test {
   bool WaitForTable(const Table& expected, int timeout_ms) {
     const int64_t deadline = NowMs() + timeout_ms;
     while (NowMs() < deadline) {
-      if (OutputTable(mock_->bootstraps(), "kpi.results") == expected) return true;
+      if (OutputTable(cluster_->bootstraps(), "kpi.results") == expected) return true;
       if (processor_ && !processor_->running()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
@@ -127,7 +131,7 @@ class KafkaIntegrationTest : public ::testing::Test {
   }
 
   std::string Diff(const Table& expected) {
-    const Table actual = OutputTable(mock_->bootstraps(), "kpi.results");
+    const Table actual = OutputTable(cluster_->bootstraps(), "kpi.results");
     std::string out = "expected " + std::to_string(expected.size()) + " rows, output has " +
                       std::to_string(actual.size()) + "\n";
     int shown = 0;
@@ -146,7 +150,7 @@ class KafkaIntegrationTest : public ::testing::Test {
     const std::map<std::string, int64_t> committed = CommittedOffsets(dir_ / "state");
     for (const std::string& topic : kInputTopics) {
       std::map<int32_t, int64_t> end;
-      for (const Consumed& c : ReadTopic(mock_->bootstraps(), topic)) {
+      for (const Consumed& c : ReadTopic(cluster_->bootstraps(), topic)) {
         end[c.partition] = std::max(end[c.partition], c.offset + 1);
       }
       for (const auto& [p, e] : end) {
@@ -165,7 +169,7 @@ class KafkaIntegrationTest : public ::testing::Test {
   Date as_of_;
   int restarts_ = 0;
   int session_timeout_ms_ = 3000;  // short: the mock rebalances in session - 1 s
-  std::unique_ptr<MockKafka> mock_;
+  std::unique_ptr<TestCluster> cluster_;
   std::unique_ptr<Process> processor_;
 };
 
@@ -199,7 +203,7 @@ TEST_F(KafkaIntegrationTest, RecordKeyedByAnotherChildIsDeadLettered) {
       R"({"eventId":"CT1","childId":"C1","recordedAt":"2026-03-02T10:00:00Z","contact":{"contactDate":"2026-03-02"}})";
   as_of_ = Date::FromYmd(2026, 3, 6);
   {
-    Producer producer(mock_->bootstraps());
+    Producer producer(cluster_->bootstraps());
     producer.Produce({"contacts", "C2", line});
     producer.Produce({"contacts", "C1", line});
     ASSERT_TRUE(producer.Flush(10000));
@@ -301,7 +305,7 @@ TEST_F(KafkaIntegrationTest, KillNineAtRandomMomentsStillGivesTheExactTable) {
   ASSERT_GT(want.size(), 10u);
   std::map<std::string, int> times;
   std::multiset<std::pair<std::string, std::string>> got;
-  for (const Consumed& c : ReadTopic(mock_->bootstraps(), "kpi.dlq")) {
+  for (const Consumed& c : ReadTopic(cluster_->bootstraps(), "kpi.dlq")) {
     ++times[c.headers.at("source_topic") + "[" + c.headers.at("source_partition") + "]@" +
             c.headers.at("source_offset")];
     got.insert({c.value, c.headers.at("reason")});
@@ -337,14 +341,18 @@ TEST_F(KafkaIntegrationTest, BrokersDownAndProduceErrorsStillGiveTheExactTable) 
   const size_t third = lines.size() / 3;
   Produce(lines, 0, third);
   std::this_thread::sleep_for(std::chrono::milliseconds(4000));
-  // Every broker down for 5 s while input keeps arriving.
-  ASSERT_TRUE(mock_->Command("down all"));
+  // Every broker down for 5 s while input keeps arriving (a real broker: killed -9, and
+  // started again, which takes longer).
+  ASSERT_TRUE(cluster_->AllDown()) << cluster_->Logs();
   std::thread producer([&] { Produce(lines, third, 2 * third); });
   std::this_thread::sleep_for(std::chrono::milliseconds(5000));
-  ASSERT_TRUE(mock_->Command("up all"));
+  ASSERT_TRUE(cluster_->AllUp()) << cluster_->Logs();
   producer.join();
-  // Then the next produce requests fail (ApiKey 0 = Produce; 7 = REQUEST_TIMED_OUT).
-  ASSERT_TRUE(mock_->Command("errors 0 8 7"));
+  // Then the next produce requests fail (ApiKey 0 = Produce; 7 = REQUEST_TIMED_OUT): the mock
+  // only (a real broker has no such control; its restart above is its fault).
+  if (!cluster_->real()) {
+    ASSERT_TRUE(cluster_->MockCommand("errors 0 8 7"));
+  }
   Produce(lines, 2 * third, lines.size());
   const Table expected = ReplayTable(lines, as_of_);
   // Were the session lost anyway, the processor exits (code 4) to rejoin through a restart;

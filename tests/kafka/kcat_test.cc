@@ -32,12 +32,14 @@ TEST(KcatTest, EventsFromKcatBecomeRowsThatKcatReads) {
   const fs::path dir = fs::temp_directory_path() / ("kpi_kcat_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  MockKafka mock(dir, 1, {"contacts:2", "referrals:2", "kpi.results:2", "kpi.dlq:1"});
-  ASSERT_FALSE(mock.bootstraps().empty());
+  const auto cluster =
+      TestCluster::Start(dir, {"contacts:2", "referrals:2", "kpi.results:2", "kpi.dlq:1"});
+  ASSERT_TRUE(cluster->ok()) << cluster->error();
+  const std::string& bootstraps = cluster->bootstraps();
   {
     std::ofstream cfg(dir / "config.yaml");
-    cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps()
-        << "\n  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
+    cfg << "kafka:\n"
+        << cluster->KafkaYaml() << "  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
         << "input:\n  topics: [contacts, referrals]\n  format: json\n"
         << "output:\n  format: json\n"
         << "state:\n  path: " << (dir / "state").string() << "\n"
@@ -60,7 +62,7 @@ TEST(KcatTest, EventsFromKcatBecomeRowsThatKcatReads) {
         << R"(C3|{"event_id":"CT-4","child_id":"C3","recorded_at":"2026-03-03T11:00:00Z","contact":{"contact_date":"2026-13-03"}})"
         << "\n";
   }
-  ASSERT_EQ(std::system(("kcat -P -q -b " + mock.bootstraps() + " -t contacts -K'|' < " +
+  ASSERT_EQ(std::system(("kcat -P -q -b " + bootstraps + " -t contacts -K'|' < " +
                          (dir / "typed.txt").string())
                             .c_str()),
             0);
@@ -73,9 +75,8 @@ TEST(KcatTest, EventsFromKcatBecomeRowsThatKcatReads) {
   std::string dead;
   for (int i = 0; i < 60 && (rows.find(expected) == std::string::npos || dead.empty()); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    rows = Capture("kcat -C -q -e -b " + mock.bootstraps() + " -t kpi.results -f '%k %s\\n'");
-    dead =
-        Capture("kcat -C -q -e -b " + mock.bootstraps() + " -t kpi.dlq -f '%h %s\\n' 2>/dev/null");
+    rows = Capture("kcat -C -q -e -b " + bootstraps + " -t kpi.results -f '%k %s\\n'");
+    dead = Capture("kcat -C -q -e -b " + bootstraps + " -t kpi.dlq -f '%h %s\\n' 2>/dev/null");
   }
   EXPECT_NE(rows.find(expected), std::string::npos) << rows << Tail(dir / "processor.log");
   EXPECT_NE(dead.find("reason=bad_date"), std::string::npos) << dead;
@@ -94,8 +95,9 @@ TEST(KpiGenKafkaTest, ProducesEveryEventToItsTopicPaced) {
       "exclusions", "enrolments", "children",    "ehc", "reviews", "visits"};
   std::vector<std::string> specs;
   for (const std::string& t : topics) specs.push_back(t + ":2");
-  MockKafka mock(dir, 1, specs);
-  ASSERT_FALSE(mock.bootstraps().empty());
+  const auto cluster = TestCluster::Start(dir, specs);
+  ASSERT_TRUE(cluster->ok()) << cluster->error();
+  const std::string& bootstraps = cluster->bootstraps();
   const std::string gen = (BinaryDir() / "kpi-gen").string();
   const std::string args = " --children 40 --weeks 2 --start 2026-01-05 --malformed-rate 0.02";
   ASSERT_EQ(std::system((gen + args + " --output " + (dir / "g.ndjson").string()).c_str()), 0);
@@ -110,18 +112,18 @@ TEST(KpiGenKafkaTest, ProducesEveryEventToItsTopicPaced) {
   }
   const double rate = 4000;
   const auto started = std::chrono::steady_clock::now();
-  ASSERT_EQ(std::system((gen + args + " --kafka " + mock.bootstraps() +
-                         " --json-topics attendance --rate " + std::to_string(rate) + " 2>" +
-                         (dir / "gen.log").string())
-                            .c_str()),
-            0)
+  ASSERT_EQ(
+      std::system((gen + args + " --kafka " + bootstraps + " --json-topics attendance --rate " +
+                   std::to_string(rate) + " 2>" + (dir / "gen.log").string())
+                      .c_str()),
+      0)
       << Tail(dir / "gen.log");
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_GE(seconds, static_cast<double>(lines - 1) / rate) << "paced at --rate";
   for (const std::string& t : topics) {
     std::vector<std::pair<std::string, std::string>> got;
-    for (const Consumed& c : ReadTopic(mock.bootstraps(), t)) got.emplace_back(c.key, c.value);
+    for (const Consumed& c : ReadTopic(bootstraps, t)) got.emplace_back(c.key, c.value);
     auto want = expected[t];
     std::sort(got.begin(), got.end());
     std::sort(want.begin(), want.end());

@@ -1,4 +1,5 @@
-// Scaled-out processors (scale.enabled) as separate processes against the mock broker over TCP:
+// Scaled-out processors (scale.enabled) as separate processes against a broker over TCP (the
+// mock; in kafka_real_test a real Apache Kafka):
 // scaling 1 -> 3 -> 1 while input arrives; three instances with one killed (-9) and restarted
 // five times; an instance stopped (SIGSTOP) past its session and resumed; a fresh instance
 // restoring from a changelog whose head retention dropped. Each ends with the last value per
@@ -33,15 +34,19 @@ class ScaleOutTest : public ::testing::Test {
     fs::create_directories(dir_);
     std::vector<std::string> topics;
     for (const std::string& t : kInputTopics) topics.push_back(t + ":4");
-    for (const char* t : {"kpi.results:4", "kpi.changelog:4", "kpi.cells:4", "kpi.dlq:2"}) {
+    // The changelog's segments (Kafka 4's least, 1 MiB) and retention are small, so that a real
+    // broker drops its head as the mock's retention (about 5 MiB per partition) does; the mock
+    // ignores topic settings.
+    for (const char* t : {"kpi.results:4", "kpi.cells:4", "kpi.dlq:2",
+                          "kpi.changelog:4:segment.bytes=1048576,retention.bytes=2097152"}) {
       topics.emplace_back(t);
     }
-    mock_ = std::make_unique<MockKafka>(dir_, 1, topics);
-    ASSERT_FALSE(mock_->bootstraps().empty()) << Tail(dir_ / "mock-kafka.log");
+    cluster_ = TestCluster::Start(dir_, topics);
+    ASSERT_TRUE(cluster_->ok()) << cluster_->error();
   }
   void TearDown() override {
     instances_.clear();
-    mock_.reset();
+    cluster_.reset();
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
@@ -76,8 +81,8 @@ class ScaleOutTest : public ::testing::Test {
     in.log = dir_ / ("processor-" + std::to_string(i) + ".log");
     const fs::path config = dir_ / ("config-" + std::to_string(i) + ".yaml");
     std::ofstream cfg(config);
-    cfg << "kafka:\n  bootstrap.servers: " << mock_->bootstraps()
-        << "\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1500\n"
+    cfg << "kafka:\n"
+        << cluster_->KafkaYaml() << "  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1500\n"
         << "  fetch.wait.max.ms: 50\n  message.timeout.ms: 60000\n"
         << extra.kafka << "input:\n  format: protobuf\n  formats:\n";
     for (const auto& [topic, json] : kJsonTopics) cfg << "    " << topic << ": json\n";
@@ -103,7 +108,7 @@ class ScaleOutTest : public ::testing::Test {
   }
 
   void Produce(const std::vector<std::string>& lines, size_t from, size_t to) {
-    Producer producer(mock_->bootstraps());
+    Producer producer(cluster_->bootstraps());
     for (size_t i = from; i < to; ++i) producer.Produce(Route(lines[i], kJsonTopics, "contacts"));
     ASSERT_TRUE(producer.Flush(30000));
   }
@@ -112,7 +117,7 @@ class ScaleOutTest : public ::testing::Test {
   bool WaitForTable(const Table& expected, int timeout_ms) {
     const int64_t deadline = NowMs() + timeout_ms;
     while (NowMs() < deadline) {
-      if (LastValueTable(mock_->bootstraps(), "kpi.results") == expected) return true;
+      if (LastValueTable(cluster_->bootstraps(), "kpi.results") == expected) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     return false;
@@ -133,7 +138,7 @@ class ScaleOutTest : public ::testing::Test {
     return false;
   }
   std::string Diff(const Table& expected) {
-    const Table got = LastValueTable(mock_->bootstraps(), "kpi.results");
+    const Table got = LastValueTable(cluster_->bootstraps(), "kpi.results");
     int missing = 0;
     int wrong = 0;
     int extra = 0;
@@ -155,7 +160,7 @@ class ScaleOutTest : public ::testing::Test {
   // Dead letters by source topic, partition and offset: how many times each was published.
   std::map<std::string, int> DeadLetters() {
     std::map<std::string, int> seen;
-    for (const Consumed& c : ReadTopic(mock_->bootstraps(), "kpi.dlq")) {
+    for (const Consumed& c : ReadTopic(cluster_->bootstraps(), "kpi.dlq")) {
       ++seen[c.headers.at("source_topic") + "[" + c.headers.at("source_partition") + "]@" +
              c.headers.at("source_offset")];
     }
@@ -195,7 +200,7 @@ class ScaleOutTest : public ::testing::Test {
 
   fs::path dir_;
   Date as_of_;
-  std::unique_ptr<MockKafka> mock_;
+  std::unique_ptr<TestCluster> cluster_;
   std::map<int, Instance> instances_;
 };
 
@@ -314,15 +319,21 @@ TEST_F(ScaleOutTest, AFreshInstanceRestoresATaskWhoseChangelogHeadWasDropped) {
   Produce(lines, 0, lines.size());
   ASSERT_TRUE(WaitForTable(expected, 240000)) << Diff(expected) << Logs();
   EXPECT_EQ(Stop(0), 0);
-  // The head of some changelog partition is gone.
-  auto bus = runtime::OpenRdKafkaBus(
-      {{"bootstrap.servers", mock_->bootstraps()}, {"group.id", "probe"}}, {"contacts"});
+  // The head of some changelog partition is gone (a real broker's retention runs every 2 s:
+  // tools/kafka/cluster.sh).
+  std::map<std::string, std::string> probe = ClientProperties();
+  probe["bootstrap.servers"] = cluster_->bootstraps();
+  probe["group.id"] = "probe";
+  auto bus = runtime::OpenRdKafkaBus(probe, {"contacts"});
   ASSERT_TRUE(bus.has_value()) << bus.error();
   int64_t dropped = 0;
-  for (int32_t p = 0; p < 4; ++p) {
-    auto marks = bus->reader->Watermarks({"kpi.changelog", p}, 10000);
-    ASSERT_TRUE(marks.has_value()) << marks.error();
-    dropped = std::max(dropped, marks->first);
+  for (const int64_t deadline = NowMs() + 30000; dropped == 0 && NowMs() < deadline;) {
+    for (int32_t p = 0; p < 4; ++p) {
+      auto marks = bus->reader->Watermarks({"kpi.changelog", p}, 10000);
+      ASSERT_TRUE(marks.has_value()) << marks.error();
+      dropped = std::max(dropped, marks->first);
+    }
+    if (dropped == 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   bus->source->Close();
   ASSERT_GT(dropped, 0) << "retention dropped nothing: the test needs more changelog";
@@ -348,12 +359,12 @@ TEST(ScaleOutTopicsTest, APartitionCountMismatchIsRefusedWithExitCode2) {
   for (const char* t : {"kpi.results:4", "kpi.changelog:4", "kpi.cells:2", "kpi.dlq:1"}) {
     topics.emplace_back(t);
   }
-  MockKafka mock(dir, 1, topics);
-  ASSERT_FALSE(mock.bootstraps().empty());
+  const auto cluster = TestCluster::Start(dir, topics);
+  ASSERT_TRUE(cluster->ok()) << cluster->error();
   {
     std::ofstream cfg(dir / "config.yaml");
-    cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps() << "\n"
-        << "state:\n  path: " << (dir / "state").string() << "\n"
+    cfg << "kafka:\n"
+        << cluster->KafkaYaml() << "state:\n  path: " << (dir / "state").string() << "\n"
         << "scale:\n  enabled: true\n"
         << "metrics:\n  address: \"\"\nhttp:\n  address: \"\"\n";
   }
@@ -365,6 +376,35 @@ TEST(ScaleOutTopicsTest, APartitionCountMismatchIsRefusedWithExitCode2) {
   EXPECT_NE(log.find("topic kpi.cells has 2 partitions but contacts has 4"), std::string::npos)
       << log;
   fs::remove_all(dir);
+}
+
+// A missing changelog topic is refused at start with exit code 2 and a message naming it. Real
+// brokers only: the mock creates any topic a client names.
+TEST(ScaleOutTopicsTest, AMissingChangelogTopicIsRefusedWithExitCode2) {
+  if (!TestCluster::RealFromEnvironment()) GTEST_SKIP() << "the mock creates every topic named";
+  const fs::path dir =
+      fs::temp_directory_path() / ("kpi_scale_missing_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::vector<std::string> topics;
+  for (const std::string& t : kInputTopics) topics.push_back(t + ":2");
+  for (const char* t : {"kpi.results:2", "kpi.cells:2", "kpi.dlq:1"}) topics.emplace_back(t);
+  const auto cluster = TestCluster::Start(dir, topics);
+  ASSERT_TRUE(cluster->ok()) << cluster->error();
+  {
+    std::ofstream cfg(dir / "config.yaml");
+    cfg << "kafka:\n"
+        << cluster->KafkaYaml() << "state:\n  path: " << (dir / "state").string() << "\n"
+        << "scale:\n  enabled: true\n  changelog_topic: kpi.changelog.missing\n"
+        << "metrics:\n  address: \"\"\nhttp:\n  address: \"\"\n";
+  }
+  Process processor(
+      {(BinaryDir() / "kpi-processor").string(), "run", "--config", (dir / "config.yaml").string()},
+      dir / "processor.log");
+  EXPECT_EQ(processor.Wait(30000), 2) << Tail(dir / "processor.log");
+  const std::string log = Tail(dir / "processor.log");
+  EXPECT_NE(log.find("topic kpi.changelog.missing does not exist"), std::string::npos) << log;
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir);
 }
 
 }  // namespace

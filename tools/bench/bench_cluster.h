@@ -31,11 +31,13 @@ inline fs::path ScratchDir(const std::string& name) {
   return dir;
 }
 
-// kpi-mock-kafka with every input topic and kpi.results at `partitions`, and kpi.dlq. Exits the
-// program, naming `bench`, if the cluster does not start.
-// With `scaled`, the changelog and cells topics of scale.enabled too.
-inline std::unique_ptr<testing::MockKafka> StartCluster(const fs::path& dir, int partitions,
-                                                        const char* bench, bool scaled = false) {
+// A cluster with every input topic and kpi.results at `partitions`, and kpi.dlq: kpi-mock-kafka,
+// or with `broker` "kafka" a local Apache Kafka broker (tools/kafka/cluster.sh; its jars from
+// tools/install-deps.sh). With `scaled`, the changelog and cells topics of scale.enabled too.
+// Exits the program, naming `bench`, if the cluster does not start.
+inline std::unique_ptr<testing::TestCluster> StartCluster(const fs::path& dir, int partitions,
+                                                          const char* bench, bool scaled = false,
+                                                          const std::string& broker = "mock") {
   std::vector<std::string> topics;
   for (const std::string& t : kInputTopics) topics.push_back(t + ":" + std::to_string(partitions));
   topics.push_back("kpi.results:" + std::to_string(partitions));
@@ -44,12 +46,17 @@ inline std::unique_ptr<testing::MockKafka> StartCluster(const fs::path& dir, int
     topics.push_back("kpi.changelog:" + std::to_string(partitions));
     topics.push_back("kpi.cells:" + std::to_string(partitions));
   }
-  auto mock = std::make_unique<testing::MockKafka>(dir, 1, topics);
-  if (mock->bootstraps().empty()) {
-    std::fprintf(stderr, "%s: the mock broker did not start\n", bench);
+  if (broker != "mock" && broker != "kafka") {
+    std::fprintf(stderr, "%s: --broker is mock or kafka, not %s\n", bench, broker.c_str());
+    std::exit(2);
+  }
+  auto cluster = testing::TestCluster::Start(dir, topics, {.real = broker == "kafka"});
+  if (!cluster->ok()) {
+    std::fprintf(stderr, "%s: the %s broker did not start: %s\n", bench, broker.c_str(),
+                 cluster->error().c_str());
     std::exit(1);
   }
-  return mock;
+  return cluster;
 }
 
 // Whether the file `log` contains `text` (the processor's log lines carry no child data).

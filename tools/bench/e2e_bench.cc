@@ -2,14 +2,15 @@
 // topics by a plain librdkafka consumer, measured in the same run. Prints figures; not a test.
 //
 //   build/bin/kpi-e2e-bench [--children 2600] [--weeks 26] [--partitions 8] [--instances 1]
-//                           [--scaled]
+//                           [--scaled] [--broker mock|kafka]
 //
-// Steps: start kpi-mock-kafka; produce a generated authority (protobuf, lz4) to the input topics;
-// read every input topic to its end with a plain consumer (raw rate); run kpi-processor and time
-// it from its partition assignment to the commit of the last input record (end-to-end rate).
-// With --instances N (N > 1 implies --scaled) that many processes run in one group with
-// scale.enabled, each with its own state directory, started together; the time runs from the
-// first assignment to the commit of the last record by any of them.
+// Steps: start kpi-mock-kafka (or, with --broker kafka, a local Apache Kafka broker); produce a
+// generated authority (protobuf, lz4) to the input topics; read every input topic to its end with a
+// plain consumer (raw rate); run kpi-processor and time it from its partition assignment to the
+// commit of the last input record (end-to-end rate). With --instances N (N > 1 implies --scaled)
+// that many processes run in one group with scale.enabled, each with its own state directory,
+// started together; the time runs from the first assignment to the commit of the last record by any
+// of them.
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
@@ -87,12 +88,15 @@ int Main(int argc, char** argv) {
   app.add_option("--weeks", params.weeks)->capture_default_str();
   app.add_option("--partitions", partitions, "partitions of every input topic")
       ->capture_default_str();
+  std::string broker = "mock";
+  app.add_option("--broker", broker, "mock (kpi-mock-kafka) or kafka (tools/kafka/cluster.sh)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   scaled = scaled || instances > 1;
 
   const path dir = kpi::bench::ScratchDir("kpi_e2e_bench");
-  const auto cluster = kpi::bench::StartCluster(dir, partitions, "kpi-e2e-bench", scaled);
-  kpi::testing::MockKafka& mock = *cluster;
+  const auto cluster = kpi::bench::StartCluster(dir, partitions, "kpi-e2e-bench", scaled, broker);
+  kpi::testing::TestCluster& mock = *cluster;
 
   std::vector<std::string> lines;
   kpi::gen::Generate(params, [&](std::string_view l) { lines.emplace_back(l); });
@@ -120,8 +124,8 @@ int Main(int argc, char** argv) {
     const std::string name = "instance-" + std::to_string(i);
     metrics_ports.push_back(kpi::testing::FreePort());
     std::ofstream cfg(dir / (name + ".yaml"));
-    cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps()
-        << "\n  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
+    cfg << "kafka:\n"
+        << mock.KafkaYaml() << "  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
         << "state:\n  path: " << (dir / ("state-" + name)).string() << "\n"
         << "processing:\n  as_of: " << as_of.ToString() << "\n"
         << "metrics:\n  address: 127.0.0.1:" << metrics_ports.back()
@@ -166,6 +170,9 @@ int Main(int argc, char** argv) {
   const auto n = static_cast<double>(lines.size());
   std::printf("events                 %zu (%u children, %u weeks, %d partitions per topic)\n",
               lines.size(), params.children, params.weeks, partitions);
+  std::printf("broker                 %s\n", broker == "kafka"
+                                                 ? "Apache Kafka 4.4 (one broker)"
+                                                 : "librdkafka's mock (kpi-mock-kafka)");
   std::printf("produce                %.0f events/s\n", n / produce_s);
   std::printf("raw consume            %.0f events/s (%llu records, plain librdkafka consumer)\n",
               static_cast<double>(raw) / raw_s, static_cast<unsigned long long>(raw));

@@ -50,10 +50,14 @@ int Main(int argc, char** argv) {
   app.add_option("--children", params.children)->capture_default_str();
   app.add_option("--weeks", params.weeks)->capture_default_str();
   app.add_option("--partitions", partitions, "partitions per topic")->capture_default_str();
+  std::string broker = "mock";
+  app.add_option("--broker", broker, "mock (kpi-mock-kafka) or kafka (tools/kafka/cluster.sh)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const fs::path dir = kpi::bench::ScratchDir("kpi_handover_bench");
-  const auto cluster = kpi::bench::StartCluster(dir, partitions, "kpi-handover-bench", true);
+  const auto cluster =
+      kpi::bench::StartCluster(dir, partitions, "kpi-handover-bench", true, broker);
   std::vector<int> metrics;
   std::vector<int> http;
   std::vector<std::unique_ptr<kpi::testing::Process>> processes;
@@ -61,8 +65,9 @@ int Main(int argc, char** argv) {
     metrics.push_back(kpi::testing::FreePort());
     http.push_back(kpi::testing::FreePort());
     std::ofstream cfg(dir / (std::string(name) + ".yaml"));
-    cfg << "kafka:\n  bootstrap.servers: " << cluster->bootstraps()
-        << "\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1500\n  fetch.wait.max.ms: 50\n"
+    cfg << "kafka:\n"
+        << cluster->KafkaYaml()
+        << "  session.timeout.ms: 6000\n  heartbeat.interval.ms: 1500\n  fetch.wait.max.ms: 50\n"
         << "state:\n  path: " << (dir / (std::string("state-") + name)).string() << "\n"
         << "processing:\n  as_of: " << kpi::gen::PeriodEnd(params).ToString() << "\n"
         << "scale:\n  enabled: true\n  instance_id: " << name << "\n  snapshot_mb: 1\n"

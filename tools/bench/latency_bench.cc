@@ -19,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -98,6 +99,61 @@ class Follower {
   std::vector<Clock::time_point> seen_;
 };
 
+// The baseline: a plain librdkafka consumer of the input topic the markers go to, recording
+// when each marker itself was first readable (Kafka's own produce-to-consume latency, same
+// broker, same run).
+class RawFollower {
+ public:
+  RawFollower(const std::string& bootstraps, const std::string& topic, int partitions) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "kpi-latency-bench-raw", err, sizeof err);
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", err, sizeof err);
+    rd_kafka_conf_set(conf, "fetch.error.backoff.ms", "5", err, sizeof err);
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; ++p) {
+      rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
+    }
+    rd_kafka_assign(rk_, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~RawFollower() {
+    stop_ = true;
+    thread_.join();
+    rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+  }
+  // Marker index -> when it was first readable.
+  std::map<size_t, Clock::time_point> Seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 5);
+      if (m == nullptr) continue;
+      const std::string_view key(static_cast<const char*>(m->key),
+                                 m->key != nullptr ? m->key_len : 0);
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && key.starts_with("LAT")) {
+        const auto now = Clock::now();
+        std::lock_guard lock(mu_);
+        seen_.emplace(std::stoull(std::string(key.substr(3))), now);
+      }
+      rd_kafka_message_destroy(m);
+    }
+  }
+  rd_kafka_t* rk_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::map<size_t, Clock::time_point> seen_;
+};
+
 double Quantile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -124,11 +180,15 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--warmup-seconds", warmup_seconds, "markers of the first seconds not counted")
       ->capture_default_str();
+  std::string broker = "mock";
+  app.add_option("--broker", broker, "mock (kpi-mock-kafka) or kafka (tools/kafka/cluster.sh)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const path dir = kpi::bench::ScratchDir("kpi_latency_bench");
-  const auto cluster = kpi::bench::StartCluster(dir, partitions, "kpi-latency-bench");
-  kpi::testing::MockKafka& mock = *cluster;
+  const auto cluster =
+      kpi::bench::StartCluster(dir, partitions, "kpi-latency-bench", false, broker);
+  kpi::testing::TestCluster& mock = *cluster;
 
   // Enough generated events for the run (about 160 per child over 26 weeks).
   kpi::gen::Params params;
@@ -142,8 +202,8 @@ int Main(int argc, char** argv) {
   const int metrics_port = kpi::testing::FreePort();
   {
     std::ofstream cfg(dir / "config.yaml");
-    cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps()
-        << "\n  session.timeout.ms: 6000\n  fetch.wait.max.ms: 10\n"
+    cfg << "kafka:\n"
+        << mock.KafkaYaml() << "  session.timeout.ms: 6000\n  fetch.wait.max.ms: 10\n"
         << "state:\n  path: " << (dir / "state").string() << "\n"
         << "commit:\n  interval_ms: " << commit_interval_ms << "\n"
         << "processing:\n  as_of: " << as_of.ToString() << "\n"
@@ -156,6 +216,7 @@ int Main(int argc, char** argv) {
   // Start producing once the processor owns its partitions (the mock's group join takes seconds).
   kpi::bench::WaitForAssignment(processor, dir / "processor.log");
   Follower follower(mock.bootstraps(), "kpi.results", partitions);
+  RawFollower raw(mock.bootstraps(), "contacts", partitions);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
   const std::map<std::string, bool> json;  // every topic protobuf
@@ -210,11 +271,26 @@ int Main(int argc, char** argv) {
     if (std::chrono::duration<double>(sent[i] - first).count() < warmup_seconds) continue;
     ms.push_back(std::chrono::duration<double, std::milli>(seen[i] - sent[i]).count());
   }
+  std::printf("broker             %s\n", broker == "kafka" ? "Apache Kafka 4.4 (one broker)"
+                                                           : "librdkafka's mock (kpi-mock-kafka)");
+  std::vector<double> raw_ms;
+  const std::map<size_t, Clock::time_point> raw_seen = raw.Seen();
+  for (const auto& [i, at] : raw_seen) {
+    if (i >= sent.size() ||
+        std::chrono::duration<double>(sent[i] - first).count() < warmup_seconds) {
+      continue;
+    }
+    raw_ms.push_back(std::chrono::duration<double, std::milli>(at - sent[i]).count());
+  }
   std::printf("commit.interval_ms %d\n", commit_interval_ms);
   std::printf("markers readable   %zu of %zu (%zu measured after %d s of warm-up)\n", seen.size(),
               sent.size(), ms.size(), warmup_seconds);
   std::printf("latency ms         p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", Quantile(ms, 0.5),
               Quantile(ms, 0.9), Quantile(ms, 0.99), Quantile(ms, 1.0));
+  std::printf(
+      "raw consume ms     p50 %.1f  p90 %.1f  p99 %.1f  max %.1f (the markers themselves, "
+      "produce to readable by a plain consumer: the broker's share)\n",
+      Quantile(raw_ms, 0.5), Quantile(raw_ms, 0.9), Quantile(raw_ms, 0.99), Quantile(raw_ms, 1.0));
   if (commits > 0) {
     std::printf("commits            %.0f, mean %.1f ms each, %.0f events each\n", commits,
                 1000.0 * commit_s / commits, consumed / commits);

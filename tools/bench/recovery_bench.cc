@@ -101,13 +101,13 @@ int Main(int argc, char** argv) {
 
   const path dir = kpi::bench::ScratchDir("kpi_recovery_bench");
   const auto cluster = kpi::bench::StartCluster(dir, partitions, "kpi-recovery-bench");
-  kpi::testing::MockKafka& mock = *cluster;
+  kpi::testing::TestCluster& mock = *cluster;
   const int metrics_port = kpi::testing::FreePort();
   const int http_port = kpi::testing::FreePort();
   {
     std::ofstream cfg(dir / "config.yaml");
-    cfg << "kafka:\n  bootstrap.servers: " << mock.bootstraps()
-        << "\n  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
+    cfg << "kafka:\n"
+        << mock.KafkaYaml() << "  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
         << "state:\n  path: " << (dir / "state").string() << "\n"
         << "processing:\n  as_of: " << kpi::gen::PeriodEnd(params).ToString() << "\n"
         << "metrics:\n  address: 127.0.0.1:" << metrics_port << "\n"
