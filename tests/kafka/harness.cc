@@ -134,10 +134,6 @@ bool MockKafka::Command(const std::string& command) {
 }
 
 namespace {
-std::map<std::string, std::string>& Properties() {
-  static std::map<std::string, std::string> properties;
-  return properties;
-}
 
 // "name:partitions[:key=value,...]" -> name, partitions, configurations.
 struct TopicSpec {
@@ -174,7 +170,6 @@ class MockCluster final : public TestCluster {
     bootstraps_ = mock_->bootstraps();
     if (bootstraps_.empty())
       error_ = "kpi-mock-kafka did not start: " + Tail(dir / "mock-kafka.log");
-    SetClientProperties({});
   }
   bool real() const override { return false; }
   bool AllDown() override { return mock_->Command("down all"); }
@@ -239,11 +234,6 @@ std::string FirstLine(const fs::path& file) {
 
 }  // namespace
 
-void SetClientProperties(std::map<std::string, std::string> properties) {
-  Properties() = std::move(properties);
-}
-const std::map<std::string, std::string>& ClientProperties() { return Properties(); }
-
 bool TestCluster::RealFromEnvironment() {
   const char* broker = std::getenv("KPITEST_BROKER");
   return broker != nullptr && std::string(broker) == "kafka";
@@ -296,14 +286,14 @@ RealKafka::RealKafka(const fs::path& dir, const std::vector<std::string>& topics
     const size_t eq = line.find('=');
     if (eq != std::string::npos) security_[line.substr(0, eq)] = line.substr(eq + 1);
   }
-  SetClientProperties({});
-  if (!MakeTopics(topics)) return;
   processor_bootstraps_ = FirstLine(cluster_dir_ / "bootstrap");
   bootstraps_ = FirstLine(cluster_dir_ / "admin_bootstrap");
   if (bootstraps_.empty() || processor_bootstraps_.empty()) {
-    bootstraps_.clear();
     error_ = "no bootstrap files in " + cluster_dir_.string();
+  } else if (MakeTopics(topics)) {
+    return;
   }
+  bootstraps_.clear();  // not ok()
 }
 
 RealKafka::~RealKafka() {
@@ -317,14 +307,17 @@ bool RealKafka::Script(const std::vector<std::string>& args, int timeout_ms) {
   return script.Wait(timeout_ms) == 0;
 }
 
-bool RealKafka::MakeTopics(const std::vector<std::string>& topics) {
-  // Admin requests go to the internal PLAINTEXT listeners (no credentials needed).
+void* RealKafka::AdminClient() const {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", FirstLine(cluster_dir_ / "admin_bootstrap").c_str(),
-                    err, sizeof err);
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps_.c_str(), err, sizeof err);
   rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  return rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+}
+
+bool RealKafka::MakeTopics(const std::vector<std::string>& topics) {
+  char err[512];
+  auto* rk = static_cast<rd_kafka_t*>(AdminClient());
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
   std::vector<TopicSpec> specs;
   for (const std::string& t : topics) specs.push_back(ParseTopicSpec(t));
@@ -404,12 +397,7 @@ bool RealKafka::AllUp() {
 }
 
 int RealKafka::Leader(const std::string& topic, int32_t partition) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", FirstLine(cluster_dir_ / "admin_bootstrap").c_str(),
-                    err, sizeof err);
-  rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  auto* rk = static_cast<rd_kafka_t*>(AdminClient());
   int leader = -1;
   LedPartitions(rk, topic, &leader, partition);
   rd_kafka_destroy(rk);
@@ -429,8 +417,6 @@ Producer::Producer(const std::string& bootstraps) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
-  for (const auto& [k, v] : ClientProperties())
-    rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
   rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
   rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
   rd_kafka_conf_set(conf, "compression.type", "lz4", err, sizeof err);
@@ -480,8 +466,6 @@ std::vector<Consumed> ReadTopic(const std::string& bootstraps, const std::string
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
-  for (const auto& [k, v] : ClientProperties())
-    rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
   rd_kafka_conf_set(conf, "group.id", "kpi-test-reader", err, sizeof err);
   rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
   rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", err, sizeof err);

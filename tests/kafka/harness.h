@@ -75,11 +75,6 @@ class MockKafka {
   std::string bootstraps_;
 };
 
-// Properties every librdkafka client of the harness (Producer, ReadTopic ...) adds to its
-// bootstrap.servers: a secured cluster's SASL and TLS settings. Set by TestCluster.
-void SetClientProperties(std::map<std::string, std::string> properties);
-const std::map<std::string, std::string>& ClientProperties();
-
 // The cluster a suite runs against: kpi-mock-kafka by default, or a real Apache Kafka (tools/
 // kafka/cluster.sh) when KPITEST_BROKER=kafka (the kafka_real_test binary sets it). A real
 // cluster of one plain broker is the one in KPITEST_KAFKA_DIR when set (ctest's kafka_real
@@ -149,6 +144,9 @@ class RealKafka : public TestCluster {
   const fs::path& cluster_dir() const { return cluster_dir_; }
 
  private:
+  // A client of the internal PLAINTEXT listeners for admin requests and metadata; the caller
+  // destroys it.
+  void* AdminClient() const;
   // Runs tools/kafka/cluster.sh with `args`; its output goes to dir/cluster.log.
   bool Script(const std::vector<std::string>& args, int timeout_ms);
   bool MakeTopics(const std::vector<std::string>& topics);

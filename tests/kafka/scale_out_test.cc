@@ -321,10 +321,8 @@ TEST_F(ScaleOutTest, AFreshInstanceRestoresATaskWhoseChangelogHeadWasDropped) {
   EXPECT_EQ(Stop(0), 0);
   // The head of some changelog partition is gone (a real broker's retention runs every 2 s:
   // tools/kafka/cluster.sh).
-  std::map<std::string, std::string> probe = ClientProperties();
-  probe["bootstrap.servers"] = cluster_->bootstraps();
-  probe["group.id"] = "probe";
-  auto bus = runtime::OpenRdKafkaBus(probe, {"contacts"});
+  auto bus = runtime::OpenRdKafkaBus(
+      {{"bootstrap.servers", cluster_->bootstraps()}, {"group.id", "probe"}}, {"contacts"});
   ASSERT_TRUE(bus.has_value()) << bus.error();
   int64_t dropped = 0;
   for (const int64_t deadline = NowMs() + 30000; dropped == 0 && NowMs() < deadline;) {
@@ -347,18 +345,14 @@ TEST_F(ScaleOutTest, AFreshInstanceRestoresATaskWhoseChangelogHeadWasDropped) {
   EXPECT_EQ(Stop(5), 0);
 }
 
-// A changelog or cells topic whose partition count differs from the input's is refused at start
-// with a message naming the topics, and exit code 2 (the supervisor does not restart it).
-TEST(ScaleOutTopicsTest, APartitionCountMismatchIsRefusedWithExitCode2) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("kpi_scale_topics_" + std::to_string(::getpid()));
+// Starts one scaled-out instance on `topics` ("name:partitions") with `scale` (YAML lines of the
+// scale section after enabled) and expects it to stop at once with exit code 2 and `message` in
+// its log.
+void ExpectRefusedAtStart(const std::string& name, const std::vector<std::string>& topics,
+                          const std::string& scale, const std::string& message) {
+  const fs::path dir = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  std::vector<std::string> topics;
-  for (const std::string& t : kInputTopics) topics.push_back(t + ":4");
-  for (const char* t : {"kpi.results:4", "kpi.changelog:4", "kpi.cells:2", "kpi.dlq:1"}) {
-    topics.emplace_back(t);
-  }
   const auto cluster = TestCluster::Start(dir, topics);
   ASSERT_TRUE(cluster->ok()) << cluster->error();
   {
@@ -366,45 +360,38 @@ TEST(ScaleOutTopicsTest, APartitionCountMismatchIsRefusedWithExitCode2) {
     cfg << "kafka:\n"
         << cluster->KafkaYaml() << "state:\n  path: " << (dir / "state").string() << "\n"
         << "scale:\n  enabled: true\n"
-        << "metrics:\n  address: \"\"\nhttp:\n  address: \"\"\n";
+        << scale << "metrics:\n  address: \"\"\nhttp:\n  address: \"\"\n";
   }
   Process processor(
       {(BinaryDir() / "kpi-processor").string(), "run", "--config", (dir / "config.yaml").string()},
       dir / "processor.log");
   EXPECT_EQ(processor.Wait(30000), 2) << Tail(dir / "processor.log");
   const std::string log = Tail(dir / "processor.log");
-  EXPECT_NE(log.find("topic kpi.cells has 2 partitions but contacts has 4"), std::string::npos)
-      << log;
-  fs::remove_all(dir);
+  EXPECT_NE(log.find(message), std::string::npos) << log;
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir);
+}
+
+// A changelog or cells topic whose partition count differs from the input's is refused at start
+// with a message naming the topics, and exit code 2 (the supervisor does not restart it).
+TEST(ScaleOutTopicsTest, APartitionCountMismatchIsRefusedWithExitCode2) {
+  std::vector<std::string> topics;
+  for (const std::string& t : kInputTopics) topics.push_back(t + ":4");
+  for (const char* t : {"kpi.results:4", "kpi.changelog:4", "kpi.cells:2", "kpi.dlq:1"}) {
+    topics.emplace_back(t);
+  }
+  ExpectRefusedAtStart("kpi_scale_topics", topics, "",
+                       "topic kpi.cells has 2 partitions but contacts has 4");
 }
 
 // A missing changelog topic is refused at start with exit code 2 and a message naming it. Real
 // brokers only: the mock creates any topic a client names.
 TEST(ScaleOutTopicsTest, AMissingChangelogTopicIsRefusedWithExitCode2) {
   if (!TestCluster::RealFromEnvironment()) GTEST_SKIP() << "the mock creates every topic named";
-  const fs::path dir =
-      fs::temp_directory_path() / ("kpi_scale_missing_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
   std::vector<std::string> topics;
   for (const std::string& t : kInputTopics) topics.push_back(t + ":2");
   for (const char* t : {"kpi.results:2", "kpi.cells:2", "kpi.dlq:1"}) topics.emplace_back(t);
-  const auto cluster = TestCluster::Start(dir, topics);
-  ASSERT_TRUE(cluster->ok()) << cluster->error();
-  {
-    std::ofstream cfg(dir / "config.yaml");
-    cfg << "kafka:\n"
-        << cluster->KafkaYaml() << "state:\n  path: " << (dir / "state").string() << "\n"
-        << "scale:\n  enabled: true\n  changelog_topic: kpi.changelog.missing\n"
-        << "metrics:\n  address: \"\"\nhttp:\n  address: \"\"\n";
-  }
-  Process processor(
-      {(BinaryDir() / "kpi-processor").string(), "run", "--config", (dir / "config.yaml").string()},
-      dir / "processor.log");
-  EXPECT_EQ(processor.Wait(30000), 2) << Tail(dir / "processor.log");
-  const std::string log = Tail(dir / "processor.log");
-  EXPECT_NE(log.find("topic kpi.changelog.missing does not exist"), std::string::npos) << log;
-  if (!::testing::Test::HasFailure()) fs::remove_all(dir);
+  ExpectRefusedAtStart("kpi_scale_missing", topics, "  changelog_topic: kpi.changelog.missing\n",
+                       "topic kpi.changelog.missing does not exist");
 }
 
 }  // namespace

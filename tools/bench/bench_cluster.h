@@ -2,12 +2,14 @@
 // with the example configuration's topics, and waiting for the processor's assignment and commits.
 #pragma once
 
+#include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -113,6 +115,32 @@ inline void WaitForCommitted(testing::Process& processor, int metrics_port, cons
   while (processor.running() && testing::CommittedRecords(state) < records) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+// A plain librdkafka consumer (no group join, nothing committed) assigned every partition of
+// `topics` from `offset` (RD_KAFKA_OFFSET_BEGINNING or _END), with `settings` added: the
+// benchmarks' "raw consume" beside the processor. The caller closes and destroys it.
+inline rd_kafka_t* AssignedConsumer(const std::string& bootstraps, const std::string& group,
+                                    const std::vector<std::string>& topics, int partitions,
+                                    int64_t offset,
+                                    const std::map<std::string, std::string>& settings) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
+  for (const auto& [k, v] : settings)
+    rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()) * partitions);
+  for (const std::string& t : topics) {
+    for (int p = 0; p < partitions; ++p)
+      rd_kafka_topic_partition_list_add(list, t.c_str(), p)->offset = offset;
+  }
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  return rk;
 }
 
 }  // namespace kpi::bench

@@ -36,22 +36,9 @@ double Seconds() {
 
 // Reads every partition of `topics` from the beginning to its end; returns records read.
 uint64_t RawConsume(const std::string& bootstraps, int partitions) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "group.id", "kpi-bench-raw", err, sizeof err);
-  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
-  rd_kafka_conf_set(conf, "fetch.wait.max.ms", "50", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(64);
-  for (const std::string& t : kpi::bench::kInputTopics) {
-    for (int p = 0; p < partitions; ++p) {
-      rd_kafka_topic_partition_list_add(list, t.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-  }
-  rd_kafka_assign(rk, list);
-  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_t* rk = kpi::bench::AssignedConsumer(
+      bootstraps, "kpi-bench-raw", kpi::bench::kInputTopics, partitions, RD_KAFKA_OFFSET_BEGINNING,
+      {{"enable.partition.eof", "true"}, {"fetch.wait.max.ms", "50"}});
   uint64_t records = 0;
   int eof = 0;
   const int total = partitions * static_cast<int>(kpi::bench::kInputTopics.size());

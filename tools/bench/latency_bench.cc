@@ -19,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -40,118 +41,94 @@ double Since(Clock::time_point t) {
 
 const std::string kMarkerRow = "contacts|2000-01-03|all";
 
-// Follows kMarkerRow on the output topic; records when each count was first readable.
-class Follower {
+// A plain consumer of `topic` from `offset` on a thread of its own, handing each message and
+// the time it was read to `on_message` (on that thread).
+class Watcher {
  public:
-  Follower(const std::string& bootstraps, const std::string& topic, int partitions) {
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", "kpi-latency-bench", err, sizeof err);
-    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", err, sizeof err);
-    rd_kafka_conf_set(conf, "fetch.error.backoff.ms", "5", err, sizeof err);
-    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
-    for (int p = 0; p < partitions; ++p) {
-      rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset =
-          RD_KAFKA_OFFSET_BEGINNING;
-    }
-    rd_kafka_assign(rk_, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Follower() {
+  using Handler = std::function<void(const rd_kafka_message_t&, Clock::time_point)>;
+  Watcher(const std::string& bootstraps, const std::string& group, const std::string& topic,
+          int partitions, int64_t offset, Handler on_message)
+      : rk_(kpi::bench::AssignedConsumer(
+            bootstraps, group, {topic}, partitions, offset,
+            {{"fetch.wait.max.ms", "5"}, {"fetch.error.backoff.ms", "5"}})),
+        on_message_(std::move(on_message)),
+        thread_([this] { Loop(); }) {}
+  ~Watcher() {
     stop_ = true;
     thread_.join();
     rd_kafka_consumer_close(rk_);
     rd_kafka_destroy(rk_);
   }
-  // seen[i]: when count i + 1 was first readable.
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 5);
+      if (m == nullptr) continue;
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) on_message_(*m, Clock::now());
+      rd_kafka_message_destroy(m);
+    }
+  }
+  rd_kafka_t* rk_;
+  Handler on_message_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;  // last: starts once the members above are ready
+};
+
+std::string_view KeyOf(const rd_kafka_message_t& m) {
+  return m.key != nullptr ? std::string_view(static_cast<const char*>(m.key), m.key_len)
+                          : std::string_view();
+}
+
+// Follows kMarkerRow on the output topic: seen()[i] is when count i + 1 was first readable.
+class Follower {
+ public:
+  Follower(const std::string& bootstraps, int partitions)
+      : watcher_(bootstraps, "kpi-latency-bench", "kpi.results", partitions,
+                 RD_KAFKA_OFFSET_BEGINNING,
+                 [this](const rd_kafka_message_t& m, Clock::time_point at) { Saw(m, at); }) {}
   std::vector<Clock::time_point> Seen() {
     std::lock_guard lock(mu_);
     return seen_;
   }
 
  private:
-  void Loop() {
+  void Saw(const rd_kafka_message_t& m, Clock::time_point at) {
     static const std::regex kCount(R"("count":\s*"?(\d+))");
-    while (!stop_) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 5);
-      if (m == nullptr) continue;
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->key_len == kMarkerRow.size() &&
-          std::string_view(static_cast<const char*>(m->key), m->key_len) == kMarkerRow) {
-        const auto now = Clock::now();
-        const std::string value(static_cast<const char*>(m->payload), m->len);
-        std::smatch match;
-        if (std::regex_search(value, match, kCount)) {
-          const size_t count = std::stoull(match[1].str());
-          std::lock_guard lock(mu_);
-          while (seen_.size() < count) seen_.push_back(now);
-        }
-      }
-      rd_kafka_message_destroy(m);
-    }
+    if (KeyOf(m) != kMarkerRow) return;
+    const std::string value(static_cast<const char*>(m.payload), m.len);
+    std::smatch match;
+    if (!std::regex_search(value, match, kCount)) return;
+    const size_t count = std::stoull(match[1].str());
+    std::lock_guard lock(mu_);
+    while (seen_.size() < count) seen_.push_back(at);
   }
-  rd_kafka_t* rk_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::vector<Clock::time_point> seen_;
+  Watcher watcher_;  // last: its thread calls Saw
 };
 
-// The baseline: a plain librdkafka consumer of the input topic the markers go to, recording
-// when each marker itself was first readable (Kafka's own produce-to-consume latency, same
-// broker, same run).
+// The baseline: the markers themselves on the input topic they go to, read by a plain consumer
+// from its end (Kafka's own produce-to-consume latency, same broker, same run): marker index ->
+// when it was first readable.
 class RawFollower {
  public:
-  RawFollower(const std::string& bootstraps, const std::string& topic, int partitions) {
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", "kpi-latency-bench-raw", err, sizeof err);
-    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", err, sizeof err);
-    rd_kafka_conf_set(conf, "fetch.error.backoff.ms", "5", err, sizeof err);
-    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
-    for (int p = 0; p < partitions; ++p) {
-      rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
-    }
-    rd_kafka_assign(rk_, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~RawFollower() {
-    stop_ = true;
-    thread_.join();
-    rd_kafka_consumer_close(rk_);
-    rd_kafka_destroy(rk_);
-  }
-  // Marker index -> when it was first readable.
+  RawFollower(const std::string& bootstraps, int partitions)
+      : watcher_(bootstraps, "kpi-latency-bench-raw", "contacts", partitions, RD_KAFKA_OFFSET_END,
+                 [this](const rd_kafka_message_t& m, Clock::time_point at) {
+                   if (!KeyOf(m).starts_with("LAT")) return;
+                   std::lock_guard lock(mu_);
+                   seen_.emplace(std::stoull(std::string(KeyOf(m).substr(3))), at);
+                 }) {}
   std::map<size_t, Clock::time_point> Seen() {
     std::lock_guard lock(mu_);
     return seen_;
   }
 
  private:
-  void Loop() {
-    while (!stop_) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 5);
-      if (m == nullptr) continue;
-      const std::string_view key(static_cast<const char*>(m->key),
-                                 m->key != nullptr ? m->key_len : 0);
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && key.starts_with("LAT")) {
-        const auto now = Clock::now();
-        std::lock_guard lock(mu_);
-        seen_.emplace(std::stoull(std::string(key.substr(3))), now);
-      }
-      rd_kafka_message_destroy(m);
-    }
-  }
-  rd_kafka_t* rk_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::map<size_t, Clock::time_point> seen_;
+  Watcher watcher_;  // last: its thread writes seen_
 };
 
 double Quantile(std::vector<double> v, double q) {
@@ -215,8 +192,8 @@ int Main(int argc, char** argv) {
                                   dir / "processor.log");
   // Start producing once the processor owns its partitions (the mock's group join takes seconds).
   kpi::bench::WaitForAssignment(processor, dir / "processor.log");
-  Follower follower(mock.bootstraps(), "kpi.results", partitions);
-  RawFollower raw(mock.bootstraps(), "contacts", partitions);
+  Follower follower(mock.bootstraps(), partitions);
+  RawFollower raw(mock.bootstraps(), partitions);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
   const std::map<std::string, bool> json;  // every topic protobuf
