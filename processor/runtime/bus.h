@@ -68,7 +68,7 @@ class Source {
   // nullopt when unknown.
   virtual std::optional<std::pair<int64_t, int64_t>> CachedWatermarks(const TopicPartition& tp) = 0;
   // Stops fetching assigned partitions (a task being restored); records already fetched may
-  // still arrive, and the caller ignores them.
+  // still arrive, and the caller ignores them. A new assignment starts unpaused.
   virtual void Pause(const std::vector<TopicPartition>& parts) = 0;
   // Continues paused partitions from the offsets given.
   virtual std::expected<void, std::string> Resume(

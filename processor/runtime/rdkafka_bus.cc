@@ -251,6 +251,9 @@ class RdSource final : public Source {
       self->in_assign_ = false;
       for (int i = 0; i < parts->cnt; ++i) parts->elems[i].offset = assigned[i].second;
       rd_kafka_assign(rk, parts);
+      // A new assignment starts unpaused (as the memory bus's does), whatever an earlier
+      // assignment of the same partitions paused; then the pauses asked for in OnAssign.
+      rd_kafka_resume_partitions(rk, parts);
       if (!self->pending_pause_.empty()) {
         self->Pause(self->pending_pause_);
         self->pending_pause_.clear();

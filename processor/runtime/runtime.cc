@@ -114,9 +114,14 @@ std::expected<void, Failure> Runtime::CheckTopics() {
     topics.push_back(config_.scale.changelog_topic);
     topics.push_back(config_.scale.cells_topic);
   }
+  input_partitions_ = 0;
   for (const std::string& topic : topics) {
     auto n = bus_.reader->PartitionCount(topic, 10000);
     if (!n) return std::unexpected(Failure{kExitKafka, n.error()});
+    if (std::find(config_.input_topics.begin(), config_.input_topics.end(), topic) !=
+        config_.input_topics.end()) {
+      input_partitions_ += static_cast<size_t>(*n);
+    }
     if (*n == 0) {
       return std::unexpected(Failure{
           kExitConfig, "topic " + topic +
@@ -137,6 +142,24 @@ Date Runtime::Today() {
 void Runtime::OnAssign(std::vector<std::pair<TopicPartition, int64_t>>& parts) {
   if (config_.scale.enabled) {
     ScaledAssign(parts);
+    return;
+  }
+  // A partial assignment: another member is in the group. Its rows would be sums over some of
+  // the tasks, and a row published so stays the output's last value until its cells change
+  // again (seen on a real broker: a killed instance's member, whose session had not yet expired,
+  // was given half the partitions of its successor). Process nothing until a rebalance gives
+  // this instance every partition; the eager protocol hands over whole assignments.
+  partial_assignment_ = parts.size() < input_partitions_;
+  if (partial_assignment_) {
+    std::vector<TopicPartition> paused;
+    for (const auto& [tp, offset] : parts) paused.push_back(tp);
+    bus_.source->Pause(paused);
+    log_->warn(
+        "given {} of the {} input partitions: another member is in the group (an instance "
+        "stopped less than session.timeout.ms ago, or a second one without scale.enabled); "
+        "without scale.enabled one instance must own them all, so nothing is processed until "
+        "a rebalance gives it every partition",
+        parts.size(), input_partitions_);
     return;
   }
   // The hot-state budget is shared by the tasks owned after this assignment.
@@ -223,6 +246,7 @@ void Runtime::DeadLetter(const InRecord& record, DeadLetterReason reason) {
 }
 
 void Runtime::Process(const InRecord& record) {
+  if (partial_assignment_) return;  // paused; a record fetched before the pause is read again
   const TopicPartition tp{std::string(record.topic), record.partition};
   const std::string& topic = tp.topic;
   if (config_.scale.enabled) {

@@ -156,6 +156,11 @@ class Runtime final : private Source::Listener {
   std::map<TopicPartition, int64_t> next_offsets_;  // consumed, uncommitted
   // Assigned partitions and their position as of the last commit (-1: from the beginning).
   std::map<TopicPartition, int64_t> positions_;
+  // One instance (scale.enabled false) must own every input partition: its rows are sums over
+  // the tasks it owns. The input topics' partitions (from CheckTopics), and whether the current
+  // assignment lacks some (another member is in the group), when nothing is processed.
+  size_t input_partitions_ = 0;
+  bool partial_assignment_ = false;
   std::vector<int64_t> event_unix_ms_;  // Kafka timestamps of the events since the last commit
   int64_t last_status_ms_ = 0;
   sinks::RuntimeProbe probe_;

@@ -177,6 +177,48 @@ TEST_F(ScaleTest, OneScaledInstanceGivesTheReplayTable) {
   EXPECT_GE(cluster_->ReadAll("kpi.changelog").size(), 8u);  // claims, snapshots, commits
 }
 
+// Without scale.enabled one instance must own every input partition: its rows are sums over the
+// tasks it owns. Given only some (another member in the group: here a second instance; on a real
+// broker, a killed instance's member until its session ends), it processes and publishes nothing
+// until a rebalance gives it every partition, and the output stays exact.
+TEST_F(ScaleTest, OneInstanceWithoutScaleOutPublishesNothingWhileItOwnsSomePartitions) {
+  const size_t n = TestStream().lines.size();
+  auto a = NewInstance("a");
+  a->config().scale.enabled = false;
+  a->Start();
+  Produce(0, n / 2);
+  const auto consumed = [](Instance& i) {
+    uint64_t total = 0;
+    for (const auto& kinds : i.runtime()->probe().Snapshot().consumed) {
+      for (const uint64_t k : kinds) total += k;
+    }
+    return total;
+  };
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       consumed(*a) < n / 2 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(consumed(*a), n / 2) << "the first half was not read in 60 s";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its last commit
+  const Table before = OutputTable(*cluster_);
+  ASSERT_FALSE(before.empty());
+  auto b = NewInstance("b");
+  b->config().scale.enabled = false;
+  b->Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Produce(n / 2, n);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_EQ(consumed(*a), n / 2) << "a processed input while it owned some of the partitions";
+  EXPECT_EQ(consumed(*b), 0u) << "b processed input while it owned some of the partitions";
+  EXPECT_EQ(OutputTable(*cluster_), before) << "rows published while the partitions were split";
+  b->Stop();
+  ASSERT_TRUE(Converged(60000)) << (a->running() ? "a still running"
+                                                 : "a ended: " + Outcome(a->result()));
+  EXPECT_EQ(ViewTable(*a->runtime()), TestStream().table);
+  a->Stop();
+  for (const auto& [source, times] : DeadLetters(*cluster_)) EXPECT_EQ(times, 1) << source;
+}
+
 TEST_F(ScaleTest, ScalingOneToThreeToOneWhileInputArrives) {
   const size_t n = TestStream().lines.size();
   auto a = NewInstance("a");

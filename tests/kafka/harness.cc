@@ -574,6 +574,22 @@ Table ReplayTable(const std::vector<std::string>& lines, Date as_of) {
   return table;
 }
 
+std::string KeyHistory(const std::string& bootstraps, const std::string& topic,
+                       const std::string& key) {
+  std::string out;
+  for (const Consumed& c : ReadTopic(bootstraps, topic)) {
+    if (c.key != key) continue;
+    output::KpiRow row;
+    const bool ok = row.ParseFromString(c.value);
+    out += "    [" + std::to_string(c.partition) + "]@" + std::to_string(c.offset) + " " +
+           (ok ? std::to_string(row.count()) + "/" + std::to_string(row.base()) + " revision " +
+                     std::to_string(row.revision()) + " as_of " + row.as_of()
+               : std::string("undecodable")) +
+           "\n";
+  }
+  return out;
+}
+
 Table LastValueTable(const std::string& bootstraps, const std::string& topic) {
   Table table;
   // A key always goes to one partition, and ReadTopic keeps each partition's order.

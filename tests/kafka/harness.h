@@ -197,6 +197,10 @@ Table ReplayTable(const std::vector<std::string>& lines, Date as_of);
 // The last value per key of the output topic, as a compacted topic's consumer sees it; zero
 // rows dropped.
 Table LastValueTable(const std::string& bootstraps, const std::string& topic);
+// Every record of `key` on the output topic, one line each: partition, offset, count/base,
+// revision and as_of (for a failure's message).
+std::string KeyHistory(const std::string& bootstraps, const std::string& topic,
+                       const std::string& key);
 // The whole table GET /kpi serves on 127.0.0.1:`http_port` (empty when it does not answer).
 Table ServedTable(int http_port);
 // The table in the body of a /kpi answer (empty when it is not one).

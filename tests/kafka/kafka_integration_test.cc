@@ -8,7 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <cstdlib>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <set>
@@ -145,6 +145,7 @@ class KafkaIntegrationTest : public ::testing::Test {
                     ? "none"
                     : std::to_string(it->second.first) + "/" + std::to_string(it->second.second)) +
                "\n";
+        if (shown <= 2) out += KeyHistory(cluster_->bootstraps(), "kpi.results", k);
       }
     }
     // Where consumption stands: each partition's end against the offset committed for it.
@@ -245,14 +246,6 @@ TEST_F(KafkaIntegrationTest, RestartResumesFromStoredOffsetsWithoutReprocessing)
 }
 
 TEST_F(KafkaIntegrationTest, KillNineAtRandomMomentsStillGivesTheExactTable) {
-  // On the real broker this failed once in three runs (2026-12-06, with lint running beside it):
-  // every input record committed, but the last values of four rows of one week
-  // (referrals|2026-01-12|...) were older ones. Not yet understood (README, "Running against
-  // Kafka"); it runs when KPITEST_KNOWN_FAILURES is set, and always on the mock.
-  if (cluster_->real() && std::getenv("KPITEST_KNOWN_FAILURES") == nullptr) {
-    GTEST_SKIP() << "known failure on the real broker, under investigation: set "
-                    "KPITEST_KNOWN_FAILURES=1 to run it";
-  }
   const std::vector<std::string> lines = Generate(300, 8);
   // Produce in paced chunks while the processor is killed and restarted, so that kills land in
   // the middle of consuming, applying, producing and committing.
@@ -267,27 +260,35 @@ TEST_F(KafkaIntegrationTest, KillNineAtRandomMomentsStillGivesTheExactTable) {
   });
   std::mt19937_64 rng(42);
   int kills = 0;
-  size_t assignments = 0;
   for (; kills < 10; ++kills) {
     StartProcessor();
     // Wait for this run's partitions (a killed member holds the group until its session times
-    // out), then kill it at a random moment of its work.
+    // out): an "assigned" line after this run's "running:", the (kills + 1)-th (the runs before
+    // it are dead), then kill it at a random moment of its work.
     const int64_t deadline = NowMs() + 60000;
     bool assigned = false;
     while (!assigned && NowMs() < deadline) {
       const std::string log = Tail(dir_ / "processor.log", 10000000);
-      size_t n = 0;
-      for (size_t at = log.find("assigned "); at != std::string::npos;
-           at = log.find("assigned ", at + 1))
-        ++n;
-      assigned = n > assignments;
-      assignments = std::max(assignments, n);
+      size_t runs = 0;
+      size_t run = std::string::npos;
+      for (size_t at = log.find("running:"); at != std::string::npos;
+           at = log.find("running:", at + 1)) {
+        ++runs;
+        run = at;
+      }
+      // Every third run is killed while it joins the group, once it has started: its member
+      // may then be in the next run's first rebalance (on a real broker it is, until its
+      // session ends), which gives the next run only some partitions.
+      const bool joining = kills % 3 == 2;
+      assigned = runs == static_cast<size_t>(kills) + 1 &&
+                 (joining || log.find("assigned ", run) != std::string::npos);
       if (!assigned) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     // A run that never got its partitions would make the kill below test nothing.
     ASSERT_TRUE(assigned) << "run " << kills << " got no partitions in 60 s\n"
                           << Tail(dir_ / "processor.log");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 2500));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(kills % 3 == 2 ? 300 + rng() % 300 : 100 + rng() % 2500));
     ASSERT_TRUE(processor_->running()) << Tail(dir_ / "processor.log");
     processor_->Signal(SIGKILL);
     processor_->Wait(10000);
@@ -336,7 +337,18 @@ TEST_F(KafkaIntegrationTest, KillNineAtRandomMomentsStillGivesTheExactTable) {
     resumed += any ? 1 : 0;
     run = next;
   }
-  EXPECT_GE(resumed, 6) << "restarts that resumed from stored offsets";
+  EXPECT_GE(resumed, 6) << "restarts that resumed from stored offsets (of the 11 runs, the first "
+                           "starts afresh and three are killed while they join)";
+  // How often a run was first given only some partitions (a killed run's member still in the
+  // group): processed nothing until it had them all (runtime.cc, OnAssign). Reported, not
+  // required: whether it happens depends on the broker's timing.
+  size_t partial = 0;
+  for (size_t at = log.find("input partitions: another member"); at != std::string::npos;
+       at = log.find("input partitions: another member", at + 1)) {
+    ++partial;
+  }
+  RecordProperty("partial_assignments", static_cast<int>(partial));
+  std::printf("runs first given only some partitions: %zu\n", partial);
 }
 
 TEST_F(KafkaIntegrationTest, BrokersDownAndProduceErrorsStillGiveTheExactTable) {
