@@ -16,6 +16,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sinks/probe.h"
 
@@ -25,6 +27,7 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers = {};  // besides the usual ones
 };
 
 // Decodes an application/x-www-form-urlencoded query string; nullopt on a malformed escape.

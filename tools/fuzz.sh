@@ -5,7 +5,7 @@
 # coverage are merged into the corpus (minimised) unless --no-merge. A finding stops the run with
 # libFuzzer's report and the input in build-fuzz/findings/<target>/; add it to the corpus once
 # fixed, so that the test suite replays it from then on. Targets: values json protobuf query config
-# web keys.
+# web keys http.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 merge=1
@@ -13,7 +13,7 @@ if [ "${1:-}" = "--no-merge" ]; then merge=0; shift; fi
 seconds=${1:-180}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(values json protobuf query config web keys)
+[ ${#targets[@]} -gt 0 ] || targets=(values json protobuf query config web keys http)
 tools/install-deps.sh
 CC=clang-19 CXX=clang++-19 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DKPI_FUZZ=ON >/dev/null

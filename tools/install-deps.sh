@@ -14,8 +14,7 @@ packages=(
   libyaml-cpp-dev         # the run command's configuration file
   libspdlog-dev           # logging
   libcli11-dev            # command-line parsing for the subcommands (header-only)
-  prometheus-cpp-dev      # metrics exposition (its Exposer)
-  libcpp-httplib-dev      # HTTP(S) server of /metrics, /kpi, /healthz, /readyz
+  prometheus-cpp-dev      # metrics families and their text format
   libssl-dev libcrypt-dev # TLS and bcrypt for the secured endpoints (web.config_file)
   openssl                 # the throwaway certificates of the secured-endpoint tests
   prometheus              # promtool for the alert-rule tests; the server for the scrape test

@@ -6,6 +6,7 @@
 // Exceptions from third-party setup code stop here and become a message and an exit code.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -45,6 +46,27 @@ void CreateLoggers() {
   }
 }
 
+// Raises the soft limit on open files to the hard one: each HTTP port may hold
+// http.max_connections sockets besides RocksDB's files and Kafka's. Warns when even the hard limit
+// leaves less room than the caps.
+void RaiseFileLimit(const kpi::sinks::HttpLimits& limits, spdlog::logger& log) {
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return;
+  if (files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+    ::getrlimit(RLIMIT_NOFILE, &files);
+  }
+  const rlim_t wanted = 2 * static_cast<rlim_t>(limits.max_connections) + 1024;
+  if (files.rlim_cur < wanted) {
+    log.warn(
+        "open files are limited to {}, fewer than two ports of http.max_connections ({}) and "
+        "1024 for the store and Kafka: raise the limit (ulimit -n) or lower "
+        "http.max_connections; meanwhile a port pauses accepting when none are left",
+        static_cast<uint64_t>(files.rlim_cur), limits.max_connections);
+  }
+}
+
 int RunProcessor(const std::string& config_path) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
@@ -68,6 +90,8 @@ int RunProcessor(const std::string& config_path) {
   endpoints.metrics.dimension_kinds = config->metrics_dimensions;
   endpoints.metrics.max_series = static_cast<size_t>(config->metrics_max_series);
   endpoints.web = config->web;
+  endpoints.limits = config->http_limits;
+  RaiseFileLimit(config->http_limits, *spdlog::get("sinks"));
   auto server = kpi::sinks::Server::Start((*rt)->probe(), endpoints, spdlog::get("sinks"));
   if (!server) {
     log->critical("{}", server.error());

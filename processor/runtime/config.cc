@@ -6,6 +6,7 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "sinks/kpi_view.h"
 
@@ -133,6 +134,32 @@ class Reader {
  private:
   Settings settings_;
 };
+
+}  // namespace
+
+namespace {
+
+// http.*: the limits of both endpoints (sinks/http/request_head.h).
+std::expected<void, std::string> ParseHttpLimits(Reader& r, sinks::HttpLimits& limits) {
+  for (const auto& [name, lo, hi, target] :
+       {std::tuple{"http.max_connections", 1, 1000000, &limits.max_connections},
+        std::tuple{"http.max_connections_per_client", 1, 1000000,
+                   &limits.max_connections_per_client},
+        std::tuple{"http.header_timeout_ms", 100, 600000, &limits.header_timeout_ms},
+        std::tuple{"http.idle_timeout_ms", 100, 3600000, &limits.idle_timeout_ms},
+        std::tuple{"http.write_timeout_ms", 100, 3600000, &limits.write_timeout_ms},
+        std::tuple{"http.max_headers", 1, 10000, &limits.max_headers}}) {
+    if (auto x = r.Int(name, lo, hi, *target); !x) return x;
+  }
+  for (const auto& [name, target] :
+       {std::pair{"http.max_url_bytes", &limits.max_url_bytes},
+        std::pair{"http.max_header_bytes", &limits.max_header_bytes}}) {
+    int value = static_cast<int>(*target);
+    if (auto x = r.Int(name, 256, 1 << 20, value); !x) return x;
+    *target = static_cast<size_t>(value);
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -295,6 +322,7 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
   if (auto x = r.Int("http.stall_seconds", 1, 86400, c.http_stall_seconds); !x) {
     return std::unexpected(x.error());
   }
+  if (auto x = ParseHttpLimits(r, c.http_limits); !x) return std::unexpected(x.error());
   if (auto v = r.Take("web.config_file"); v && !v->empty()) {
     auto web = sinks::LoadWebConfig(*v);
     if (!web) return std::unexpected("web.config_file: " + web.error());

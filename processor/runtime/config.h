@@ -18,6 +18,7 @@
 #include "processor/date.h"
 #include "processor/kpis.h"
 #include "processor/validate.h"
+#include "sinks/http/request_head.h"
 #include "sinks/web/web_config.h"
 
 namespace kpi::runtime {
@@ -83,6 +84,7 @@ struct Config {
   int metrics_max_series = 10000;
   std::string http_address = "127.0.0.1:9465";  // "" turns /kpi, /healthz, /readyz off
   int http_stall_seconds = 120;                 // /healthz fails after this long without a loop
+  sinks::HttpLimits http_limits;                // http.max_connections, ... (README "HTTP limits")
   // `web.config_file`: TLS and basic authentication for both endpoints, in the Prometheus
   // exporters' web configuration format (sinks/web/web_config.h); read when the configuration
   // is parsed. Empty: plain HTTP, no authentication.

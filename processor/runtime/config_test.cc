@@ -256,6 +256,36 @@ TEST(ConfigTest, EndpointsBindToLoopbackUnlessConfigured) {
             std::string::npos);
 }
 
+TEST(ConfigTest, HttpLimitsAreSettingsWithBounds) {
+  const auto d = ParseConfig(kMinimal, {});
+  ASSERT_TRUE(d.has_value()) << d.error();
+  EXPECT_EQ(d->http_limits.max_connections, 1024);
+  EXPECT_EQ(d->http_limits.header_timeout_ms, 5000);
+  const auto c = ParseConfig(std::string(kMinimal) +
+                                 "http:\n  max_connections: 4096\n  max_connections_per_client: 8\n"
+                                 "  header_timeout_ms: 2000\n  idle_timeout_ms: 30000\n"
+                                 "  write_timeout_ms: 60000\n  max_url_bytes: 2048\n"
+                                 "  max_header_bytes: 4096\n  max_headers: 20\n",
+                             {"KPI_HTTP_MAX_CONNECTIONS=2048"});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->http_limits.max_connections, 2048) << "the environment wins";
+  EXPECT_EQ(c->http_limits.max_connections_per_client, 8);
+  EXPECT_EQ(c->http_limits.header_timeout_ms, 2000);
+  EXPECT_EQ(c->http_limits.idle_timeout_ms, 30000);
+  EXPECT_EQ(c->http_limits.write_timeout_ms, 60000);
+  EXPECT_EQ(c->http_limits.max_url_bytes, 2048U);
+  EXPECT_EQ(c->http_limits.max_header_bytes, 4096U);
+  EXPECT_EQ(c->http_limits.max_headers, 20);
+  EXPECT_NE(ParseConfig(std::string(kMinimal) + "http:\n  header_timeout_ms: 0\n", {})
+                .error()
+                .find("http.header_timeout_ms"),
+            std::string::npos);
+  EXPECT_NE(ParseConfig(std::string(kMinimal) + "http:\n  max_url_bytes: 10\n", {})
+                .error()
+                .find("http.max_url_bytes"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, TheWebConfigurationFileIsReadWithTheConfiguration) {
   const auto d = ParseConfig(kMinimal, {});
   ASSERT_TRUE(d.has_value()) << d.error();

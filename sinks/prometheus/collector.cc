@@ -115,6 +115,37 @@ ProcessorCollector::ProcessorCollector(const RuntimeProbe& probe, MetricsOptions
                                        std::shared_ptr<spdlog::logger> log)
     : probe_(probe), options_(std::move(options)), log_(std::move(log)) {}
 
+void ProcessorCollector::WatchHttp(std::shared_ptr<const HttpCounters> counters) {
+  http_ = std::move(counters);
+}
+
+void AddHttpFamilies(const HttpCounters& counters, std::vector<MetricFamily>& out) {
+  MetricFamily open = Family("kpi_http_connections", "HTTP connections open, by endpoint (port)",
+                             MetricType::Gauge);
+  MetricFamily accepted = Family("kpi_http_connections_accepted_total",
+                                 "HTTP connections accepted, those then refused at a cap included",
+                                 MetricType::Counter);
+  MetricFamily requests =
+      Family("kpi_http_requests_total", "HTTP responses sent, by endpoint", MetricType::Counter);
+  MetricFamily closed = Family("kpi_http_connections_closed_total",
+                               "HTTP connections the server refused or cut off, by reason "
+                               "(README, \"HTTP limits\")",
+                               MetricType::Counter);
+  for (size_t i = 0; i < counters.size(); ++i) {
+    const HttpStats s = counters.Get(i);
+    const std::string& endpoint = counters.name(i);
+    AddSample(open, static_cast<double>(s.open_connections), {{"endpoint", endpoint}});
+    AddSample(accepted, static_cast<double>(s.accepted), {{"endpoint", endpoint}});
+    AddSample(requests, static_cast<double>(s.requests), {{"endpoint", endpoint}});
+    for (size_t r = 0; r < kCloseReasonCount; ++r) {
+      AddSample(closed, static_cast<double>(s.closed[r]),
+                {{"endpoint", endpoint},
+                 {"reason", std::string(CloseReasonName(static_cast<CloseReason>(r)))}});
+    }
+  }
+  for (MetricFamily* f : {&open, &accepted, &requests, &closed}) out.push_back(std::move(*f));
+}
+
 std::vector<MetricFamily> ProcessorCollector::Collect() const {
   const ProbeSnapshot s = probe_.Snapshot();
   std::vector<MetricFamily> out;
@@ -206,6 +237,7 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
                "How long the current commit has waited for the cluster to acknowledge its "
                "output (0 when not waiting); it gives up at commit.delivery_timeout_ms (exit 4)",
                s.delivery_wait_seconds);
+  if (http_ != nullptr) AddHttpFamilies(*http_, out);
   MetricFamily build = Family("kpi_build_info", "Build information", MetricType::Gauge);
   AddSample(build, 1, {{"version", KPI_VERSION}});
   out.push_back(std::move(build));

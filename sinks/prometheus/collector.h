@@ -11,6 +11,9 @@
 //                   kpi_state_sst_bytes, kpi_state_live_bytes, kpi_block_cache_usage_bytes,
 //                   kpi_block_cache_capacity_bytes, kpi_as_of_timestamp_seconds, kpi_ready,
 //                   kpi_metrics_series_dropped, kpi_build_info
+//   HTTP            kpi_http_connections{endpoint}, kpi_http_connections_accepted_total{endpoint},
+//                   kpi_http_requests_total{endpoint},
+//                   kpi_http_connections_closed_total{endpoint,reason} (when WatchHttp was called)
 // No label carries a child's identifier: dimension values are school URNs, year groups and SEN
 // statuses, as in the output rows.
 //
@@ -25,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "sinks/http/event_server.h"
 #include "sinks/probe.h"
 
 namespace spdlog {
@@ -59,6 +63,8 @@ class ProcessorCollector final : public prometheus::Collectable {
   // Borrows `probe`, which must outlive the collector.
   ProcessorCollector(const RuntimeProbe& probe, MetricsOptions options,
                      std::shared_ptr<spdlog::logger> log);
+  // Exports the HTTP servers' counters too. Call before Collect() can run on another thread.
+  void WatchHttp(std::shared_ptr<const HttpCounters> counters);
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
@@ -66,7 +72,11 @@ class ProcessorCollector final : public prometheus::Collectable {
   MetricsOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   mutable std::atomic<bool> cap_logged_{false};
+  std::shared_ptr<const HttpCounters> http_;
 };
+
+// The kpi_http_* families of `counters`, appended to `out`.
+void AddHttpFamilies(const HttpCounters& counters, std::vector<prometheus::MetricFamily>& out);
 
 // The families as Prometheus text exposition (what /metrics serves).
 std::string SerializeText(const std::vector<prometheus::MetricFamily>& families);

@@ -1,6 +1,8 @@
 // Server: the processor's network endpoints. Prometheus exposition at GET /metrics on
 // `metrics_address`, and the HTTP queries of sinks/query.h (/kpi, /healthz, /readyz) on
-// `http_address`, each a cpp-httplib server. Either address may be empty to turn that endpoint off;
+// `http_address`, both served by one EventServer (sinks/http/event_server.h) under `limits`: the
+// probes on its own thread, so that they answer in time whatever else is connected, the rest on
+// its workers. Either address may be empty to turn that endpoint off;
 // the defaults bind to 127.0.0.1 only, so listening elsewhere is an explicit choice in the
 // configuration.
 //
@@ -17,8 +19,12 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "sinks/http/event_server.h"
 #include "sinks/probe.h"
 #include "sinks/prometheus/collector.h"
 #include "sinks/web/web_config.h"
@@ -35,6 +41,7 @@ struct ServerOptions {
   int64_t stall_ms = 120000;  // /healthz fails when the main loop is silent this long
   MetricsOptions metrics;
   WebConfig web;  // default: plain HTTP, no authentication
+  HttpLimits limits;
 };
 
 class Server {
@@ -47,14 +54,17 @@ class Server {
 
   int metrics_port() const;  // 0 when off
   int http_port() const;
+  // Each port's connection counters; nullopt when that endpoint is off.
+  std::optional<HttpStats> metrics_stats() const;
+  std::optional<HttpStats> http_stats() const;
 
  private:
-  class Endpoint;
   struct Shared;
   Server() = default;
-  std::unique_ptr<Shared> shared_;  // outlives the endpoints, which use it from their threads
-  std::unique_ptr<Endpoint> metrics_;
-  std::unique_ptr<Endpoint> http_;
+  std::unique_ptr<Shared> shared_;  // outlives the server, whose threads use it
+  std::unique_ptr<EventServer> events_;
+  int metrics_index_ = -1;  // listener index in events_; -1 when off
+  int http_index_ = -1;
 };
 
 }  // namespace kpi::sinks

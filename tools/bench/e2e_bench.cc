@@ -2,7 +2,7 @@
 // topics by a plain librdkafka consumer, measured in the same run. Prints figures; not a test.
 //
 //   build/bin/kpi-e2e-bench [--children 2600] [--weeks 26] [--partitions 8] [--instances 1]
-//                           [--scaled] [--broker mock|kafka]
+//                           [--scaled] [--broker mock|kafka] [--http-load 64]
 //
 // Steps: start kpi-mock-kafka (or, with --broker kafka, a local Apache Kafka broker); produce a
 // generated authority (protobuf, lz4) to the input topics; read every input topic to its end with a
@@ -11,17 +11,30 @@
 // that many processes run in one group with scale.enabled, each with its own state directory,
 // started together; the time runs from the first assignment to the commit of the last record by any
 // of them.
+//
+// With --http-load N (one instance), a second processor (its own state directory and group) then
+// reads the same input while N clients ask for /kpi and /metrics back to back and 500 idle and
+// 500 half-sent connections are held on each port; both end-to-end rates are printed, with the
+// HTTP figures of the loaded run. The clients are threads of this process at nice 10 (they stand
+// for clients on other machines; on 2 cores they would otherwise take the processor's CPU
+// themselves).
 #include <librdkafka/rdkafka.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "tests/kafka/harness.h"
+#include "tests/util/raw_http.h"
 #include "tools/bench/bench_cluster.h"
 #include "tools/gen/generator.h"
 #include "tools/guarded_main.h"
@@ -57,6 +70,75 @@ uint64_t RawConsume(const std::string& bootstraps, int partitions) {
   return records;
 }
 
+// HTTP clients against a processor's two ports while it runs: `clients` threads alternating /kpi
+// and /metrics, and idle and half-sent connections held on each port.
+class HttpLoad {
+ public:
+  HttpLoad(int http_port, int metrics_port, int clients) {
+    for (const int port : {http_port, metrics_port}) {
+      for (int i = 0; i < 1000; ++i) {
+        kpi::testing::RawOptions options;
+        options.source = "127.0.0." + std::to_string(2 + i / 100);  // under the per-client cap
+        auto c = kpi::testing::RawConnection::Open(port, options);
+        if (!c) continue;
+        if (i % 2 == 1) c->Send("GET /kpi HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ");
+        held_.push_back(std::move(*c));
+      }
+    }
+    for (int i = 0; i < clients; ++i) {
+      threads_.emplace_back([this, i, http_port, metrics_port] {
+        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+        const bool metrics = i % 2 == 1;
+        const std::string request = kpi::testing::GetRequest(
+            metrics ? "/metrics" : "/kpi?kpi=contacts&week=current&dimension=year", "", true);
+        std::vector<int64_t> mine;
+        while (!stop_.load()) {
+          auto c = kpi::testing::RawConnection::Open(metrics ? metrics_port : http_port,
+                                                     kpi::testing::RawOptions{});
+          while (c && !stop_.load()) {
+            const auto start = std::chrono::steady_clock::now();
+            if (!c->Send(request)) break;
+            const auto r = c->ReadResponse();
+            if (!r) break;
+            if (r->status != 200 && r->status != 503) failures_.fetch_add(1);
+            mine.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - start)
+                               .count());
+            if (r->headers.contains("connection")) break;  // "close": reconnect
+          }
+        }
+        const std::lock_guard lock(mu_);
+        micros_.insert(micros_.end(), mine.begin(), mine.end());
+      });
+    }
+  }
+  // Stops the clients; then the figures are final.
+  void Stop() {
+    stop_ = true;
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    std::sort(micros_.begin(), micros_.end());
+  }
+  ~HttpLoad() { Stop(); }
+  size_t requests() const { return micros_.size(); }
+  uint64_t failures() const { return failures_.load(); }
+  size_t held() const { return held_.size(); }
+  double PercentileMs(double p) const {
+    if (micros_.empty()) return 0;
+    return static_cast<double>(
+               micros_[static_cast<size_t>(p * static_cast<double>(micros_.size() - 1))]) /
+           1000.0;
+  }
+
+ private:
+  std::vector<kpi::testing::RawConnection> held_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> failures_{0};
+  std::mutex mu_;
+  std::vector<int64_t> micros_;
+};
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -77,6 +159,11 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   std::string broker = "mock";
   app.add_option("--broker", broker, "mock (kpi-mock-kafka) or kafka (tools/kafka/cluster.sh)")
+      ->capture_default_str();
+  int http_load = 0;
+  app.add_option("--http-load", http_load,
+                 "then run again beside this many HTTP clients and 2,000 held connections "
+                 "(one instance)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   scaled = scaled || instances > 1;
@@ -105,24 +192,38 @@ int Main(int argc, char** argv) {
   const uint64_t raw = RawConsume(mock.bootstraps(), partitions);
   const double raw_s = Seconds() - t;
 
+  if (http_load > 0 && instances != 1) {
+    std::fprintf(stderr, "kpi-e2e-bench: --http-load runs one instance\n");
+    return 2;
+  }
+  // A processor in `group` (empty: the cluster's) with its own state directory and ports.
+  const auto start_processor = [&](const std::string& name, const std::string& group,
+                                   int metrics_port, int http_port) {
+    std::string kafka = mock.KafkaYaml();
+    if (!group.empty()) {
+      const size_t at = kafka.find("group.id: ");
+      kafka.replace(at, kafka.find('\n', at) - at, "group.id: " + group);
+    }
+    std::ofstream cfg(dir / (name + ".yaml"));
+    cfg << "kafka:\n"
+        << kafka << "  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
+        << "state:\n  path: " << (dir / ("state-" + name)).string() << "\n"
+        << "processing:\n  as_of: " << as_of.ToString() << "\n"
+        << "metrics:\n  address: 127.0.0.1:" << metrics_port
+        << "\nhttp:\n  address: 127.0.0.1:" << http_port << "\n";
+    if (scaled) cfg << "scale:\n  enabled: true\n  instance_id: " << name << "\n";
+    cfg.close();
+    return std::make_unique<kpi::testing::Process>(
+        std::vector<std::string>{(kpi::testing::BinaryDir() / "kpi-processor").string(), "run",
+                                 "--config", (dir / (name + ".yaml")).string()},
+        dir / (name + ".log"));
+  };
   std::vector<std::unique_ptr<kpi::testing::Process>> processors;
   std::vector<int> metrics_ports;
   for (int i = 0; i < instances; ++i) {
-    const std::string name = "instance-" + std::to_string(i);
     metrics_ports.push_back(kpi::testing::FreePort());
-    std::ofstream cfg(dir / (name + ".yaml"));
-    cfg << "kafka:\n"
-        << mock.KafkaYaml() << "  session.timeout.ms: 6000\n  fetch.wait.max.ms: 50\n"
-        << "state:\n  path: " << (dir / ("state-" + name)).string() << "\n"
-        << "processing:\n  as_of: " << as_of.ToString() << "\n"
-        << "metrics:\n  address: 127.0.0.1:" << metrics_ports.back()
-        << "\nhttp:\n  address: 127.0.0.1:0\n";
-    if (scaled) cfg << "scale:\n  enabled: true\n  instance_id: " << name << "\n";
-    cfg.close();
-    processors.push_back(std::make_unique<kpi::testing::Process>(
-        std::vector<std::string>{(kpi::testing::BinaryDir() / "kpi-processor").string(), "run",
-                                 "--config", (dir / (name + ".yaml")).string()},
-        dir / (name + ".log")));
+    processors.push_back(
+        start_processor("instance-" + std::to_string(i), "", metrics_ports.back(), 0));
   }
   // From the first assignment (the mock's group join takes seconds) to the last record committed.
   kpi::bench::WaitForAssignment(*processors[0], dir / "instance-0.log");
@@ -154,6 +255,28 @@ int Main(int argc, char** argv) {
   for (auto& processor : processors) processor->Signal(SIGTERM);
   for (auto& processor : processors) processor->Wait(30000);
 
+  // The same again beside HTTP load: its own group and state, so it reads everything again.
+  double loaded_s = 0;
+  std::unique_ptr<HttpLoad> load;
+  if (http_load > 0) {
+    const int metrics_port = kpi::testing::FreePort();
+    const int http_port = kpi::testing::FreePort();
+    auto loaded = start_processor("loaded", "kpi-e2e-bench-loaded", metrics_port, http_port);
+    const path log = dir / "loaded.log";
+    while (loaded->running() && !kpi::bench::LogHas(log, "queries on")) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    load = std::make_unique<HttpLoad>(http_port, metrics_port, http_load);
+    kpi::bench::WaitForAssignment(*loaded, log);
+    const double start = Seconds();
+    kpi::bench::WaitForCommitted(*loaded, metrics_port, dir / "state-loaded",
+                                 static_cast<int64_t>(lines.size()));
+    loaded_s = Seconds() - start;
+    load->Stop();
+    loaded->Signal(SIGTERM);
+    loaded->Wait(30000);
+  }
+
   const auto n = static_cast<double>(lines.size());
   std::printf("events                 %zu (%u children, %u weeks, %d partitions per topic)\n",
               lines.size(), params.children, params.weeks, partitions);
@@ -168,6 +291,15 @@ int Main(int argc, char** argv) {
       "instance(s)%s)\n",
       n / e2e_s, e2e_s, instances, scaled ? ", scale.enabled" : "");
   std::printf("ratio e2e / raw        %.2f\n", (n / e2e_s) / (static_cast<double>(raw) / raw_s));
+  if (load != nullptr) {
+    std::printf(
+        "e2e beside HTTP load   %.0f events/s (%.2f s): %.2f of the run without; %d clients of "
+        "/kpi and /metrics got %zu answers (%.0f/s, p50 %.1f ms, p99 %.1f ms, %llu failed), "
+        "%zu connections held idle or half-sent\n",
+        n / loaded_s, loaded_s, e2e_s / loaded_s, http_load, load->requests(),
+        static_cast<double>(load->requests()) / loaded_s, load->PercentileMs(0.5),
+        load->PercentileMs(0.99), static_cast<unsigned long long>(load->failures()), load->held());
+  }
   kpi::testing::fs::remove_all(dir);
   return 0;
 }
