@@ -365,8 +365,8 @@ class EventServer::Loop {
       p.stats.accepted.fetch_add(1);
       const std::string client = ClientKey(peer);
       if (!MakeRoom(p, client)) {
+        Count(p, CloseReason::kRefusedAtCap);  // before the close that the client may see
         ::close(fd);
-        Count(p, CloseReason::kRefusedAtCap);
         continue;
       }
       const int yes = 1;
@@ -686,6 +686,10 @@ class EventServer::Loop {
       return true;
     }
     if (c.close_after) {
+      if (c.ssl != nullptr) {  // close_notify, best effort: nothing waits for it
+        ERR_clear_error();
+        SSL_shutdown(c.ssl);
+      }
       Close(c, std::nullopt);
       return false;
     }

@@ -14,10 +14,10 @@
 //
 // With --http-load N (one instance), a second processor (its own state directory and group) then
 // reads the same input while N clients ask for /kpi and /metrics back to back and 500 idle and
-// 500 half-sent connections are held on each port; both end-to-end rates are printed, with the
-// HTTP figures of the loaded run. The clients are threads of this process at nice 10 (they stand
-// for clients on other machines; on 2 cores they would otherwise take the processor's CPU
-// themselves).
+// 500 half-sent connections are held on each port, and a third reads it again without load; the
+// three end-to-end rates are printed, with the HTTP figures of the loaded run. The clients are
+// threads of this process at nice 10 (they stand for clients on other machines; on 2 cores they
+// would otherwise take the processor's CPU themselves).
 #include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -255,26 +255,33 @@ int Main(int argc, char** argv) {
   for (auto& processor : processors) processor->Signal(SIGTERM);
   for (auto& processor : processors) processor->Wait(30000);
 
-  // The same again beside HTTP load: its own group and state, so it reads everything again.
-  double loaded_s = 0;
+  // The same again beside HTTP load, then once more without (the order's own effect shows in the
+  // two runs without): each its own group and state, so each reads everything again.
   std::unique_ptr<HttpLoad> load;
-  if (http_load > 0) {
+  const auto run_again = [&](const std::string& name, int clients) {
     const int metrics_port = kpi::testing::FreePort();
     const int http_port = kpi::testing::FreePort();
-    auto loaded = start_processor("loaded", "kpi-e2e-bench-loaded", metrics_port, http_port);
-    const path log = dir / "loaded.log";
-    while (loaded->running() && !kpi::bench::LogHas(log, "queries on")) {
+    auto p = start_processor(name, "kpi-e2e-bench-" + name, metrics_port, http_port);
+    const path log = dir / (name + ".log");
+    while (p->running() && !kpi::bench::LogHas(log, "queries on")) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    load = std::make_unique<HttpLoad>(http_port, metrics_port, http_load);
-    kpi::bench::WaitForAssignment(*loaded, log);
+    if (clients > 0) load = std::make_unique<HttpLoad>(http_port, metrics_port, clients);
+    kpi::bench::WaitForAssignment(*p, log);
     const double start = Seconds();
-    kpi::bench::WaitForCommitted(*loaded, metrics_port, dir / "state-loaded",
+    kpi::bench::WaitForCommitted(*p, metrics_port, dir / ("state-" + name),
                                  static_cast<int64_t>(lines.size()));
-    loaded_s = Seconds() - start;
-    load->Stop();
-    loaded->Signal(SIGTERM);
-    loaded->Wait(30000);
+    const double took = Seconds() - start;
+    if (clients > 0) load->Stop();
+    p->Signal(SIGTERM);
+    p->Wait(30000);
+    return took;
+  };
+  double loaded_s = 0;
+  double again_s = 0;
+  if (http_load > 0) {
+    loaded_s = run_again("loaded", http_load);
+    again_s = run_again("again", 0);
   }
 
   const auto n = static_cast<double>(lines.size());
@@ -292,13 +299,16 @@ int Main(int argc, char** argv) {
       n / e2e_s, e2e_s, instances, scaled ? ", scale.enabled" : "");
   std::printf("ratio e2e / raw        %.2f\n", (n / e2e_s) / (static_cast<double>(raw) / raw_s));
   if (load != nullptr) {
+    std::printf("e2e beside HTTP load   %.0f events/s (%.2f s); without, after it: %.0f events/s\n",
+                n / loaded_s, loaded_s, n / again_s);
+    std::printf("ratio loaded / without %.2f (against the mean of the two runs without)\n",
+                (n / loaded_s) / ((n / e2e_s + n / again_s) / 2));
     std::printf(
-        "e2e beside HTTP load   %.0f events/s (%.2f s): %.2f of the run without; %d clients of "
-        "/kpi and /metrics got %zu answers (%.0f/s, p50 %.1f ms, p99 %.1f ms, %llu failed), "
-        "%zu connections held idle or half-sent\n",
-        n / loaded_s, loaded_s, e2e_s / loaded_s, http_load, load->requests(),
-        static_cast<double>(load->requests()) / loaded_s, load->PercentileMs(0.5),
-        load->PercentileMs(0.99), static_cast<unsigned long long>(load->failures()), load->held());
+        "HTTP load              %d clients of /kpi and /metrics got %zu answers (%.0f/s, p50 "
+        "%.1f ms, p99 %.1f ms, %llu failed); %zu connections held idle or half-sent\n",
+        http_load, load->requests(), static_cast<double>(load->requests()) / loaded_s,
+        load->PercentileMs(0.5), load->PercentileMs(0.99),
+        static_cast<unsigned long long>(load->failures()), load->held());
   }
   kpi::testing::fs::remove_all(dir);
   return 0;

@@ -13,7 +13,8 @@
 // size of a week of one KPI from /kpi). Clients are threads of this
 // process on kept-alive connections, each sending its next request when the last is answered; the
 // machine's cores are shared between them and the server, as they are in a pod with a sidecar.
-// With --held N, N idle connections are held open on the port for the whole run.
+// With --held N, N idle connections (from addresses 127.0.0.2 on, 100 each) are held open on the
+// port for the whole run (the header deadline raised to an hour so that they stay).
 #include <prometheus/text_serializer.h>
 
 #include <CLI/CLI.hpp>
@@ -169,8 +170,9 @@ int Main(int argc, char** argv) {
       },
       {},
       {}});
-  auto server = kpi::sinks::EventServer::Start(std::move(listeners), kpi::sinks::HttpLimits{},
-                                               nullptr, nullptr);
+  kpi::sinks::HttpLimits limits;
+  if (held > 0) limits.header_timeout_ms = 3600000;  // so that the held connections stay held
+  auto server = kpi::sinks::EventServer::Start(std::move(listeners), limits, nullptr, nullptr);
   if (!server) {
     std::fprintf(stderr, "kpi-http-bench: %s\n", server.error().c_str());
     return 1;
