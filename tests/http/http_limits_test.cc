@@ -2,6 +2,8 @@
 // processor's Server, on real sockets, against clients that misbehave on purpose. Each test states
 // the time it allows and fails with what it saw.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,7 +81,8 @@ class HttpLimitsTest : public ::testing::Test {
 
  protected:
   // A server on free ports, plain or with TLS and passwords.
-  std::unique_ptr<Server> Start(const HttpLimits& limits, bool secured) {
+  std::unique_ptr<Server> Start(const HttpLimits& limits, bool secured,
+                                std::shared_ptr<spdlog::logger> log = nullptr) {
     ServerOptions options;
     options.metrics_address = "127.0.0.1:0";
     options.http_address = "127.0.0.1:0";
@@ -90,7 +94,7 @@ class HttpLimitsTest : public ::testing::Test {
       options.web.tls = tls;
       options.web.basic_auth_users = {{"analyst", testing::BcryptHash("query-secret")}};
     }
-    auto server = Server::Start(probe_, options, nullptr);
+    auto server = Server::Start(probe_, options, std::move(log));
     EXPECT_TRUE(server.has_value()) << server.error();
     return server ? std::move(*server) : nullptr;
   }
@@ -399,6 +403,54 @@ TEST_F(HttpLimitsTest, SixtyFourConcurrentClientsAreAllAnsweredInTime) {
   std::printf("64 clients, 10 s: %zu requests, p50 %.2f ms, p99 %.2f ms (bound %lld ms)\n",
               all.size(), p50, p99, static_cast<long long>(kP99Bound.count()));
   EXPECT_LE(p99, static_cast<double>(kP99Bound.count()));
+}
+
+// Refused and cut-off connections are logged as counts, at most once every 10 s per port, and the
+// lines name no address, path or header.
+TEST_F(HttpLimitsTest, RefusalsAreLoggedAsCountsAtMostEveryTenSeconds) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
+  auto log = std::make_shared<spdlog::logger>("sinks", sink);
+  const auto text = [&] {
+    std::string all;
+    for (const std::string& line : sink->last_formatted()) all += line;
+    return all;
+  };
+  const auto server = Start(HttpLimits{}, false, log);
+  ASSERT_NE(server, nullptr);
+  const auto lines_with = [&](const std::string& needle) {
+    std::istringstream in(text());
+    int n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+    return n;
+  };
+  const std::string secret = "C1234567";  // stands for a child's identifier in a request
+  for (int i = 0; i < 20; ++i) {
+    auto c = RawConnection::Open(server->http_port(), RawOptions{});
+    ASSERT_TRUE(c.has_value()) << c.error();
+    c->Send("GET /kpi?child=" + secret + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n");
+    const auto r = c->ReadResponse();
+    ASSERT_TRUE(r.has_value()) << r.error();
+    EXPECT_EQ(r->status, 414);
+  }
+  ASSERT_TRUE(WaitFor([&] { return lines_with("too_large 20") == 1; }, milliseconds(12000)))
+      << "no summary line within 12 s; the log holds:\n"
+      << text();
+  // More refusals at once: no second line until 10 s after the first.
+  for (int i = 0; i < 5; ++i) {
+    auto c = RawConnection::Open(server->http_port(), RawOptions{});
+    ASSERT_TRUE(c.has_value());
+    c->Send("GET /" + std::string(9000, 'b') + " HTTP/1.1\r\n\r\n");
+    EXPECT_TRUE(c->ReadResponse().has_value());
+  }
+  std::this_thread::sleep_for(milliseconds(2000));  // a window in which no line may appear
+  EXPECT_EQ(lines_with("connections turned away"), 1) << text();
+  // (The start line names the server's own address; the summary names no client's.)
+  for (const std::string& line : sink->last_formatted()) {
+    if (line.find("turned away") == std::string::npos) continue;
+    for (const std::string& forbidden : {secret, std::string("127.0.0.1"), std::string("/kpi")}) {
+      EXPECT_EQ(line.find(forbidden), std::string::npos) << forbidden << " in: " << line;
+    }
+  }
 }
 
 }  // namespace
