@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "processor/date.h"
@@ -38,7 +39,10 @@ class Scanner {
     SkipSpace();
     return pos_ < in_.size() ? in_[pos_] : '\0';
   }
-  // A string of printable ASCII without escapes.
+  // A string of printable ASCII, with JSON's escapes: \" \\ \/ \b \f \n \r \t and \uXXXX
+  // outside the surrogates (written as UTF-8). `out` views the input when the string has no
+  // escape (the common case: nothing is copied), else this scanner's buffer, valid until the next
+  // string is read. Raw bytes outside printable ASCII and surrogate escapes: not sure.
   bool PlainString(std::string_view& out) {
     if (!Consume('"')) return false;
     const size_t start = pos_;
@@ -49,7 +53,8 @@ class Scanner {
         ++pos_;
         return true;
       }
-      if (c == '\\' || c < 0x20 || c >= 0x7f) return false;
+      if (c == '\\') return EscapedString(start, out);
+      if (c < 0x20 || c >= 0x7f) return false;
       ++pos_;
     }
     return false;
@@ -83,8 +88,91 @@ class Scanner {
   }
 
  private:
+  // The rest of a string from its first escape at pos_; `start` is where its text began.
+  bool EscapedString(size_t start, std::string_view& out) {
+    buffer_.assign(in_.substr(start, pos_ - start));
+    while (pos_ < in_.size()) {
+      const auto c = static_cast<unsigned char>(in_[pos_]);
+      if (c == '"') {
+        out = buffer_;
+        ++pos_;
+        return true;
+      }
+      if (c < 0x20 || c >= 0x7f) return false;
+      if (c != '\\') {
+        buffer_.push_back(static_cast<char>(c));
+        ++pos_;
+        continue;
+      }
+      if (pos_ + 1 >= in_.size()) return false;
+      const char e = in_[pos_ + 1];
+      pos_ += 2;
+      switch (e) {
+        case '"':
+          buffer_.push_back('"');
+          break;
+        case '\\':
+          buffer_.push_back('\\');
+          break;
+        case '/':
+          buffer_.push_back('/');
+          break;
+        case 'b':
+          buffer_.push_back('\b');
+          break;
+        case 'f':
+          buffer_.push_back('\f');
+          break;
+        case 'n':
+          buffer_.push_back('\n');
+          break;
+        case 'r':
+          buffer_.push_back('\r');
+          break;
+        case 't':
+          buffer_.push_back('\t');
+          break;
+        case 'u':
+          if (!Unicode()) return false;
+          break;
+        default:
+          return false;
+      }
+    }
+    return false;
+  }
+
+  // The four hex digits after "\u" at pos_, as UTF-8 onto buffer_; surrogates: not sure.
+  bool Unicode() {
+    if (pos_ + 4 > in_.size()) return false;
+    uint32_t cp = 0;
+    for (size_t i = 0; i < 4; ++i) {
+      const char h = in_[pos_ + i];
+      const int v = h >= '0' && h <= '9'   ? h - '0'
+                    : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                    : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                           : -1;
+      if (v < 0) return false;
+      cp = cp * 16 + static_cast<uint32_t>(v);
+    }
+    if (cp >= 0xD800 && cp <= 0xDFFF) return false;
+    pos_ += 4;
+    if (cp < 0x80) {
+      buffer_.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      buffer_.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      buffer_.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      buffer_.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      buffer_.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      buffer_.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+    return true;
+  }
+
   std::string_view in_;
   size_t pos_ = 0;
+  std::string buffer_;  // an escaped string's text
 };
 
 // "YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]Z" only.

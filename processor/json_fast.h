@@ -1,5 +1,6 @@
 // A fast path for decoding the JSON form of an Event. It understands a strict subset of
-// protobuf's canonical JSON mapping (plain ASCII strings without escapes, known field names in
+// protobuf's canonical JSON mapping (printable ASCII strings, with JSON's escapes but for
+// surrogates: a register's afternoon present mark is "\\"; known field names in
 // lowerCamelCase or snake_case, enum names, non-negative integers, true/false, RFC 3339 UTC
 // timestamps) and, for anything else, answers "not sure" so that the caller falls back to
 // protobuf's own parser. Whenever it does answer, the message equals what DecodeJsonWithProtobuf

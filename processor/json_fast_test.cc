@@ -109,13 +109,43 @@ TEST(JsonFastTest, HandWrittenEdgeCases) {
           R"("2026-03-02T10:15:00Z","unknownField":1,"contact":{}})",
           R"("2026-03-02T10:15:00Z","contact":{}} trailing)",
           R"("2026-03-02T10:15:00Z","deleted":"true","contact":{}})",
+          R"("2026-03-02T10:15:00Z","attendance":{"session":"PM","code":"\\"}})",
+          R"("2026-03-02T10:15:00Z","attendance":{"session":"\u0050M","code":"\/"}})",
+          R"("2026-03-02T10:15:00Z","contact":{"contactDate":"\"q\" \b\f\n\r\t"}})",
+          R"("2026-03-02T10:15:00Z","contact":{"contactDate":"\u0000\u007f\u0080\u07ff\u0800\uFFFF"}})",
+          R"("2026-03-02T10:15:00Z","contact":{"contactDate":"\ud83d\ude00"}})",
+          R"("2026-03-02T10:15:00Z","contact":{"contactDate":"\ud800"}})",
+          R"("2026-03-02T10:15:00Z","contact":{"contactDate":"\udc00x"}})",
+          R"("2026-03-02T10:15:00Z","contact":{"contactDate":"\x"}})",
+          R"("2026-03-02T10:15:00Z","contact":{"contactDate":"\u12"}})",
+          R"("2026-03-02T10:15:00Z","contact":{"contactDate":"\u00zz"}})",
+          R"("2026-03-02T10:15:00Z","contact":{"contactDate":"a\"})",
+          R"("2026-03-02T10:15:00Z","contact":{"contact\u0044ate":"2026-03-01"}})",
+          R"("2026\u002d03-02T10:15:00Z","contact":{}})",
       }) {
     ExpectAgreement(head + tail);
   }
 }
 
+// A register's afternoon present mark is "\\" in JSON: the fast path takes it (and the other
+// escapes of JSON), so that real registers do not fall back to protobuf's parser.
+TEST(JsonFastTest, TakesEscapedStringsItself) {
+  events::Event e;
+  ASSERT_TRUE(FastDecodeJson(
+      R"({"eventId":"E\u0031","childId":"C\/\"1\"","recordedAt":"2026-03-02T13:05:00Z",)"
+      R"("attendance":{"schoolUrn":"100001","date":"2026-03-02","session":"PM","code":"\\"}})",
+      e));
+  EXPECT_EQ(e.event_id(), "E1");
+  EXPECT_EQ(e.child_id(), "C/\"1\"");
+  EXPECT_EQ(e.attendance().code(), "\\");
+  ASSERT_TRUE(FastDecodeJson(R"({"eventId":"\u00e9\u20ac","childId":"C","contact":{}})", e));
+  EXPECT_EQ(e.event_id(), "\xc3\xa9\xe2\x82\xac");
+  EXPECT_FALSE(FastDecodeJson(R"({"eventId":"\ud83d\ude00","childId":"C","contact":{}})", e))
+      << "surrogates are left to protobuf's parser";
+}
+
 TEST(JsonFastTest, DecodeJsonFallsBackForShapesTheFastPathLeaves) {
-  // An escaped character is outside the fast path but valid JSON: protobuf decodes it.
+  // An offset timestamp is outside the fast path but valid JSON: protobuf decodes it.
   const auto event = DecodeJson(
       R"({"eventId":"E\u0031","childId":"C","recordedAt":"2026-03-02T10:15:00+01:00","contact":{}})");
   ASSERT_TRUE(event.has_value());

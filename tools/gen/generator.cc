@@ -562,22 +562,48 @@ class ChildBuilder {
   uint32_t exclusions_ = 0;
 };
 
-// The code text of a generated mark: '2' stands for C2 (part-time timetable).
+// The code text of a generated mark, as it stands between a JSON string's quotes: '2' stands for
+// C2 (part-time timetable), and the afternoon present mark '\\' is escaped.
 std::string_view CodeText(const char& code) {
-  return code == '2' ? std::string_view("C2") : std::string_view(&code, 1);
+  if (code == '2') return "C2";
+  if (code == '\\') return "\\\\";
+  return {&code, 1};
 }
 
-char Code(Rng& rng, double absence) {
+// The present mark of a session: '/' in the morning, '\\' in the afternoon (register codes).
+char Present(char session, bool register_codes) {
+  return register_codes && session == 'P' ? '\\' : '/';
+}
+
+bool IsPresent(char code) { return code == '/' || code == '\\'; }
+
+// A mark's code. The draws are the same with and without register codes (so that everything
+// else in the stream stays as it was); only what a draw means differs.
+char Code(Rng& rng, double absence, char session, bool register_codes) {
   if (rng.U() < absence) {
     static constexpr std::array<char, 8> kAbsent = {'I', 'I', 'M', 'C', 'N', 'N', 'O', 'G'};
-    return kAbsent[static_cast<size_t>(rng.R(0, kAbsent.size() - 1))];
+    // Authorised about 60% (illness most of it), unauthorised 40% ('O' most of it).
+    static constexpr std::array<char, 16> kRegisterAbsent = {
+        'I', 'I', 'I', 'I', 'I', 'I', 'I', 'I', 'M', 'C', 'O', 'O', 'O', 'G', 'N', 'U'};
+    if (!register_codes) return kAbsent[static_cast<size_t>(rng.R(0, kAbsent.size() - 1))];
+    return kRegisterAbsent[static_cast<size_t>(rng.R(0, kRegisterAbsent.size() - 1))];
   }
   const double v = rng.U();
-  if (v < 0.01) return '-';
-  if (v < 0.02) return 'B';
-  if (v < 0.025) return 'X';
-  if (v < 0.05) return 'L';
-  return '/';
+  if (!register_codes) {
+    if (v < 0.01) return '-';
+    if (v < 0.02) return 'B';
+    if (v < 0.025) return 'X';
+    if (v < 0.05) return 'L';
+    return '/';
+  }
+  if (v < 0.005) return '-';  // not yet taken
+  if (v < 0.009) return 'B';  // off-site educational activity
+  if (v < 0.011) return 'V';  // educational visit
+  if (v < 0.012) return 'P';  // approved sporting activity
+  if (v < 0.013) return 'W';  // work experience
+  if (v < 0.016) return 'X';  // not of compulsory school age
+  if (v < 0.031) return 'L';  // late before the register closed
+  return Present(session, true);
 }
 
 // A first version of a mark, written out when it is emitted.
@@ -687,12 +713,16 @@ class Stream {
       --school;
       Rng rng(Seed(p_.seed, c, 0x100000000ULL + static_cast<uint32_t>(d.days())));
       for (const char session : {'A', 'P'}) {
-        char code = Code(rng, plan.absence);
-        if (plan.part_time && session == 'P' && code == '/') code = '2';
+        char code = Code(rng, plan.absence, session, p_.register_codes);
+        if (plan.part_time && session == 'P' && IsPresent(code)) code = '2';
         const int sod = (session == 'A' ? 9 * 3600 : 13 * 3600) + rng.R(0, 1800);
         ++counts_.marks;
         if (rng.Chance(p_.correction_rate)) {
-          const char fixed[2] = {code == 'N' ? 'I' : code == '/' ? 'M' : '/', 0};
+          const char fixed[3] = {code == 'N'       ? 'I'
+                                 : IsPresent(code) ? 'M'
+                                                   : Present(session, p_.register_codes),
+                                 0, 0};
+          const std::string fixed_text(CodeText(fixed[0]));
           const std::string first(CodeText(code));
           const std::string child = ChildId(c);
           const auto body = [&](const char* mark_code) {
@@ -702,7 +732,8 @@ class Stream {
           };
           const int64_t t = At(d, sod);
           const std::string id = child + "-M" + d.ToString() + (session == 'A' ? "AM" : "PM");
-          AddVersions(rng, p_, cutoff_, &counts_, child, id, {body(first.c_str()), body(fixed)},
+          AddVersions(rng, p_, cutoff_, &counts_, child, id,
+                      {body(first.c_str()), body(fixed_text.c_str())},
                       {t, t + 86400 + rng.R(0, 3600)}, body(nullptr),
                       [this](int64_t arrival, std::string line) {
                         pending_.push({arrival, pending_seq_++, std::move(line)});

@@ -27,6 +27,11 @@ struct Params {
   // visits; gender and ethnicity; referral ids; C2 marks). Drawn from a stream of their own, so
   // that without them the stream is byte for byte what earlier releases generated.
   bool part2 = true;
+  // Marks as registers write them: present is '/' in the morning and '\' in the afternoon (JSON
+  // "\\"), and the other codes in shares near the national ones (illness most, then unauthorised
+  // 'O'; late 'L'; educational visits, sport and work experience). false: the marks earlier
+  // releases generated ('/' in both sessions, fewer kinds of code), byte for byte.
+  bool register_codes = true;
   double stale_rate = 0.005;      // share of versioned records re-sent late, older
   double delete_rate = 0.01;      // share of records later deleted
   double correction_rate = 0.01;  // share of marks corrected the next day

@@ -199,8 +199,48 @@ TEST(GeneratorTest, WithoutPartTwoTheStreamIsThePartOneStream) {
       EXPECT_TRUE(event->profile().ethnicity().empty() &&
                   event->profile().gender() == events::ChildProfile::GENDER_NOT_GIVEN);
     }
-    if (event->has_assessment()) EXPECT_TRUE(event->assessment().referral_id().empty());
+    if (event->has_assessment()) {
+      EXPECT_TRUE(event->assessment().referral_id().empty());
+    }
   }
+}
+
+// Register codes: the afternoon's present mark is '\\' (escaped in JSON), the morning's '/', and
+// the other codes come in their shares; everything but the marks' codes is the stream of legacy
+// marks, line for line.
+TEST(GeneratorTest, RegisterCodesChangeOnlyTheMarksCodes) {
+  Params p = Small(300, 6);
+  p.register_codes = false;
+  const auto legacy = Lines(p);
+  p.register_codes = true;
+  const auto real = Lines(p);
+  ASSERT_EQ(real.size(), legacy.size());
+  const auto without_code = [](std::string line) {
+    const size_t at = line.find("\"code\":\"");
+    if (at != std::string::npos) line.erase(at, line.find('"', line.find(':', at) + 2) - at);
+    return line;
+  };
+  std::map<std::string, int> codes;
+  for (size_t i = 0; i < real.size(); ++i) {
+    ASSERT_EQ(without_code(real[i]), without_code(legacy[i])) << i;
+    EXPECT_EQ(legacy[i].find(R"("code":"\\")"), std::string::npos) << legacy[i];
+    const auto event = DecodeJson(real[i]);
+    if (!event || !event->has_attendance() || event->attendance().code().empty()) continue;
+    const events::AttendanceMark& a = event->attendance();
+    ++codes[a.code()];
+    if (a.code() == "/") {
+      EXPECT_EQ(a.session(), events::AttendanceMark::AM) << real[i];
+    }
+    if (a.code() == "\\") {
+      EXPECT_EQ(a.session(), events::AttendanceMark::PM) << real[i];
+    }
+  }
+  EXPECT_GT(codes["\\"], 1000);
+  EXPECT_GT(codes["/"], 1000);
+  for (const char* code : {"I", "M", "C", "O", "G", "N", "U", "L", "B", "V", "P", "W", "X", "-"}) {
+    EXPECT_GT(codes[code], 0) << "no mark " << code;
+  }
+  EXPECT_GT(codes["I"], codes["M"]) << "illness is the commonest absence";
 }
 
 }  // namespace

@@ -23,6 +23,9 @@ int Main(int argc, char** argv) {
   app.add_flag("!--no-attendance", p.attendance, "leave out attendance marks");
   app.add_flag("!--no-part2", p.part2,
                "leave out the records of KPIS-2.md (the stream of earlier releases)");
+  app.add_flag("!--legacy-marks", p.register_codes,
+               "marks as releases before 2026-12 wrote them ('/' in both sessions, fewer codes): "
+               "with --no-part2, the streams of earlier releases byte for byte");
   app.add_option("--output", output, "NDJSON file, or - for stdout")->capture_default_str();
   kpi::gen::KafkaSinkOptions kafka;
   std::vector<std::string> json_topics;
