@@ -14,6 +14,7 @@
 
 #include "tests/kafka/harness.h"
 #include "tests/util/http_get.h"
+#include "tests/util/raw_http.h"
 #include "tools/gen/generator.h"
 
 namespace kpi::testing {
@@ -83,7 +84,7 @@ TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
         << "processing:\n  as_of: " << as_of.ToString() << "\n"
         << "metrics:\n  address: 127.0.0.1:" << metrics_port
         << "\n  dimensions: all, school, year, sen, category, age, gender, ethnicity, outcome"
-        << "\nhttp:\n  address: 127.0.0.1:" << http_port << "\n";
+        << "\nhttp:\n  address: 127.0.0.1:" << http_port << "\n  header_timeout_ms: 1500\n";
   }
   Process processor(
       {(BinaryDir() / "kpi-processor").string(), "run", "--config", (dir / "config.yaml").string()},
@@ -134,6 +135,22 @@ TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
         Query(prometheus_port, std::string("kpi_events_consumed_total{kind=\"") + kind + "\"}")
             .empty())
         << kind;
+  }
+
+  // The http.* settings reach the processor's server: a connection that sends nothing is cut
+  // off at http.header_timeout_ms (1,500 ms here), and counted in the metrics.
+  {
+    auto silent = kpi::testing::RawConnection::Open(http_port, kpi::testing::RawOptions{});
+    ASSERT_TRUE(silent.has_value()) << silent.error();
+    const int64_t start = NowMs();
+    EXPECT_TRUE(silent->WaitClosed(5000)) << "a silent connection was not cut off within 5 s";
+    EXPECT_GE(NowMs() - start, 1400);
+    EXPECT_LE(NowMs() - start, 2500) << "http.header_timeout_ms is 1500";
+    const auto [status, body] = HttpGet(metrics_port, "/metrics");
+    EXPECT_NE(body.find("kpi_http_connections_closed_total{endpoint=\"http\",reason=\"header_"
+                        "timeout\"} 1\n"),
+              std::string::npos)
+        << status;
   }
 
   const Date weeks[2] = {as_of.WeekStart(), as_of.WeekStart() - 7};
