@@ -3,7 +3,9 @@
 // (accepting, TLS handshakes, reading request heads, writing responses); a connection costs a few
 // hundred bytes while it waits, never a thread. Handlers run either on that thread (`inline`
 // paths: cheap, for the probes, which so never queue behind other work) or on a small pool of
-// worker threads (everything else, including basic authentication's bcrypt).
+// worker threads (everything else, including basic authentication's bcrypt). The network thread
+// runs at nice 5 and the workers at nice 19, so that HTTP load yields the CPU to the processing
+// loop.
 //
 // Limits (HttpLimits, request_head.h), per port:
 //   - a request head must arrive whole within header_timeout_ms of the connection being accepted

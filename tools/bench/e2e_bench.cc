@@ -16,8 +16,9 @@
 // reads the same input while N clients ask for /kpi and /metrics back to back and 500 idle and
 // 500 half-sent connections are held on each port, and a third reads it again without load; the
 // three end-to-end rates are printed, with the HTTP figures of the loaded run. The clients are
-// threads of this process at nice 10 (they stand for clients on other machines; on 2 cores they
-// would otherwise take the processor's CPU themselves).
+// threads of this process at nice 19 (they stand for clients on other machines; on 2 cores they
+// would otherwise take the processor's CPU themselves); a thread at nice 0 asks /healthz on a new
+// connection every 100 ms meanwhile, as the kubelet would, and the slowest answer is printed.
 #include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -85,9 +86,21 @@ class HttpLoad {
         held_.push_back(std::move(*c));
       }
     }
+    threads_.emplace_back([this, http_port] {
+      while (!stop_.load()) {
+        const auto r = kpi::testing::TimedGet(http_port, "/healthz", kpi::testing::RawOptions{});
+        const bool starting = r.response && r.response->status == 503 &&
+                              r.response->body.starts_with("starting");  // before a heartbeat
+        if (!starting) {
+          if (!r.response || r.response->status != 200) probe_failures_.fetch_add(1);
+          probe_micros_.push_back(r.elapsed.count());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
     for (int i = 0; i < clients; ++i) {
       threads_.emplace_back([this, i, http_port, metrics_port] {
-        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
         const bool metrics = i % 2 == 1;
         const std::string request = kpi::testing::GetRequest(
             metrics ? "/metrics" : "/kpi?kpi=contacts&week=current&dimension=year", "", true);
@@ -118,7 +131,14 @@ class HttpLoad {
     for (std::thread& t : threads_) t.join();
     threads_.clear();
     std::sort(micros_.begin(), micros_.end());
+    std::sort(probe_micros_.begin(), probe_micros_.end());
   }
+  // /healthz on a new connection every 100 ms meanwhile, as the kubelet asks: the slowest.
+  double SlowestProbeMs() const {
+    return probe_micros_.empty() ? 0 : static_cast<double>(probe_micros_.back()) / 1000.0;
+  }
+  size_t probes() const { return probe_micros_.size(); }
+  uint64_t probe_failures() const { return probe_failures_.load(); }
   ~HttpLoad() { Stop(); }
   size_t requests() const { return micros_.size(); }
   uint64_t failures() const { return failures_.load(); }
@@ -135,6 +155,8 @@ class HttpLoad {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> failures_{0};
+  std::vector<int64_t> probe_micros_;  // the probe thread's own until Stop
+  std::atomic<uint64_t> probe_failures_{0};
   std::mutex mu_;
   std::vector<int64_t> micros_;
 };
@@ -309,6 +331,11 @@ int Main(int argc, char** argv) {
         http_load, load->requests(), static_cast<double>(load->requests()) / loaded_s,
         load->PercentileMs(0.5), load->PercentileMs(0.99),
         static_cast<unsigned long long>(load->failures()), load->held());
+    std::printf(
+        "probes meanwhile       %zu GETs of /healthz (one each 100 ms, new connection): "
+        "slowest %.1f ms, %llu not 200\n",
+        load->probes(), load->SlowestProbeMs(),
+        static_cast<unsigned long long>(load->probe_failures()));
   }
   kpi::testing::fs::remove_all(dir);
   return 0;
