@@ -215,11 +215,12 @@ class EventServer::Loop {
       auto bound = Listen(l.setting, l.address);
       if (!bound) return std::unexpected(bound.error());
       auto port = std::make_unique<Port>(counters_->port(ports_.size()));
+      port->index = ports_.size();
       port->fd = bound->first;
       port->port = bound->second;
       port->spec = std::move(l);
       ports_.push_back(std::move(port));
-      Watch(ports_.back()->fd, kListenerTag | (ports_.size() - 1), EPOLLIN);
+      Watch(ports_.back()->fd, kListenerTag | ports_.back()->index, EPOLLIN);
     }
     // A client that closes while TLS writes to it must not kill the process.
     std::signal(SIGPIPE, SIG_IGN);
@@ -267,6 +268,7 @@ class EventServer::Loop {
   struct Port {
     explicit Port(HttpCounters::Port& counters) : stats(counters) {}
     HttpListener spec;
+    size_t index = 0;  // in ports_, and in the counters
     int fd = -1;
     int port = 0;
     size_t open = 0;
@@ -379,7 +381,7 @@ class EventServer::Loop {
       Conn& c = *owned;
       c.id = next_id_++;
       c.fd = fd;
-      c.port = PortIndex(p);
+      c.port = p.index;
       c.client = client;
       c.deadline_ms = now_ + limits_.header_timeout_ms;
       c.scanner.emplace(limits_);
@@ -399,13 +401,6 @@ class EventServer::Loop {
       conns_.emplace(c.id, std::move(owned));
       StartWaiting(c);
     }
-  }
-
-  size_t PortIndex(const Port& p) const {
-    for (size_t i = 0; i < ports_.size(); ++i) {
-      if (ports_[i].get() == &p) return i;
-    }
-    return 0;
   }
 
   // Room for one more connection from `client`: true, after closing the longest-waiting
@@ -738,7 +733,7 @@ class EventServer::Loop {
     for (auto& p : ports_) {
       if (p->paused_until_ms != 0 && p->paused_until_ms <= now_) {
         p->paused_until_ms = 0;
-        Watch(p->fd, kListenerTag | PortIndex(*p), EPOLLIN);
+        Watch(p->fd, kListenerTag | p->index, EPOLLIN);
       }
     }
   }

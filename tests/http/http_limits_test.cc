@@ -356,20 +356,10 @@ TEST_F(HttpLimitsTest, SixtyFourConcurrentClientsAreAllAnsweredInTime) {
       const int port = metrics ? server->metrics_port() : server->http_port();
       const std::string request =
           testing::GetRequest(metrics ? "/metrics" : "/kpi?kpi=contacts&dimension=year", "", true);
-      auto c = RawConnection::Open(port, RawOptions{});
-      if (!c) {
-        errors[i] = c.error();
-        failures.fetch_add(1);
-        return;
-      }
+      testing::KeptAliveClient client(port, RawOptions{});
       while (!stop.load()) {
         const auto start = Clock::now();
-        if (!c->Send(request)) {
-          errors[i] = "send failed";
-          failures.fetch_add(1);
-          return;
-        }
-        const auto r = c->ReadResponse();
+        const auto r = client.Request(request);
         if (!r || r->status != 200) {
           errors[i] = r ? "status " + std::to_string(r->status) : r.error();
           failures.fetch_add(1);
@@ -377,14 +367,6 @@ TEST_F(HttpLimitsTest, SixtyFourConcurrentClientsAreAllAnsweredInTime) {
         }
         latencies[i].push_back(
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
-        if (r->headers.contains("connection")) {  // "close", after 1,000 requests: reconnect
-          c = RawConnection::Open(port, RawOptions{});
-          if (!c) {
-            errors[i] = "reconnect: " + c.error();
-            failures.fetch_add(1);
-            return;
-          }
-        }
       }
     });
   }

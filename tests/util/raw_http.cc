@@ -197,6 +197,21 @@ bool RawConnection::WaitClosed(int timeout_ms) {
   }
 }
 
+std::expected<RawResponse, std::string> KeptAliveClient::Request(std::string_view request) {
+  if (!connection_) {
+    auto opened = RawConnection::Open(port_, options_);
+    if (!opened) return std::unexpected("connect: " + opened.error());
+    connection_.emplace(std::move(*opened));
+  }
+  if (!connection_->Send(request)) {
+    connection_.reset();
+    return std::unexpected(std::string("the request could not be sent"));
+  }
+  auto response = connection_->ReadResponse();
+  if (!response || response->headers.contains("connection")) connection_.reset();
+  return response;
+}
+
 std::string GetRequest(std::string_view path, std::string_view credentials, bool keep_alive) {
   std::string r = "GET " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   if (!credentials.empty()) r += "Authorization: Basic " + EncodeBase64(credentials) + "\r\n";

@@ -13,8 +13,10 @@
 #include <cstdint>
 #include <expected>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace kpi::testing {
 
@@ -57,6 +59,21 @@ class RawConnection {
   SSL* ssl_ = nullptr;
   int timeout_ms_ = 5000;
   std::string buffered_;
+};
+
+// Requests one after another on a kept-alive connection, opening a new connection when there is
+// none: at the first request, after the server closed the last ("Connection: close", as it does
+// after its per-connection cap), and after a failure.
+class KeptAliveClient {
+ public:
+  KeptAliveClient(int port, RawOptions options) : port_(port), options_(std::move(options)) {}
+  // Sends `request` and reads its response; errors say which step failed.
+  std::expected<RawResponse, std::string> Request(std::string_view request);
+
+ private:
+  int port_;
+  RawOptions options_;
+  std::optional<RawConnection> connection_;
 };
 
 // "GET path HTTP/1.1" with Host and, when given, an Authorization: Basic header for user:password.

@@ -105,20 +105,16 @@ class HttpLoad {
         const std::string request = kpi::testing::GetRequest(
             metrics ? "/metrics" : "/kpi?kpi=contacts&week=current&dimension=year", "", true);
         std::vector<int64_t> mine;
+        kpi::testing::KeptAliveClient client(metrics ? metrics_port : http_port,
+                                             kpi::testing::RawOptions{});
         while (!stop_.load()) {
-          auto c = kpi::testing::RawConnection::Open(metrics ? metrics_port : http_port,
-                                                     kpi::testing::RawOptions{});
-          while (c && !stop_.load()) {
-            const auto start = std::chrono::steady_clock::now();
-            if (!c->Send(request)) break;
-            const auto r = c->ReadResponse();
-            if (!r) break;
-            if (r->status != 200 && r->status != 503) failures_.fetch_add(1);
-            mine.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::chrono::steady_clock::now() - start)
-                               .count());
-            if (r->headers.contains("connection")) break;  // "close": reconnect
-          }
+          const auto start = std::chrono::steady_clock::now();
+          const auto r = client.Request(request);
+          if (!r) continue;  // reconnects at the next request
+          if (r->status != 200 && r->status != 503) failures_.fetch_add(1);
+          mine.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count());
         }
         const std::lock_guard lock(mu_);
         micros_.insert(micros_.end(), mine.begin(), mine.end());

@@ -53,31 +53,16 @@ Result Load(int port, const std::string& path, int clients, double seconds) {
   std::vector<std::thread> threads;
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
-      auto c = kpi::testing::RawConnection::Open(port, kpi::testing::RawOptions{});
-      if (!c) {
-        failures.fetch_add(1);
-        return;
-      }
+      kpi::testing::KeptAliveClient client(port, kpi::testing::RawOptions{});
       const std::string request = kpi::testing::GetRequest(path, "", true);
       while (!stop.load()) {
         const auto start = Clock::now();
-        if (!c->Send(request)) {
-          failures.fetch_add(1);
-          return;
-        }
-        const auto r = c->ReadResponse();
+        const auto r = client.Request(request);
         if (!r || r->status != 200) {
           failures.fetch_add(1);
           return;
         }
         bytes.store(r->body.size());
-        if (r->headers.contains("connection")) {  // "close": the server's per-connection cap
-          c = kpi::testing::RawConnection::Open(port, kpi::testing::RawOptions{});
-          if (!c) {
-            failures.fetch_add(1);
-            return;
-          }
-        }
         micros[static_cast<size_t>(i)].push_back(
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
       }
