@@ -9,30 +9,43 @@ namespace kpi {
 
 // ---- lookups ------------------------------------------------------------------------------
 
-MarkVersion* SchoolYear::FindMark(uint16_t day, uint8_t session) {
+size_t SchoolYear::SetNibble(uint16_t day, uint8_t session, uint8_t nibble) {
+  size_t added = 0;
+  if (sessions.empty()) {
+    sessions.assign(static_cast<size_t>(AcademicYearStart(academic_year + 1) - first), 0);
+    added = sessions.size();
+  }
+  uint8_t& b = sessions[day];
+  b = session == 2 ? static_cast<uint8_t>((b & 0x0f) | (nibble << 4))
+                   : static_cast<uint8_t>((b & 0xf0) | nibble);
+  return added;
+}
+
+MarkVersion* SchoolYear::FindVersion(uint16_t day, uint8_t session) {
   // Marks arrive mostly in date order: look at the last one before searching.
-  if (!marks.empty()) {
-    MarkVersion& last = marks.back();
+  if (!versions.empty()) {
+    MarkVersion& last = versions.back();
     if (last.day < day || (last.day == day && last.session < session)) return nullptr;
     if (last.day == day && last.session == session) return &last;
   }
-  const auto it = std::lower_bound(marks.begin(), marks.end(), std::pair(day, session),
+  const auto it = std::lower_bound(versions.begin(), versions.end(), std::pair(day, session),
                                    [](const MarkVersion& m, std::pair<uint16_t, uint8_t> k) {
                                      return std::pair(m.day, m.session) < k;
                                    });
-  return it != marks.end() && it->day == day && it->session == session ? &*it : nullptr;
+  return it != versions.end() && it->day == day && it->session == session ? &*it : nullptr;
 }
 
-MarkVersion& SchoolYear::InsertMark(const MarkVersion& mark) {
-  if (marks.empty() ||
-      std::pair(marks.back().day, marks.back().session) < std::pair(mark.day, mark.session)) {
-    return marks.emplace_back(mark);
+size_t SchoolYear::PutVersion(const MarkVersion& mark) {
+  if (MarkVersion* held = FindVersion(mark.day, mark.session)) {
+    *held = mark;
+    return 0;
   }
   const auto it = std::upper_bound(
-      marks.begin(), marks.end(), mark, [](const MarkVersion& x, const MarkVersion& y) {
+      versions.begin(), versions.end(), mark, [](const MarkVersion& x, const MarkVersion& y) {
         return std::pair(x.day, x.session) < std::pair(y.day, y.session);
       });
-  return *marks.insert(it, mark);
+  versions.insert(it, mark);
+  return sizeof(MarkVersion);
 }
 
 DistinctRef& ChildState::RefAt(uint64_t key, bool& inserted) {
@@ -214,33 +227,44 @@ std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
   keys::AppendDate(begin, year.first);
   keys::AppendDate(end, AcademicYearStart(year.academic_year + 1));
   std::optional<state::Error> bad;
-  std::vector<MarkVersion> stored;
+  // ApplyMark reads a year's marks before it changes any of them.
+  if (!year.sessions.empty() || !year.versions.empty()) {
+    return std::unexpected(state::Corruption("marks changed before read"));
+  }
   auto scanned = buffer.Scan(begin, end, [&](std::string_view key, std::string_view value) {
     std::string_view rest = key.substr(prefix.size());
     const std::optional<Date> date = keys::ReadDate(rest);
-    const std::optional<StoredMark> stored_mark = DecodeMark(value);
-    if (!date || rest.size() != 1 || !stored_mark) {
+    const std::optional<StoredMark> stored = DecodeMark(value);
+    if (!date || rest.size() != 1 || !stored || (rest[0] != 1 && rest[0] != 2)) {
       bad = state::Corruption("undecodable attendance mark");
       return false;
     }
     MarkVersion m;
-    m.set_recorded_at(stored_mark->recorded_at);
-    m.day = static_cast<uint16_t>(*date - year.first);
-    m.session = static_cast<uint8_t>(rest[0]);
-    m.cls = stored_mark->code;
-    m.deleted = stored_mark->deleted;
-    m.part_time = stored_mark->part_time;
-    stored.push_back(m);  // key order is (date, session)
+    m.cls = stored->code;
+    m.deleted = stored->deleted;
+    m.part_time = stored->part_time;
+    if (year.sessions.empty() || year.newest < stored->recorded_at) {
+      year.newest = stored->recorded_at;
+    }
+    child.bytes += year.SetNibble(static_cast<uint16_t>(*date - year.first),
+                                  static_cast<uint8_t>(rest[0]), MarkNibble(m));
     return true;
   });
   if (!scanned) return std::unexpected(scanned.error());
   if (bad) return std::unexpected(*bad);
-  // ApplyMark reads a year's marks before it changes any of them.
-  if (!year.marks.empty()) return std::unexpected(state::Corruption("marks changed before read"));
-  child.bytes += stored.size() * sizeof(MarkVersion);
-  year.marks = std::move(stored);
   year.marks_loaded = true;
   return {};
+}
+
+std::expected<std::optional<RecordedAt>, state::Error> StoredMarkVersion(
+    const ChildState& child, const SchoolYear& year, uint16_t day, uint8_t session,
+    state::WriteBuffer& buffer, uint16_t task) {
+  auto value = buffer.Get(keys::MarkKey(task, child.id, year.urn, year.first + day, session));
+  if (!value) return std::unexpected(value.error());
+  if (!*value) return std::optional<RecordedAt>();
+  const std::optional<StoredMark> stored = DecodeMark(**value);
+  if (!stored) return std::unexpected(state::Corruption("undecodable attendance mark"));
+  return std::optional(stored->recorded_at);
 }
 
 // ---- write-back ---------------------------------------------------------------------------
@@ -248,15 +272,13 @@ std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
 void ReleasePastMarks(ChildState& child) {
   int newest = INT_MIN;
   for (const SchoolYear& y : child.years) {
-    if (!y.marks.empty()) newest = std::max(newest, y.academic_year);
+    if (!y.sessions.empty()) newest = std::max(newest, y.academic_year);
   }
   for (SchoolYear& y : child.years) {
-    if (y.academic_year >= newest || !y.marks_loaded || y.marks.empty()) continue;
-    if (std::any_of(y.marks.begin(), y.marks.end(), [](const MarkVersion& m) { return m.dirty; })) {
-      continue;  // not written back yet
-    }
-    child.bytes -= y.marks.size() * sizeof(MarkVersion);
-    std::vector<MarkVersion>().swap(y.marks);
+    if (y.academic_year >= newest || !y.marks_loaded || y.sessions.empty()) continue;
+    if (!y.versions.empty()) continue;  // not written back yet
+    child.bytes -= y.sessions.size();
+    std::vector<uint8_t>().swap(y.sessions);
     y.marks_loaded = false;
   }
 }
@@ -271,16 +293,17 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
     batch.push_back({key, EncodeRecord(r.record)});
     r.dirty = false;
   }
-  for (const auto& [index, slot] : child.dirty_marks) {
-    SchoolYear& y = child.years[index];
-    MarkVersion* m = y.FindMark(static_cast<uint16_t>(slot >> 8), static_cast<uint8_t>(slot));
-    if (m == nullptr || !m->dirty) continue;
-    const Date date = y.first_day() + m->day;
-    key = keys::MarkKey(task, child.id, y.urn, date, m->session);
-    batch.push_back({key, EncodeMark({m->recorded_at(), m->cls, m->deleted, m->part_time})});
-    m->dirty = false;
+  // Every version held is unwritten: written now, the store holds it from here on.
+  for (SchoolYear& y : child.years) {
+    if (y.versions.empty()) continue;
+    for (const MarkVersion& m : y.versions) {
+      key = keys::MarkKey(task, child.id, y.urn, y.first_day() + m.day, m.session);
+      batch.push_back({key, EncodeMark({m.recorded_at(), m.cls, m.deleted, m.part_time})});
+    }
+    child.bytes -= y.versions.size() * sizeof(MarkVersion);
+    y.versions.clear();
+    if (y.versions.capacity() > 4) y.versions.shrink_to_fit();  // keep the common one or two
   }
-  child.dirty_marks.clear();
   ReleasePastMarks(child);
   for (SchoolYear& y : child.years) {
     if (y.summary_dirty) {

@@ -59,10 +59,9 @@ struct MarkVersion {
   int64_t seconds = 0;  // recorded_at
   int32_t nanos = 0;
   uint16_t day = 0;
-  uint8_t session = 0;
+  uint8_t session = 0;  // Session: kAm or kPm
   AttendanceClass cls : 4 = AttendanceClass::kMissing;
   bool deleted : 1 = false;
-  bool dirty : 1 = false;
   bool part_time : 1 = false;  // the code is C2
 
   RecordedAt recorded_at() const { return {seconds, nanos}; }
@@ -73,6 +72,22 @@ struct MarkVersion {
 };
 static_assert(sizeof(MarkVersion) == 16);
 
+// What the hot state holds of a mark: half a byte a session (docs/DESIGN.md, "Attendance marks").
+// 0: no mark; 1: a deleted mark (its version still makes older ones stale); 2 + class for a live
+// mark, plus kPartTimeBit for C2.
+inline constexpr uint8_t kNoMark = 0;
+inline constexpr uint8_t kDeletedMark = 1;
+inline constexpr uint8_t kPartTimeBit = 8;
+inline uint8_t MarkNibble(const MarkVersion& m) {
+  if (m.deleted) return kDeletedMark;
+  return static_cast<uint8_t>((2 + static_cast<int>(m.cls)) | (m.part_time ? kPartTimeBit : 0));
+}
+inline bool IsLiveMark(uint8_t nibble) { return nibble >= 2; }
+inline AttendanceClass NibbleClass(uint8_t nibble) {
+  return static_cast<AttendanceClass>((nibble & 7) - 2);
+}
+inline bool NibblePartTime(uint8_t nibble) { return (nibble & kPartTimeBit) != 0; }
+
 // An absence unit's day summary covers [1 Sep A - 7, 1 Sep A+1 + 7): kSummaryDays (values.h).
 inline Date SummaryStart(int academic_year) { return AcademicYearStart(academic_year) - 7; }
 
@@ -82,7 +97,14 @@ struct SchoolYear {
   std::string urn;
   int academic_year = 0;
   uint32_t school_dim = DimTable::kNone;  // interned on first use
-  std::vector<MarkVersion> marks;         // by (day, session); see marks_loaded
+  // The marks dated in A: a byte a day of the year, AM in the low nibble and PM in the high one
+  // (MarkNibble), or empty if the year has none. Their versions (recorded_at) are in the store;
+  // `newest` bounds them, so that only a version older than it needs the store's.
+  std::vector<uint8_t> sessions;
+  RecordedAt newest;  // no mark of the year has a later recorded_at (when `sessions` is not empty)
+  // The versions the store does not hold yet (with a durable state, those since the last
+  // write-back; without one, every mark), by (day, session).
+  std::vector<MarkVersion> versions;
   // false: the marks are still only in the store (a child read back loads a year's marks when an
   // event needs them: most events touch the current year, and past years hold most marks).
   bool marks_loaded = true;
@@ -101,10 +123,17 @@ struct SchoolYear {
 
   Date first = {};  // 1 September of academic_year
   Date first_day() const { return first; }
-  // The mark at (day, session), or nullptr.
-  MarkVersion* FindMark(uint16_t day, uint8_t session);
-  // Inserts a mark in order; returns it.
-  MarkVersion& InsertMark(const MarkVersion& mark);
+  // The nibble of (day, session): kNoMark if the year holds no mark there.
+  uint8_t Nibble(uint16_t day, uint8_t session) const {
+    return day < sessions.size() ? (sessions[day] >> (session == 2 ? 4 : 0)) & 0xf : kNoMark;
+  }
+  // Sets the nibble of (day, session); returns the bytes this allocated (the whole year's days on
+  // the first mark).
+  size_t SetNibble(uint16_t day, uint8_t session, uint8_t nibble);
+  // The version at (day, session) in `versions`, or nullptr.
+  MarkVersion* FindVersion(uint16_t day, uint8_t session);
+  // Inserts or replaces the version at (mark.day, mark.session); returns the bytes allocated.
+  size_t PutVersion(const MarkVersion& mark);
 };
 
 // A child's references to the cells of one (kpi, dimension), counted by week. `key` is
@@ -135,13 +164,11 @@ struct ChildState {
   std::vector<SchoolYear> years;
   uint32_t last_year = 0;         // index of the year found last: the next lookup tries it first
   std::vector<DistinctRef> refs;  // sorted by key; see RefAt
-  // Marks to write back: (index in `years`, day << 8 | session), each once (MarkVersion::dirty).
-  std::vector<std::pair<uint32_t, uint32_t>> dirty_marks;
-  bool dirty = false;          // something to write back
-  bool units_pending = false;  // some SchoolYear has flush_pending
-  bool from_store = false;     // read back from the store: years' marks load on demand
-  bool referenced = true;      // the clock bit of eviction
-  size_t bytes = 0;            // approximate memory held (the hot state's budget counts it)
+  bool dirty = false;             // something to write back
+  bool units_pending = false;     // some SchoolYear has flush_pending
+  bool from_store = false;        // read back from the store: years' marks load on demand
+  bool referenced = true;         // the clock bit of eviction
+  size_t bytes = 0;               // approximate memory held (the hot state's budget counts it)
 
   // The reference of `key` (PackRef), inserted with 0 references if absent (`inserted`).
   DistinctRef& RefAt(uint64_t key, bool& inserted);
@@ -180,6 +207,12 @@ void ReleasePastMarks(ChildState& child);
 // Reads the marks of `year` from the store if they are not loaded yet.
 std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
                                             state::WriteBuffer& buffer, uint16_t task);
+
+// The recorded_at of the version the store holds at (day, session) of `year`, or nullopt if it
+// holds none: for a version older than `year.newest` whose mark is not in `year.versions`.
+std::expected<std::optional<RecordedAt>, state::Error> StoredMarkVersion(
+    const ChildState& child, const SchoolYear& year, uint16_t day, uint8_t session,
+    state::WriteBuffer& buffer, uint16_t task);
 
 // Appends the dirty parts of `child` to `batch` (puts, and deletes of what fell to zero or
 // empty) and clears their flags; drops references that fell to zero and releases past marks

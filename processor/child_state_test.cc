@@ -49,9 +49,8 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   m.session = 1;
   m.cls = AttendanceClass::kAuthorisedAbsence;
   m.set_recorded_at({9, 0});
-  m.dirty = true;
-  y.InsertMark(m);
-  c.dirty_marks.emplace_back(0, (static_cast<uint32_t>(m.day) << 8) | 1);
+  c.bytes += y.SetNibble(m.day, m.session, MarkNibble(m)) + y.PutVersion(m);
+  y.newest = m.recorded_at();
   y.summary.assign(kSummaryDays, '\0');
   y.summary[20] = 0x15;
   y.summary_dirty = true;
@@ -76,11 +75,22 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   EXPECT_FALSE(ly.marks_loaded);  // a year's marks are read when an event needs them
   const size_t bytes_before_marks = loaded->bytes;
   ASSERT_TRUE(LoadMarks(*loaded, ly, buffer, 3).has_value());
-  ASSERT_EQ(ly.marks.size(), 1u);
-  EXPECT_EQ(loaded->bytes, bytes_before_marks + sizeof(MarkVersion));  // the budget counts them
-  EXPECT_EQ(ly.marks[0].day, m.day);
-  EXPECT_EQ(ly.marks[0].cls, AttendanceClass::kAuthorisedAbsence);
-  EXPECT_EQ(ly.marks[0].recorded_at(), (RecordedAt{9, 0}));
+  // Loaded as half a byte a session over the year's days, the versions left in the store.
+  EXPECT_EQ(ly.sessions.size(), 365u);
+  EXPECT_EQ(loaded->bytes, bytes_before_marks + 365);  // the budget counts them
+  EXPECT_TRUE(ly.versions.empty());
+  EXPECT_EQ(ly.Nibble(m.day, 1), MarkNibble(m));
+  EXPECT_EQ(NibbleClass(ly.Nibble(m.day, 1)), AttendanceClass::kAuthorisedAbsence);
+  EXPECT_EQ(ly.Nibble(m.day, 2), kNoMark);
+  EXPECT_EQ(ly.Nibble(m.day + 1, 1), kNoMark);
+  EXPECT_EQ(ly.newest, (RecordedAt{9, 0}));
+  auto version = StoredMarkVersion(*loaded, ly, m.day, 1, buffer, 3);
+  ASSERT_TRUE(version.has_value());
+  EXPECT_EQ(*version, (RecordedAt{9, 0}));
+  auto none = StoredMarkVersion(*loaded, ly, m.day, 2, buffer, 3);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_TRUE(y.versions.empty());  // written back: the store holds them now
   EXPECT_EQ(ly.summary, y.summary);
   EXPECT_EQ(ly.entries, y.entries);
   ASSERT_EQ(loaded->refs.size(), 2u);  // the zero count is not stored
@@ -117,22 +127,20 @@ TEST(ChildStateTest, ReleasePastMarksKeepsTheNewestYearAndAnythingNotWrittenBack
   ChildState c;
   c.id = "child-1";
   MarkVersion m;
+  m.session = 1;
   m.set_recorded_at({1, 0});
-  SchoolYear& old_year = c.Year("100001", 2023);
-  old_year.InsertMark(m);
-  SchoolYear& dirty_year = c.Year("100002", 2024);
-  m.dirty = true;
-  dirty_year.InsertMark(m);
-  m.dirty = false;
-  SchoolYear& newest = c.Year("100001", 2025);
-  newest.InsertMark(m);
-  c.bytes = 3 * sizeof(MarkVersion);
+  c.Year("100001", 2023);
+  c.Year("100002", 2024);
+  c.Year("100001", 2025);
+  c.bytes = 0;
+  for (SchoolYear& y : c.years) c.bytes += y.SetNibble(0, 1, MarkNibble(m));
+  c.bytes += c.years[1].PutVersion(m);  // not written back yet
   ReleasePastMarks(c);
-  EXPECT_TRUE(c.years[0].marks.empty());
-  EXPECT_FALSE(c.years[0].marks_loaded);   // read again on demand
-  EXPECT_EQ(c.years[1].marks.size(), 1u);  // dirty: not written back yet
-  EXPECT_EQ(c.years[2].marks.size(), 1u);  // the newest year
-  EXPECT_EQ(c.bytes, 2 * sizeof(MarkVersion));
+  EXPECT_TRUE(c.years[0].sessions.empty());
+  EXPECT_FALSE(c.years[0].marks_loaded);  // read again on demand
+  EXPECT_EQ(c.years[1].Nibble(0, 1), MarkNibble(m));
+  EXPECT_EQ(c.years[2].Nibble(0, 1), MarkNibble(m));    // the newest year
+  EXPECT_EQ(c.bytes, 365 + 365 + sizeof(MarkVersion));  // 2023-24 had 366 days
 }
 
 // Once a child has marks in a newer school year, its older years' marks leave memory at the next
@@ -175,6 +183,57 @@ TEST(ChildStateTest, PastYearsMarksAreReleasedAndReadBackForACorrection) {
     EXPECT_EQ(KpiName(got[i].kpi), KpiName(want[i].kpi));
     EXPECT_EQ(got[i].week, want[i].week);
     EXPECT_EQ(got[i].dimension, want[i].dimension);
+    EXPECT_EQ(got[i].count, want[i].count) << KpiName(got[i].kpi) << " " << got[i].dimension;
+    EXPECT_EQ(got[i].base, want[i].base);
+  }
+}
+
+// A written-back mark's version is in the store only: a version older than the year's newest is
+// judged against it (read back), one at least as new needs no read. Stale and applied alike
+// equal an engine that holds every version in memory.
+TEST(ChildStateTest, AVersionOlderThanTheYearsNewestIsJudgedByTheStoredOne) {
+  const Calendar calendar;
+  EngineOptions options;
+  options.as_of = kMonday + 28;
+  const std::vector<ValidEvent> first = {
+      Mark("child-1", kMonday, 1, AttendanceClass::kPresent, 10),
+      Mark("child-1", kMonday + 1, 1, AttendanceClass::kPresent, 20),
+  };
+  const std::vector<ValidEvent> then = {
+      Mark("child-1", kMonday, 1, AttendanceClass::kUnauthorisedAbsence, 5),     // stale
+      Mark("child-1", kMonday, 1, AttendanceClass::kAuthorisedAbsence, 15),      // applied
+      Mark("child-1", kMonday, 1, AttendanceClass::kUnauthorisedAbsence, 12),    // stale (held)
+      Mark("child-1", kMonday + 1, 1, AttendanceClass::kAuthorisedAbsence, 20),  // equal: applied
+      Mark("child-1", kMonday + 2, 2, AttendanceClass::kPresent, 1),  // new session: applied
+  };
+  state::MemoryStore store;
+  auto engine = kpi::testing::Checked(Engine::Open(store, calendar, options), "Engine::Open");
+  for (const ValidEvent& e : first) ASSERT_TRUE(engine->Apply(e).has_value());
+  ASSERT_TRUE(engine->PrepareCommit().has_value());
+  ASSERT_TRUE(store.Write(engine->TakeBatch()).has_value());
+  std::vector<ApplyOutcome> outcomes;
+  for (const ValidEvent& e : then) {
+    auto outcome = engine->Apply(e);
+    ASSERT_TRUE(outcome.has_value());
+    outcomes.push_back(*outcome);
+  }
+  ASSERT_TRUE(engine->PrepareCommit().has_value());
+  EXPECT_EQ(outcomes, (std::vector<ApplyOutcome>{ApplyOutcome::kStale, ApplyOutcome::kApplied,
+                                                 ApplyOutcome::kStale, ApplyOutcome::kApplied,
+                                                 ApplyOutcome::kApplied}));
+
+  options.durable = false;
+  state::MemoryStore unused;
+  auto reference = kpi::testing::Checked(Engine::Open(unused, calendar, options), "Engine::Open");
+  for (const ValidEvent& e : first) ASSERT_TRUE(reference->Apply(e).has_value());
+  for (const ValidEvent& e : then) ASSERT_TRUE(reference->Apply(e).has_value());
+  ASSERT_TRUE(reference->PrepareCommit().has_value());
+  EXPECT_EQ(engine->stats().stale, 2u);
+  EXPECT_EQ(reference->stats().stale, 2u);
+  const std::vector<Row> want = reference->Table().value();
+  const std::vector<Row> got = engine->Table().value();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(got[i].count, want[i].count) << KpiName(got[i].kpi) << " " << got[i].dimension;
     EXPECT_EQ(got[i].base, want[i].base);
   }

@@ -439,34 +439,48 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyMark(ChildState& child,
     return std::unexpected(*failed_);
   }
   const auto day = static_cast<uint16_t>(date - year.first_day());
-  MarkVersion* mark = year.FindMark(day, session);
-  if (mark != nullptr && next.recorded_at < mark->recorded_at()) {
-    ++stats_.stale;
-    return ApplyOutcome::kStale;
+  if (session != 1 && session != 2) {
+    Corrupt("an attendance session out of range");
+    return std::unexpected(*failed_);
+  }
+  const uint8_t held = year.Nibble(day, session);
+  if (held != kNoMark) {
+    // Stale if older than the version held: in memory, or else in the store, read only when the
+    // year's bound does not already show it newer.
+    std::optional<RecordedAt> current;
+    if (const MarkVersion* v = year.FindVersion(day, session)) {
+      current = v->recorded_at();
+    } else if (next.recorded_at < year.newest) {
+      auto stored = StoredMarkVersion(child, year, day, session, buffer_, options_.task);
+      if (!stored || !*stored) {
+        Latch(stored ? state::Corruption("a held attendance mark is not in the store")
+                     : stored.error());
+        return std::unexpected(*failed_);
+      }
+      current = **stored;
+    }
+    if (current && next.recorded_at < *current) {
+      ++stats_.stale;
+      return ApplyOutcome::kStale;
+    }
   }
   std::optional<AttendanceClass> before;
-  if (mark != nullptr && !mark->deleted) {
-    before = AttendanceClass{mark->cls};
-    ContributeMark(child, year, *mark, -1);
+  if (IsLiveMark(held)) {
+    before = NibbleClass(held);
+    ContributeMark(child, year, day, held, -1);
   }
-  if (mark == nullptr) {
-    MarkVersion fresh;
-    fresh.day = day;
-    fresh.session = session;
-    mark = &year.InsertMark(fresh);
-    child.bytes += sizeof(MarkVersion);
-  }
-  mark->set_recorded_at(next.recorded_at);
-  mark->cls = mark_body.code;
-  mark->part_time = mark_body.part_time;
-  mark->deleted = next.deleted;
-  if (options_.durable && !mark->dirty) {
-    mark->dirty = true;
-    child.dirty_marks.emplace_back(static_cast<uint32_t>(&year - child.years.data()),
-                                   (static_cast<uint32_t>(day) << 8) | session);
-  }
+  MarkVersion mark;
+  mark.set_recorded_at(next.recorded_at);
+  mark.day = day;
+  mark.session = session;
+  mark.cls = mark_body.code;
+  mark.part_time = mark_body.part_time;
+  mark.deleted = next.deleted;
+  const uint8_t nibble = MarkNibble(mark);
+  if (year.sessions.empty() || year.newest < next.recorded_at) year.newest = next.recorded_at;
+  child.bytes += year.SetNibble(day, session, nibble) + year.PutVersion(mark);
   MarkDirty(child);
-  if (!next.deleted) ContributeMark(child, year, *mark, +1);
+  if (!next.deleted) ContributeMark(child, year, day, nibble, +1);
   UpdateDaySummaries(child, static_cast<size_t>(&year - child.years.data()), date, before,
                      next.deleted ? std::nullopt : std::optional(mark_body.code));
   ++stats_.applied;

@@ -182,7 +182,8 @@ class Engine {
   using Dims = DimTable::Dims;
   // A record's contribution to the cells and references, computed from the current state.
   void Contribute(ChildState& child, const RecordVersion& r, int sign);
-  void ContributeMark(ChildState& child, SchoolYear& year, const MarkVersion& mark, int sign);
+  // A live mark of `year` at `day` (its nibble: MarkNibble).
+  void ContributeMark(ChildState& child, SchoolYear& year, uint16_t day, uint8_t nibble, int sign);
   void ContributeEhcRequest(ChildState& child, const body::EhcRequest& request, int sign);
   // The child's records (indices) whose contribution can depend on the event's record, other
   // than the record itself; the same set before and after the change.

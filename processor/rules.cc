@@ -182,10 +182,16 @@ std::vector<uint32_t> Engine::DependentRecords(ChildState& child, const ValidEve
 void Engine::ContributeMarksIn(ChildState& child, Date from, std::optional<Date> to, int sign) {
   for (SchoolYear& y : child.years) {
     const Date first = y.first_day();
-    for (const MarkVersion& m : y.marks) {
-      const Date d = first + m.day;
-      if (m.deleted || d < from || (to && d >= *to)) continue;
-      ContributeMark(child, y, m, sign);
+    const int begin = std::max(0, from - first);
+    const int end = std::min<int>(static_cast<int>(y.sessions.size()),
+                                  to ? *to - first : static_cast<int>(y.sessions.size()));
+    for (int day = begin; day < end; ++day) {
+      const uint8_t both = y.sessions[day];
+      if (both == 0) continue;
+      for (const uint8_t nibble :
+           {static_cast<uint8_t>(both & 0xf), static_cast<uint8_t>(both >> 4)}) {
+        if (IsLiveMark(nibble)) ContributeMark(child, y, static_cast<uint16_t>(day), nibble, sign);
+      }
     }
   }
 }
@@ -246,18 +252,19 @@ void Engine::ContributeEhcRequest(ChildState& child, const body::EhcRequest& q, 
   }
 }
 
-void Engine::ContributeMark(ChildState& child, SchoolYear& year, const MarkVersion& mark,
+void Engine::ContributeMark(ChildState& child, SchoolYear& year, uint16_t day, uint8_t nibble,
                             int sign) {
-  if (mark.cls == AttendanceClass::kMissing) stats_.live_missing_marks += sign;
-  if (!IsPossibleSession(mark.cls)) return;
+  const AttendanceClass cls = NibbleClass(nibble);
+  if (cls == AttendanceClass::kMissing) stats_.live_missing_marks += sign;
+  if (!IsPossibleSession(cls)) return;
   if (year.school_dim == DimTable::kNone) year.school_dim = dims_.School(year.urn);
-  const Date d = year.first_day() + mark.day;
+  const Date d = year.first_day() + day;
   // DimsOn for a date of this academic year, with the school of the mark.
   const Profile* p = child.ProfileOn(d);
   const Dims dims =
       dims_.For(year.school_dim, p ? p->YearGroupIn(year.academic_year) : kYearUnknown,
                 p ? p->sen : SenStatus::kNotGiven);
-  if (mark.part_time) AddDistinct(child, Kpi::kPartTimeTimetablePupils, d, dims, sign);
+  if (NibblePartTime(nibble)) AddDistinct(child, Kpi::kPartTimeTimetablePupils, d, dims, sign);
   const Date week = d.WeekStart();
   if (!year.cache_valid || year.cached_week != week || year.cached_dims != dims ||
       year.cached_epoch != cells_.epoch()) {
@@ -271,8 +278,8 @@ void Engine::ContributeMark(ChildState& child, SchoolYear& year, const MarkVersi
     year.cached_epoch = cells_.epoch();
     year.cache_valid = true;
   }
-  const int64_t counts[3] = {IsPresence(mark.cls) ? sign : 0, IsAbsence(mark.cls) ? sign : 0,
-                             mark.cls == AttendanceClass::kUnauthorisedAbsence ? sign : 0};
+  const int64_t counts[3] = {IsPresence(cls) ? sign : 0, IsAbsence(cls) ? sign : 0,
+                             cls == AttendanceClass::kUnauthorisedAbsence ? sign : 0};
   for (size_t i = 0; i < 12; ++i) cells_.AddAt(year.cached_cells[i], counts[i / 4], sign);
 }
 
