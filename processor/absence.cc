@@ -41,11 +41,9 @@ void Engine::UpdateDaySummaries(ChildState& child, size_t own, Date date,
     if (index < 0 || index >= kSummaryDays) continue;
     // Year() may add to child.years: take the own unit by index, never by a held reference.
     SchoolYear& unit = ay == year ? child.years[own] : child.Year(child.years[own].urn, ay);
-    if (unit.summary.empty()) {
-      unit.summary.assign(kSummaryDays, '\0');
-      child.bytes += kSummaryDays;
-    }
-    const auto b = static_cast<uint8_t>(unit.summary[index]);
+    char* held = nullptr;
+    child.bytes += unit.HoldSummaryDay(index, held);
+    const auto b = static_cast<uint8_t>(*held);
     const int marks = DayMarks(b) + minus[0] + plus[0];
     const int absences = DayAbsences(b) + minus[1] + plus[1];
     const int possible = DayPossible(b) + minus[2] + plus[2];
@@ -53,7 +51,7 @@ void Engine::UpdateDaySummaries(ChildState& child, size_t own, Date date,
       Corrupt("an absence day summary went out of range");
       return;
     }
-    unit.summary[index] = static_cast<char>(marks | (absences << 2) | (possible << 4));
+    *held = static_cast<char>(marks | (absences << 2) | (possible << 4));
     unit.summary_dirty = options_.durable;
     MarkUnitPending(child, unit);
   }
@@ -76,11 +74,7 @@ void Engine::FlushAbsenceUnit(ChildState& child, SchoolYear& unit) {
   const Date year_start = AcademicYearStart(unit.academic_year);
   const Date first = SummaryStart(unit.academic_year);
   const std::string& summary = unit.summary;
-  const auto day = [&](Date d) {
-    const int i = d - first;
-    return !summary.empty() && i >= 0 && i < kSummaryDays ? static_cast<uint8_t>(summary[i])
-                                                          : uint8_t{0};
-  };
+  const auto day = [&](Date d) { return unit.SummaryDay(d - first); };
 
   // Rows: weeks with a live mark, up to the week of as_of, whose S(W) is in this academic year;
   // the year to date runs from 1 September to S(W).

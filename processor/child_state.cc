@@ -21,6 +21,35 @@ size_t SchoolYear::SetNibble(uint16_t day, uint8_t session, uint8_t nibble) {
   return added;
 }
 
+size_t SchoolYear::HoldSummaryDay(int i, char*& byte) {
+  size_t added = 0;
+  if (summary.empty()) {
+    summary.assign(static_cast<size_t>(kSummaryDays - i), '\0');
+    summary_from = static_cast<uint16_t>(i);
+    added = summary.size();
+  } else if (i < summary_from) {
+    added = static_cast<size_t>(summary_from - i);
+    summary.insert(0, added, '\0');
+    summary_from = static_cast<uint16_t>(i);
+  }
+  byte = &summary[static_cast<size_t>(i - summary_from)];
+  return added;
+}
+
+std::string SchoolYear::FullSummary() const {
+  if (summary.empty()) return {};
+  std::string full(summary_from, '\0');
+  full.append(summary);
+  return full;
+}
+
+size_t SchoolYear::SetSummary(std::string_view full) {
+  const size_t from = std::min(full.find_first_not_of('\0'), full.size());
+  summary_from = static_cast<uint16_t>(from);
+  summary.assign(full.substr(from));
+  return summary.size();
+}
+
 MarkVersion* SchoolYear::FindVersion(uint16_t day, uint8_t session) {
   // Marks arrive mostly in date order: look at the last one before searching.
   if (!versions.empty()) {
@@ -209,8 +238,7 @@ std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, ui
     int ay = 0;
     std::optional<std::string> summary = DecodeDaySummary(value);
     if (!ReadUnit(rest, urn, ay) || !summary) return corrupt("bad absence day summary");
-    c.Year(urn, ay).summary = std::move(*summary);
-    c.bytes += kSummaryDays;
+    c.bytes += c.Year(urn, ay).SetSummary(*summary);
     return true;
   });
   if (bad) return std::unexpected(*bad);
@@ -311,7 +339,7 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
       if (y.summary.empty() || y.summary.find_first_not_of('\0') == std::string::npos) {
         batch.push_back({key, std::nullopt});
       } else {
-        batch.push_back({key, EncodeDaySummary(y.summary)});
+        batch.push_back({key, EncodeDaySummary(y.FullSummary())});
       }
       y.summary_dirty = false;
     }

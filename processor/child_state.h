@@ -108,7 +108,11 @@ struct SchoolYear {
   // false: the marks are still only in the store (a child read back loads a year's marks when an
   // event needs them: most events touch the current year, and past years hold most marks).
   bool marks_loaded = true;
-  std::string summary;                // kSummaryDays bytes, or empty: all zero
+  // The day summary's days [summary_from, kSummaryDays): the days before the first marked one
+  // are zero and not held (a unit that only holds the week of its neighbour year's first days
+  // takes a few bytes, not kSummaryDays). Empty: all zero.
+  std::string summary;
+  uint16_t summary_from = 0;
   std::vector<AbsenceEntry> entries;  // rows stored for the unit, by week
   bool summary_dirty = false;
   bool entries_dirty = false;
@@ -120,6 +124,20 @@ struct SchoolYear {
   std::array<uint32_t, 12> cached_cells{};
   uint32_t cached_epoch = 0;  // CellTable::epoch() when cached: eviction moves cells
   bool cache_valid = false;
+
+  // The summary's byte of day index i (0 for days not held).
+  uint8_t SummaryDay(int i) const {
+    return i >= summary_from && i < kSummaryDays && !summary.empty()
+               ? static_cast<uint8_t>(summary[i - summary_from])
+               : uint8_t{0};
+  }
+  // The summary's byte of day index i (0 <= i < kSummaryDays), held from now on; returns the
+  // bytes this allocated.
+  size_t HoldSummaryDay(int i, char*& byte);
+  // The whole summary (kSummaryDays bytes), for the store.
+  std::string FullSummary() const;
+  // Holds `full` (kSummaryDays bytes) from its first non-zero day; returns the bytes held.
+  size_t SetSummary(std::string_view full);
 
   Date first = {};  // 1 September of academic_year
   Date first_day() const { return first; }

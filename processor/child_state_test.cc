@@ -51,8 +51,14 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   m.set_recorded_at({9, 0});
   c.bytes += y.SetNibble(m.day, m.session, MarkNibble(m)) + y.PutVersion(m);
   y.newest = m.recorded_at();
-  y.summary.assign(kSummaryDays, '\0');
-  y.summary[20] = 0x15;
+  char* byte = nullptr;
+  c.bytes += y.HoldSummaryDay(20, byte);
+  *byte = 0x15;
+  EXPECT_EQ(y.summary.size(), static_cast<size_t>(kSummaryDays - 20));  // held from day 20
+  c.bytes += y.HoldSummaryDay(10, byte);                                // extended back
+  EXPECT_EQ(y.summary.size(), static_cast<size_t>(kSummaryDays - 10));
+  EXPECT_EQ(y.SummaryDay(20), 0x15);
+  EXPECT_EQ(y.SummaryDay(9), 0);
   y.summary_dirty = true;
   y.entries = {{kMonday, 3, SenStatus::kSenSupport, 7}};
   y.entries_dirty = true;
@@ -91,7 +97,9 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   ASSERT_TRUE(none.has_value());
   EXPECT_FALSE(none->has_value());
   EXPECT_TRUE(y.versions.empty());  // written back: the store holds them now
-  EXPECT_EQ(ly.summary, y.summary);
+  EXPECT_EQ(ly.FullSummary(), y.FullSummary());
+  EXPECT_EQ(ly.FullSummary().size(), static_cast<size_t>(kSummaryDays));
+  EXPECT_EQ(ly.summary_from, 20);  // held from its first non-zero day
   EXPECT_EQ(ly.entries, y.entries);
   ASSERT_EQ(loaded->refs.size(), 2u);  // the zero count is not stored
   EXPECT_EQ(loaded->refs[0].key, PackRef(Kpi::kContacts, dims.all(), kMonday));
