@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The peer's equality check (ctest label `peer`): a generated stream with corrections, deletes and
+# stale versions (no malformed records: the peer does not dead-letter) goes to a local Kafka 4.4
+# as JSON; the Kafka Streams peer (exactly_once_v2) consumes it, and its final output for its five
+# KPIs must equal the same KPIs of `kpi-processor replay` on the same stream, row for row.
+#
+#   check.sh BIN_DIR PEER_DIR WORK_DIR [CHILDREN WEEKS] [GUARANTEE]
+#
+# BIN_DIR holds kpi-processor and kpi-gen; PEER_DIR the peer's Maven build (classes and lib/).
+# Exit 1 with the differing rows (or what a wait waited for) when they differ.
+set -euo pipefail
+bin="$1" peer="$2" work="$3" children="${4:-300}" weeks="${5:-10}" guarantee="${6:-exactly_once_v2}"
+here="$(cd "$(dirname "$0")" && pwd)"
+cluster="$here/../../kafka/cluster.sh"
+kpis=contacts,referrals,assessments_started,assessments_completed,attendance_rate
+inputs=contacts,referrals,assessments,attendance
+as_of="$(date -u +%F)"
+gen=(--children "$children" --weeks "$weeks" --seed 11 --malformed-rate 0)
+
+rm -rf "$work"
+mkdir -p "$work"
+peer_pid=""
+cleanup() {
+  if [ -n "$peer_pid" ]; then kill "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true; fi
+  "$cluster" stop --dir "$work/kafka" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+"$cluster" start --dir "$work/kafka"
+bootstrap="$(cat "$work/kafka/bootstrap")"
+for t in contacts referrals assessments s47 icpc plans attendance exclusions enrolments children \
+  ehc reviews visits; do
+  "$cluster" topic --dir "$work/kafka" "$t" 2 >/dev/null
+done
+"$cluster" topic --dir "$work/kafka" peer.results 2 1 message.timestamp.type=LogAppendTime >/dev/null
+
+"$bin/kpi-gen" "${gen[@]}" --output "$work/stream.ndjson" 2>"$work/gen.log"
+"$bin/kpi-gen" "${gen[@]}" --kafka "$bootstrap" --json-topics contacts referrals assessments \
+  attendance 2>>"$work/gen.log"
+"$bin/kpi-processor" replay --input "$work/stream.ndjson" --as-of "$as_of" \
+  --output "$work/replay.ndjson" --no-progress 2>"$work/replay.log"
+python3 - "$work/replay.ndjson" "$work/ours.ndjson" "$kpis" <<'PY'
+import json, sys
+src, dst, kpis = sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))
+rows = []
+for line in open(src):
+    r = json.loads(line)
+    if r["kpi"] not in kpis:
+        continue
+    if r["dimension"] == "all" or (r["kpi"] == "attendance_rate" and r["dimension"].startswith("school=")):
+        rows.append(line.rstrip("\n"))
+rows.sort()
+open(dst, "w").write("".join(l + "\n" for l in rows))
+PY
+
+cp=("$peer/classes:$peer/lib/*")
+java -Xmx512m -cp "${cp[@]}" kpi.peer.PeerJob --bootstrap "$bootstrap" --application-id peer-check \
+  --state-dir "$work/peer-state" --guarantee "$guarantee" >"$work/peer.log" 2>&1 &
+peer_pid=$!
+java -Xmx256m -cp "${cp[@]}" kpi.peer.Drain --bootstrap "$bootstrap" --group peer-check \
+  --inputs "$inputs" --output peer.results --table "$work/peer.ndjson" --kpis "$kpis" \
+  --timeout-s 300 --quiet-ms "$([ "$guarantee" = at_least_once ] && echo 35000 || echo 3000)"
+
+ours=$(wc -l <"$work/ours.ndjson")
+theirs=$(wc -l <"$work/peer.ndjson")
+if ! cmp -s "$work/ours.ndjson" "$work/peer.ndjson"; then
+  echo "check: the peer's table differs from replay's ($theirs rows against $ours):" >&2
+  diff "$work/ours.ndjson" "$work/peer.ndjson" | head -20 >&2
+  exit 1
+fi
+if [ "$ours" -lt 50 ]; then
+  echo "check: only $ours rows of the five KPIs: the stream is too small to check anything" >&2
+  exit 1
+fi
+echo "check: the peer ($guarantee) equals replay on $ours rows of $kpis"
