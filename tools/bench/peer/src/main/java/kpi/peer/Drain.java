@@ -1,5 +1,9 @@
 package kpi.peer;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,9 +37,11 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * its last record (the broker's append time when the topic has message.timestamp.type
  * LogAppendTime), so that a benchmark can take "events/s to the last output".
  *
- * <p>Usage: {@code Drain --bootstrap HOST:PORT --group ID --inputs T1,T2 --output TOPIC
- * --table FILE [--quiet-ms 3000] [--timeout-s 600] [--kpis K1,K2]}: with --kpis only those
- * KPIs' rows are written. Exit 1 on a timeout, naming what it waited for.
+ * <p>Usage: {@code Drain --bootstrap HOST:PORT (--group ID | --metrics-url URL) --inputs T1,T2
+ * --output TOPIC --table FILE [--quiet-ms 3000] [--timeout-s 600] [--kpis K1,K2]}: with --kpis
+ * only those KPIs' rows are written. kpi-processor keeps its offsets in its state, not in a
+ * consumer group: for it, --metrics-url names its /metrics, whose kpi_consumer_lag must be 0 on
+ * every input partition. Exit 1 on a timeout, naming what it waited for.
  */
 public final class Drain {
   private static final Pattern KEY = Pattern.compile("([^|]*)\\|([^|]*)\\|(.*)");
@@ -45,8 +51,10 @@ public final class Drain {
   private Drain() {}
 
   public static void main(String[] args) throws Exception {
-    final Map<String, String> a =
-        PeerJob.Args.parse(args, "bootstrap", "group", "inputs", "output", "table");
+    final Map<String, String> a = PeerJob.Args.parse(args, "bootstrap", "inputs", "output", "table");
+    if (!a.containsKey("group") && !a.containsKey("metrics-url")) {
+      throw new IllegalArgumentException("--group or --metrics-url is required");
+    }
     final long quietMs = Long.parseLong(a.getOrDefault("quiet-ms", "3000"));
     final long deadline =
         System.currentTimeMillis() + 1000 * Long.parseLong(a.getOrDefault("timeout-s", "600"));
@@ -73,6 +81,7 @@ public final class Drain {
       consumer.seekToBeginning(out);
       long lastChange = System.currentTimeMillis();
       long lastCheck = 0;
+      long caughtUpSince = 0;
       String waiting = "nothing checked yet";
       while (true) {
         for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
@@ -89,15 +98,18 @@ public final class Drain {
         final long now = System.currentTimeMillis();
         if (now - lastCheck >= 500) {
           lastCheck = now;
-          waiting = lag(admin, a.get("group"), inputs);
+          waiting = a.containsKey("group") ? lag(admin, a.get("group"), inputs)
+                                           : processorLag(admin, a.get("metrics-url"), inputs);
           if (waiting.isEmpty()) {
             final Map<TopicPartition, Long> ends = consumer.endOffsets(out);
             for (TopicPartition tp : out) {
               if (consumer.position(tp) < ends.get(tp)) waiting = "the output topic read to its end";
             }
           }
-          if (waiting.isEmpty() && now - lastChange < quietMs) {
-            waiting = "the output quiet for " + quietMs + " ms";
+          if (!waiting.isEmpty()) caughtUpSince = 0;
+          if (waiting.isEmpty() && caughtUpSince == 0) caughtUpSince = now;
+          if (waiting.isEmpty() && (now - lastChange < quietMs || now - caughtUpSince < quietMs)) {
+            waiting = "the output quiet for " + quietMs + " ms after the input was read";
           }
           if (waiting.isEmpty()) break;
         }
@@ -127,9 +139,33 @@ public final class Drain {
         + " rows, last output at " + lastTimestamp);
   }
 
+  /** What kpi-processor still has to read, from its kpi_consumer_lag ("" when nothing). */
+  private static String processorLag(Admin admin, String url, List<String> inputs)
+      throws InterruptedException {
+    try {
+      int partitions = 0;
+      for (var d : admin.describeTopics(inputs).allTopicNames().get().values()) {
+        partitions += d.partitions().size();
+      }
+      final HttpResponse<String> r = HttpClient.newHttpClient().send(
+          HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
+      int seen = 0;
+      double behind = 0;
+      for (String line : r.body().split("\n")) {
+        if (!line.startsWith("kpi_consumer_lag{")) continue;
+        ++seen;
+        behind += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+      if (seen < partitions) return "kpi-processor assigned " + seen + " of " + partitions + " partitions";
+      return behind > 0 ? "kpi-processor to read its input (" + (long) behind + " behind)" : "";
+    } catch (ExecutionException | java.io.IOException e) {
+      return "kpi-processor's lag (" + e + ")";
+    }
+  }
+
   /**
-   * What the group still has to commit ("" when nothing): the input topics to their ends, and every
-   * other partition it has committed (a Kafka Streams application's repartition topics) to its end
+   * What the group still has to commit ("" when nothing): the input topics to their ends, and its
+   * repartition topics (a Kafka Streams application's, named GROUP-...-repartition) to their ends
    * or to one before it (the marker of the last transaction under exactly_once_v2, which a
    * consumer's committed position can stop before; the quiet period covers the rest).
    */
@@ -139,12 +175,15 @@ public final class Drain {
       final Map<TopicPartition, OffsetAndMetadata> committed =
           admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
       final Map<TopicPartition, OffsetSpec> want = new HashMap<>();
-      for (var d : admin.describeTopics(inputs).allTopicNames().get().values()) {
+      final List<String> topics = new ArrayList<>(inputs);
+      for (String t : admin.listTopics().names().get()) {
+        if (t.startsWith(group + "-") && t.endsWith("-repartition")) topics.add(t);
+      }
+      for (var d : admin.describeTopics(topics).allTopicNames().get().values()) {
         for (var p : d.partitions()) {
           want.put(new TopicPartition(d.name(), p.partition()), OffsetSpec.latest());
         }
       }
-      for (TopicPartition tp : committed.keySet()) want.put(tp, OffsetSpec.latest());
       long behind = 0;
       for (var e : admin.listOffsets(want).all().get().entrySet()) {
         final OffsetAndMetadata c = committed.get(e.getKey());
