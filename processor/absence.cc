@@ -41,6 +41,10 @@ void Engine::UpdateDaySummaries(ChildState& child, size_t own, Date date,
     if (index < 0 || index >= kSummaryDays) continue;
     // Year() may add to child.years: take the own unit by index, never by a held reference.
     SchoolYear& unit = ay == year ? child.years[own] : child.Year(child.years[own].urn, ay);
+    if (auto loaded = LoadUnit(child, unit, buffer_, options_.task); !loaded) {
+      Latch(loaded.error());
+      return;
+    }
     char* held = nullptr;
     child.bytes += unit.HoldSummaryDay(index, held);
     const auto b = static_cast<uint8_t>(*held);
@@ -71,6 +75,10 @@ void Engine::ApplyAbsenceEntries(SchoolYear& unit, const std::vector<AbsenceEntr
 }
 
 void Engine::FlushAbsenceUnit(ChildState& child, SchoolYear& unit) {
+  if (auto loaded = LoadUnit(child, unit, buffer_, options_.task); !loaded) {
+    Latch(loaded.error());
+    return;
+  }
   const Date year_start = AcademicYearStart(unit.academic_year);
   const Date first = SummaryStart(unit.academic_year);
   const std::string& summary = unit.summary;

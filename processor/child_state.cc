@@ -284,6 +284,28 @@ std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,
   return {};
 }
 
+std::expected<void, state::Error> LoadUnit(ChildState& child, SchoolYear& year,
+                                           state::WriteBuffer& buffer, uint16_t task) {
+  if (year.unit_loaded) return {};
+  auto summary = buffer.Get(keys::DaySummaryKey(task, child.id, year.urn, year.academic_year));
+  if (!summary) return std::unexpected(summary.error());
+  auto entries = buffer.Get(keys::AbsenceUnitKey(task, child.id, year.urn, year.academic_year));
+  if (!entries) return std::unexpected(entries.error());
+  if (*summary) {
+    std::optional<std::string> decoded = DecodeDaySummary(**summary);
+    if (!decoded) return std::unexpected(state::Corruption("bad absence day summary"));
+    child.bytes += year.SetSummary(*decoded);
+  }
+  if (*entries) {
+    std::optional<std::vector<AbsenceEntry>> decoded = DecodeAbsenceEntries(**entries);
+    if (!decoded) return std::unexpected(state::Corruption("bad absence unit"));
+    year.entries = std::move(*decoded);
+    child.bytes += year.entries.size() * sizeof(AbsenceEntry);
+  }
+  year.unit_loaded = true;
+  return {};
+}
+
 std::expected<std::optional<RecordedAt>, state::Error> StoredMarkVersion(
     const ChildState& child, const SchoolYear& year, uint16_t day, uint8_t session,
     state::WriteBuffer& buffer, uint16_t task) {
@@ -303,11 +325,20 @@ void ReleasePastMarks(ChildState& child) {
     if (!y.sessions.empty()) newest = std::max(newest, y.academic_year);
   }
   for (SchoolYear& y : child.years) {
-    if (y.academic_year >= newest || !y.marks_loaded || y.sessions.empty()) continue;
-    if (!y.versions.empty()) continue;  // not written back yet
-    child.bytes -= y.sessions.size();
-    std::vector<uint8_t>().swap(y.sessions);
-    y.marks_loaded = false;
+    if (y.academic_year >= newest) continue;
+    if (y.marks_loaded && !y.sessions.empty() && y.versions.empty()) {  // written back
+      child.bytes -= y.sessions.size();
+      std::vector<uint8_t>().swap(y.sessions);
+      y.marks_loaded = false;
+    }
+    if (y.unit_loaded && !y.summary_dirty && !y.entries_dirty && !y.flush_pending &&
+        (!y.summary.empty() || !y.entries.empty())) {
+      child.bytes -= y.summary.size() + y.entries.size() * sizeof(AbsenceEntry);
+      std::string().swap(y.summary);
+      y.summary_from = 0;
+      std::vector<AbsenceEntry>().swap(y.entries);
+      y.unit_loaded = false;
+    }
   }
 }
 
@@ -332,7 +363,6 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
     y.versions.clear();
     if (y.versions.capacity() > 4) y.versions.shrink_to_fit();  // keep the common one or two
   }
-  ReleasePastMarks(child);
   for (SchoolYear& y : child.years) {
     if (y.summary_dirty) {
       key = keys::DaySummaryKey(task, child.id, y.urn, y.academic_year);
@@ -353,6 +383,7 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
       y.entries_dirty = false;
     }
   }
+  ReleasePastMarks(child);  // after the units' write-back: what was just written can go
   // One value per (kpi, dimension) with a changed week: the weeks still referenced, or a delete.
   std::vector<WeekRefs> weeks;
   for (size_t i = 0; i < child.refs.size();) {

@@ -114,6 +114,9 @@ struct SchoolYear {
   std::string summary;
   uint16_t summary_from = 0;
   std::vector<AbsenceEntry> entries;  // rows stored for the unit, by week
+  // false: the unit (summary and entries) was released from memory as a past year's and is only
+  // in the store; LoadUnit reads it back when an event or a flush needs it.
+  bool unit_loaded = true;
   bool summary_dirty = false;
   bool entries_dirty = false;
   bool flush_pending = false;  // the unit's rows must be recomputed before the next commit
@@ -217,10 +220,15 @@ inline constexpr size_t kYearBytes = sizeof(SchoolYear) + 32;
 std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, uint16_t task,
                                                   std::string_view child, DimTable& dims);
 
-// Drops from memory the marks of every school year older than the child's newest year with
-// marks, once they are written back: they are read again (LoadMarks) only for a late correction
-// or a profile change, so a child's memory follows its current year, not its history.
+// Drops from memory the marks and the absence unit of every school year older than the child's
+// newest year with marks, once they are written back: they are read again (LoadMarks, LoadUnit)
+// only for a late correction, a profile change or an as_of inside their window, so a child's
+// memory follows its current year, not its history.
 void ReleasePastMarks(ChildState& child);
+
+// Reads the absence unit of `year` (day summary and rows) from the store if it was released.
+std::expected<void, state::Error> LoadUnit(ChildState& child, SchoolYear& year,
+                                           state::WriteBuffer& buffer, uint16_t task);
 
 // Reads the marks of `year` from the store if they are not loaded yet.
 std::expected<void, state::Error> LoadMarks(ChildState& child, SchoolYear& year,

@@ -151,6 +151,46 @@ TEST(ChildStateTest, ReleasePastMarksKeepsTheNewestYearAndAnythingNotWrittenBack
   EXPECT_EQ(c.bytes, 365 + 365 + sizeof(MarkVersion));  // 2023-24 had 366 days
 }
 
+// A past year's absence unit leaves memory once written back, and LoadUnit reads the same summary
+// and rows again; a unit not written back yet stays.
+TEST(ChildStateTest, APastYearsAbsenceUnitIsReleasedAndReadBack) {
+  state::MemoryStore store;
+  state::WriteBuffer buffer(store);
+  DimTable dims;
+  ChildState c;
+  c.id = "child-1";
+  MarkVersion m;
+  m.session = 1;
+  m.set_recorded_at({1, 0});
+  for (const int year : {2024, 2025}) {
+    SchoolYear& y = c.Year("100001", year);
+    c.bytes += y.SetNibble(0, 1, MarkNibble(m)) + y.PutVersion(m);
+    char* byte = nullptr;
+    c.bytes += y.HoldSummaryDay(30, byte);
+    *byte = 0x11;
+    y.summary_dirty = true;
+    y.entries = {{kMonday, 3, SenStatus::kNone, 1}};
+    c.bytes += sizeof(AbsenceEntry);
+    y.entries_dirty = true;
+  }
+  c.dirty = true;
+  const size_t unit_bytes = (kSummaryDays - 30) + sizeof(AbsenceEntry);
+  const size_t before = c.bytes;
+  state::WriteBatch batch;
+  WriteBack(c, batch, 0, dims);
+  ASSERT_TRUE(store.Write(batch).has_value());
+  SchoolYear& past = c.years[0];
+  EXPECT_FALSE(past.unit_loaded);
+  EXPECT_TRUE(past.summary.empty() && past.entries.empty());
+  EXPECT_TRUE(c.years[1].unit_loaded);                                      // the newest year stays
+  EXPECT_EQ(c.bytes, before - 2 * sizeof(MarkVersion) - 365 - unit_bytes);  // 2024-25: 365 days
+  ASSERT_TRUE(LoadUnit(c, past, buffer, 0).has_value());
+  EXPECT_TRUE(past.unit_loaded);
+  EXPECT_EQ(past.FullSummary(), c.years[1].FullSummary());
+  EXPECT_EQ(past.entries, c.years[1].entries);
+  EXPECT_EQ(c.bytes, before - 2 * sizeof(MarkVersion) - 365);
+}
+
 // Once a child has marks in a newer school year, its older years' marks leave memory at the next
 // write-back, and a late correction to one of them reads them back and is exact.
 TEST(ChildStateTest, PastYearsMarksAreReleasedAndReadBackForACorrection) {

@@ -520,9 +520,14 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
       ContributeUnits(*child, kAllUnits, sign);
     }
     ApplyUnitDeltas();
-    // Absence rows: every unit with marks may gain the new week or a new S(W).
+    // Absence rows: every unit with marks may gain the new week or a new S(W), but for a unit
+    // whose window [SummaryStart, + kSummaryDays) ended before the old as_of's week: each of its
+    // weeks has S(W) its Sunday under both dates, so its rows cannot change (and a released
+    // past year is not read back for nothing).
     for (SchoolYear& y : child->years) {
-      if (!y.summary.empty()) MarkUnitPending(*child, y);
+      const bool held = !y.summary.empty() || !y.unit_loaded;
+      const Date window_end = SummaryStart(y.academic_year) + kSummaryDays;
+      if (held && old_week <= window_end) MarkUnitPending(*child, y);
     }
     stats_.hot_bytes += child->bytes - bytes;
     EvictIfNeeded(child);
