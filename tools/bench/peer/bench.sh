@@ -14,29 +14,17 @@ set -euo pipefail
 bin="$1" peer="$2" work="$3" children="${4:-10000}" weeks="${5:-26}" partitions="${6:-2}"
 heap="${7:--Xmx1g}"
 here="$(cd "$(dirname "$0")" && pwd)"
-cluster="$here/../../kafka/cluster.sh"
-kpis=contacts,referrals,assessments_started,assessments_completed,attendance_rate
-topics=(contacts referrals assessments s47 icpc plans attendance exclusions enrolments children
-  ehc reviews visits)
+# shellcheck source=tools/bench/peer/common.sh
+source "$here/common.sh"
+kpis="$kpi_peer_kpis"
+topics=("${kpi_topics[@]}")
 all_inputs="$(IFS=,; echo "${topics[*]}")"
-peer_inputs=contacts,referrals,assessments,attendance
+peer_inputs="$kpi_peer_inputs"
 cp="$peer/classes:$peer/lib/*"
 
-rm -rf "$work"
-mkdir -p "$work"
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  "$cluster" stop --dir "$work/kafka" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-"$cluster" start --dir "$work/kafka" >/dev/null
-bootstrap="$(cat "$work/kafka/bootstrap")"
-for t in "${topics[@]}"; do "$cluster" topic --dir "$work/kafka" "$t" "$partitions" >/dev/null; done
+peer_cluster "$work" "$partitions"
 for t in kpi.results peer-exactly_once_v2.results peer-at_least_once.results; do
-  "$cluster" topic --dir "$work/kafka" "$t" "$partitions" 1 message.timestamp.type=LogAppendTime \
-    >/dev/null
+  peer_output_topic "$t" "$partitions"
 done
 "$cluster" topic --dir "$work/kafka" kpi.dlq 1 >/dev/null
 "$bin/kpi-gen" --children "$children" --weeks "$weeks" --seed 3 --malformed-rate 0 \

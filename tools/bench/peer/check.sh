@@ -11,28 +11,15 @@
 set -euo pipefail
 bin="$1" peer="$2" work="$3" children="${4:-300}" weeks="${5:-10}" guarantee="${6:-exactly_once_v2}"
 here="$(cd "$(dirname "$0")" && pwd)"
-cluster="$here/../../kafka/cluster.sh"
-kpis=contacts,referrals,assessments_started,assessments_completed,attendance_rate
-inputs=contacts,referrals,assessments,attendance
+# shellcheck source=tools/bench/peer/common.sh
+source "$here/common.sh"
+kpis="$kpi_peer_kpis"
+inputs="$kpi_peer_inputs"
 as_of="$(date -u +%F)"
 gen=(--children "$children" --weeks "$weeks" --seed 11 --malformed-rate 0)
 
-rm -rf "$work"
-mkdir -p "$work"
-peer_pid=""
-cleanup() {
-  if [ -n "$peer_pid" ]; then kill "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true; fi
-  "$cluster" stop --dir "$work/kafka" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-"$cluster" start --dir "$work/kafka"
-bootstrap="$(cat "$work/kafka/bootstrap")"
-for t in contacts referrals assessments s47 icpc plans attendance exclusions enrolments children \
-  ehc reviews visits; do
-  "$cluster" topic --dir "$work/kafka" "$t" 2 >/dev/null
-done
-"$cluster" topic --dir "$work/kafka" peer.results 2 1 message.timestamp.type=LogAppendTime >/dev/null
+peer_cluster "$work" 2
+peer_output_topic peer.results 2
 
 "$bin/kpi-gen" "${gen[@]}" --output "$work/stream.ndjson" 2>"$work/gen.log"
 "$bin/kpi-gen" "${gen[@]}" --kafka "$bootstrap" --json-topics contacts referrals assessments \
@@ -56,7 +43,7 @@ PY
 cp=("$peer/classes:$peer/lib/*")
 java -Xmx512m -cp "${cp[@]}" kpi.peer.PeerJob --bootstrap "$bootstrap" --application-id peer-check \
   --state-dir "$work/peer-state" --guarantee "$guarantee" >"$work/peer.log" 2>&1 &
-peer_pid=$!
+pid=$!
 java -Xmx256m -cp "${cp[@]}" kpi.peer.Drain --bootstrap "$bootstrap" --group peer-check \
   --inputs "$inputs" --output peer.results --table "$work/peer.ndjson" --kpis "$kpis" \
   --timeout-s 300 --quiet-ms "$([ "$guarantee" = at_least_once ] && echo 35000 || echo 3000)"
