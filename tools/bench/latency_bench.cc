@@ -3,6 +3,11 @@
 // topic can read a KPI row that counts it. Prints p50/p90/p99/max; not a test.
 //
 //   build/bin/kpi-latency-bench [--rate 20000] [--seconds 30] [--commit-interval-ms 50]
+//                               [--broker mock|kafka] [--system processor|peer-eos|peer-alos]
+//
+// --system peer-eos or peer-alos measures the Kafka Streams peer of tools/bench/peer instead
+// (exactly_once_v2 or at_least_once, its default commit intervals; --broker kafka only), on the
+// same input written as JSON: it computes `contacts` under `all` too, so the markers are the same.
 //
 // A generated authority is produced at --rate events/s. One event in --marker-every is a marker:
 // a contact of a new child dated in the week of 2000-01-03, which no generated record touches.
@@ -160,7 +165,16 @@ int Main(int argc, char** argv) {
   std::string broker = "mock";
   app.add_option("--broker", broker, "mock (kpi-mock-kafka) or kafka (tools/kafka/cluster.sh)")
       ->capture_default_str();
+  std::string system = "processor";
+  app.add_option("--system", system, "processor, or the Kafka Streams peer: peer-eos, peer-alos")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"processor", "peer-eos", "peer-alos"}));
   CLI11_PARSE(app, argc, argv);
+  const bool peer = system != "processor";
+  if (peer && broker != "kafka") {
+    std::fprintf(stderr, "kpi-latency-bench: the peer runs on --broker kafka only\n");
+    return 2;
+  }
 
   const path dir = kpi::bench::ScratchDir("kpi_latency_bench");
   const auto cluster =
@@ -187,17 +201,46 @@ int Main(int argc, char** argv) {
         << "output:\n  format: json\n"
         << "metrics:\n  address: 127.0.0.1:" << metrics_port << "\nhttp:\n  address: 127.0.0.1:0\n";
   }
-  kpi::testing::Process processor({(kpi::testing::BinaryDir() / "kpi-processor").string(), "run",
-                                   "--config", (dir / "config.yaml").string()},
-                                  dir / "processor.log");
-  // Start producing once the processor owns its partitions (the mock's group join takes seconds).
-  kpi::bench::WaitForAssignment(processor, dir / "processor.log");
+  const path peer_build = kpi::testing::BinaryDir().parent_path() / "peer";
+  const std::vector<std::string> command =
+      peer ? std::vector<std::string>{"/usr/bin/env",
+                                      "java",
+                                      "-Xmx1g",
+                                      "-cp",
+                                      (peer_build / "classes").string() + ":" +
+                                          (peer_build / "lib").string() + "/*",
+                                      "kpi.peer.PeerJob",
+                                      "--bootstrap",
+                                      mock.bootstraps(),
+                                      "--application-id",
+                                      "kpi-latency-peer",
+                                      "--state-dir",
+                                      (dir / "peer-state").string(),
+                                      "--guarantee",
+                                      system == "peer-eos" ? "exactly_once_v2" : "at_least_once",
+                                      "--output",
+                                      "kpi.results"}
+           : std::vector<std::string>{(kpi::testing::BinaryDir() / "kpi-processor").string(), "run",
+                                      "--config", (dir / "config.yaml").string()};
+  kpi::testing::Process processor(command, dir / "processor.log");
+  // Start producing once the processor owns its partitions (the mock's group join takes seconds),
+  // or the peer runs.
+  if (peer) {
+    while (processor.running() && !kpi::bench::LogHas(dir / "processor.log", "peer: running")) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  } else {
+    kpi::bench::WaitForAssignment(processor, dir / "processor.log");
+  }
   Follower follower(mock.bootstraps(), partitions);
   RawFollower raw(mock.bootstraps(), partitions);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
-  const std::map<std::string, bool> json;  // every topic protobuf
-  std::vector<Clock::time_point> sent;     // markers' produce times
+  std::map<std::string, bool> json;  // every topic protobuf, or for the peer JSON
+  if (peer) {
+    for (const char* t : {"contacts", "referrals", "assessments", "attendance"}) json[t] = true;
+  }
+  std::vector<Clock::time_point> sent;  // markers' produce times
   uint64_t produced = 0;
   size_t next = 0;
   {
@@ -231,7 +274,8 @@ int Main(int argc, char** argv) {
   }
   // Wait for the last marker to be readable.
   const auto waited = Clock::now();
-  while (follower.Seen().size() < sent.size() && Since(waited) < 60 && processor.running()) {
+  const double wait_s = system == "peer-alos" ? 120 : 60;  // its commit interval is 30 s
+  while (follower.Seen().size() < sent.size() && Since(waited) < wait_s && processor.running()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const std::vector<Clock::time_point> seen = follower.Seen();
@@ -259,7 +303,12 @@ int Main(int argc, char** argv) {
     }
     raw_ms.push_back(std::chrono::duration<double, std::milli>(at - sent[i]).count());
   }
-  std::printf("commit.interval_ms %d\n", commit_interval_ms);
+  if (peer) {
+    std::printf("system             the Kafka Streams peer, %s (its default commit interval)\n",
+                system == "peer-eos" ? "exactly_once_v2" : "at_least_once");
+  } else {
+    std::printf("commit.interval_ms %d\n", commit_interval_ms);
+  }
   std::printf("markers readable   %zu of %zu (%zu measured after %d s of warm-up)\n", seen.size(),
               sent.size(), ms.size(), warmup_seconds);
   std::printf("latency ms         p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", Quantile(ms, 0.5),
@@ -268,7 +317,7 @@ int Main(int argc, char** argv) {
       "raw consume ms     p50 %.1f  p90 %.1f  p99 %.1f  max %.1f (the markers themselves, "
       "produce to readable by a plain consumer: the broker's share)\n",
       Quantile(raw_ms, 0.5), Quantile(raw_ms, 0.9), Quantile(raw_ms, 0.99), Quantile(raw_ms, 1.0));
-  if (commits > 0) {
+  if (!peer && commits > 0) {
     std::printf("commits            %.0f, mean %.1f ms each, %.0f events each\n", commits,
                 1000.0 * commit_s / commits, consumed / commits);
   }
