@@ -54,6 +54,15 @@ std::expected<std::vector<LogRecord>, std::string> TaskSnapshot(state::StateStor
   return CommitRecords(epoch, seq, true, ops, max_part_bytes);
 }
 
+namespace {
+
+// A failure of the changelog's client (a broker away, a leader moving) ends the run as any Kafka
+// failure does (exit 4, restart); one of the store as a state failure (exit 3).
+Failure KafkaFailure(std::string message) { return {kExitKafka, std::move(message)}; }
+Failure StateFailure(std::string message) { return {kExitState, std::move(message)}; }
+
+}  // namespace
+
 std::expected<void, std::string> TaskRestore::ClearTask(state::StateStore& store) {
   const std::string prefix = TaskPrefix(tp_.partition);
   state::WriteBatch batch;
@@ -93,10 +102,10 @@ std::expected<void, std::string> TaskRestore::Apply(state::StateStore& store,
   return {};
 }
 
-std::expected<void, std::string> TaskRestore::Start(Reader& reader, state::StateStore& store) {
+std::expected<void, Failure> TaskRestore::Start(Reader& reader, state::StateStore& store) {
   started_ = true;
   auto marks = reader.Watermarks(tp_, 10000);
-  if (!marks) return std::unexpected(marks.error());
+  if (!marks) return std::unexpected(KafkaFailure(marks.error()));
   low_ = marks->first;
   high_ = marks->second;
   if (high_ == 0) {  // never written: the local state is the task's first history
@@ -107,23 +116,26 @@ std::expected<void, std::string> TaskRestore::Start(Reader& reader, state::State
   if (low_ >= high_) {  // everything dropped by retention
     source_ = Source::kRebuild;
     phase_ = Phase::kClaim;
-    return ClearTask(store);
+    if (auto c = ClearTask(store); !c) return std::unexpected(StateFailure(c.error()));
+    return {};
   }
   total_ = high_ - low_;
   position_ = low_;
-  if (auto a = reader.Assign({{tp_, low_}}); !a) return std::unexpected(a.error());
+  if (auto a = reader.Assign({{tp_, low_}}); !a) return std::unexpected(KafkaFailure(a.error()));
   return {};
 }
 
-std::expected<TaskRestore::Phase, std::string> TaskRestore::Step(Reader& reader,
-                                                                 state::StateStore& store,
-                                                                 int max_records) {
+std::expected<TaskRestore::Phase, Failure> TaskRestore::Step(Reader& reader,
+                                                             state::StateStore& store,
+                                                             int max_records) {
   if (!started_) {
     if (auto s = Start(reader, store); !s) return std::unexpected(s.error());
   }
   if (needs_assign_) {
     needs_assign_ = false;
-    if (auto a = reader.Assign({{tp_, position_}}); !a) return std::unexpected(a.error());
+    if (auto a = reader.Assign({{tp_, position_}}); !a) {
+      return std::unexpected(KafkaFailure(a.error()));
+    }
   }
   for (int n = 0; n < max_records; ++n) {
     const int64_t end = phase_ == Phase::kCatchUp ? claim_offset_ + 1 : high_;
@@ -133,11 +145,11 @@ std::expected<TaskRestore::Phase, std::string> TaskRestore::Step(Reader& reader,
         if (!scan_.synced() || !snapshot_offset_) {
           source_ = Source::kRebuild;
           phase_ = Phase::kClaim;
-          if (auto c = ClearTask(store); !c) return std::unexpected(c.error());
+          if (auto c = ClearTask(store); !c) return std::unexpected(StateFailure(c.error()));
           break;
         }
         auto local = store.Get(LogPositionKey(tp_.partition));
-        if (!local) return std::unexpected("task position: " + local.error().message);
+        if (!local) return std::unexpected(StateFailure("task position: " + local.error().message));
         if (*local && DecodeLogPosition(**local) == scan_.last_commit()) {
           source_ = Source::kLocal;
           last_ = scan_.last_commit();
@@ -148,14 +160,16 @@ std::expected<TaskRestore::Phase, std::string> TaskRestore::Step(Reader& reader,
         phase_ = Phase::kApply;
         position_ = *snapshot_offset_;
         total_ += high_ - position_;
-        if (auto a = reader.Assign({{tp_, position_}}); !a) return std::unexpected(a.error());
+        if (auto a = reader.Assign({{tp_, position_}}); !a) {
+          return std::unexpected(KafkaFailure(a.error()));
+        }
         continue;
       }
       phase_ = phase_ == Phase::kApply ? Phase::kClaim : Phase::kDone;
       break;
     }
     auto polled = reader.Poll(n == 0 ? 100 : 0);
-    if (!polled) return std::unexpected(polled.error());
+    if (!polled) return std::unexpected(KafkaFailure(polled.error()));
     if (!*polled) break;  // nothing fetched yet: the next step continues
     const InRecord& rec = **polled;
     if (rec.partition != tp_.partition || rec.offset < position_) continue;
@@ -172,7 +186,7 @@ std::expected<TaskRestore::Phase, std::string> TaskRestore::Step(Reader& reader,
     } else if (phase_ == Phase::kApply) {
       if (rec.offset >= high_) continue;
       if (const auto done = apply_.Add(record)) {
-        if (auto a = Apply(store, *done); !a) return std::unexpected(a.error());
+        if (auto a = Apply(store, *done); !a) return std::unexpected(StateFailure(a.error()));
       }
     } else {  // catching up to our claim
       if (rec.offset < claim_offset_ && record && record->type == LogRecord::Type::kClaim &&
@@ -182,7 +196,7 @@ std::expected<TaskRestore::Phase, std::string> TaskRestore::Step(Reader& reader,
       }
       const auto done = scan_.Add(record);
       if (done && source_ != Source::kRebuild) {
-        if (auto a = Apply(store, *done); !a) return std::unexpected(a.error());
+        if (auto a = Apply(store, *done); !a) return std::unexpected(StateFailure(a.error()));
       }
     }
   }

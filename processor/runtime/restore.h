@@ -25,6 +25,7 @@
 
 #include "processor/runtime/bus.h"
 #include "processor/runtime/changelog.h"
+#include "processor/runtime/failure.h"
 #include "state/state_store.h"
 
 namespace kpi::runtime {
@@ -54,7 +55,7 @@ class TaskRestore {
   TaskRestore(TopicPartition changelog) : tp_(std::move(changelog)) {}
 
   // Does up to `max_records` records' worth of work; returns the phase reached.
-  std::expected<Phase, std::string> Step(Reader& reader, state::StateStore& store, int max_records);
+  std::expected<Phase, Failure> Step(Reader& reader, state::StateStore& store, int max_records);
   // After the claim at `claim_offset` with `epoch` was delivered.
   void Claimed(uint64_t epoch, int64_t claim_offset);
 
@@ -72,7 +73,7 @@ class TaskRestore {
   std::optional<std::pair<uint64_t, uint64_t>> last_commit() const { return last_; }
 
  private:
-  std::expected<void, std::string> Start(Reader& reader, state::StateStore& store);
+  std::expected<void, Failure> Start(Reader& reader, state::StateStore& store);
   std::expected<void, std::string> Apply(state::StateStore& store, const LogReplay::Commit& c);
   std::expected<void, std::string> ClearTask(state::StateStore& store);
 

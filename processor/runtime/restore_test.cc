@@ -128,6 +128,30 @@ TEST(ChangelogTest, ForeignOffsetsAreTheGapsBetweenAWritersRecords) {
   EXPECT_TRUE(ForeignOffsets({{{"t", 0}, 11}}, 10).empty());
 }
 
+// The changelog's client failing (a leader in flux, as seen on a real cluster) is a Kafka failure,
+// exit 4 and a restart, never a state failure (exit 3).
+TEST_F(RestoreTest, AChangelogReadFailureIsAKafkaFailureNotAStateOne) {
+  struct LeaderInFlux : Reader {
+    std::expected<int32_t, std::string> PartitionCount(const std::string&, int) override {
+      return 6;
+    }
+    std::expected<std::pair<int64_t, int64_t>, std::string> Watermarks(const TopicPartition&,
+                                                                       int) override {
+      return std::unexpected("watermarks of kpi.changelog [1]: Broker: Not leader for partition");
+    }
+    std::expected<void, std::string> Assign(
+        const std::vector<std::pair<TopicPartition, int64_t>>&) override {
+      return {};
+    }
+    std::expected<std::optional<InRecord>, std::string> Poll(int) override { return std::nullopt; }
+  } reader;
+  state::MemoryStore store;
+  TaskRestore restore(kLog);
+  auto phase = restore.Step(reader, store, 7);
+  ASSERT_FALSE(phase.has_value());
+  EXPECT_EQ(phase.error().exit_code, kExitKafka) << phase.error().message;
+}
+
 TEST_F(RestoreTest, ARestoreEqualsTheOwnersState) {
   Owner a = MakeOwner("a");
   ASSERT_TRUE(a.Take());

@@ -107,7 +107,8 @@ void Runtime::StepRestores() {
   OwnedTask& owned = it->second;
   auto phase = owned.restore->Step(*bus_.restore_reader, *store_, config_.scale.restore_batch);
   if (!phase) {
-    Fail(kExitState, "restoring task " + std::to_string(task) + ": " + phase.error());
+    Fail(phase.error().exit_code,
+         "restoring task " + std::to_string(task) + ": " + phase.error().message);
     return;
   }
   switch (*phase) {

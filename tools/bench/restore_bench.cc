@@ -124,7 +124,7 @@ int Main(int argc, char** argv) {
     auto phase = restore.Step(*reader, *target, batch);
     ++steps;
     if (!phase) {
-      std::fprintf(stderr, "kpi-restore-bench: %s\n", phase.error().c_str());
+      std::fprintf(stderr, "kpi-restore-bench: %s\n", phase.error().message.c_str());
       return 1;
     }
   }
