@@ -170,6 +170,23 @@ bool ReadUnit(std::string_view rest, std::string_view& urn, int& academic_year) 
   return true;
 }
 
+// Holds a stored E value (absence rows) or Y value (day summary) in `y`; false when it does not
+// decode. LoadChild and LoadUnit read them alike.
+bool HoldStoredEntries(ChildState& c, SchoolYear& y, std::string_view value) {
+  std::optional<std::vector<AbsenceEntry>> entries = DecodeAbsenceEntries(value);
+  if (!entries) return false;
+  y.entries = std::move(*entries);
+  c.bytes += y.entries.size() * sizeof(AbsenceEntry);
+  return true;
+}
+
+bool HoldStoredSummary(ChildState& c, SchoolYear& y, std::string_view value) {
+  std::optional<std::string> summary = DecodeDaySummary(value);
+  if (!summary) return false;
+  c.bytes += y.SetSummary(*summary);
+  return true;
+}
+
 }  // namespace
 
 std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, uint16_t task,
@@ -226,19 +243,17 @@ std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, ui
   scan(keys::kAbsenceUnit, [&](std::string_view rest, std::string_view value) {
     std::string_view urn;
     int ay = 0;
-    std::optional<std::vector<AbsenceEntry>> entries = DecodeAbsenceEntries(value);
-    if (!ReadUnit(rest, urn, ay) || !entries) return corrupt("bad absence unit");
-    SchoolYear& y = c.Year(urn, ay);
-    y.entries = std::move(*entries);
-    c.bytes += y.entries.size() * sizeof(AbsenceEntry);
+    if (!ReadUnit(rest, urn, ay) || !HoldStoredEntries(c, c.Year(urn, ay), value)) {
+      return corrupt("bad absence unit");
+    }
     return true;
   });
   scan(keys::kDaySummary, [&](std::string_view rest, std::string_view value) {
     std::string_view urn;
     int ay = 0;
-    std::optional<std::string> summary = DecodeDaySummary(value);
-    if (!ReadUnit(rest, urn, ay) || !summary) return corrupt("bad absence day summary");
-    c.bytes += c.Year(urn, ay).SetSummary(*summary);
+    if (!ReadUnit(rest, urn, ay) || !HoldStoredSummary(c, c.Year(urn, ay), value)) {
+      return corrupt("bad absence day summary");
+    }
     return true;
   });
   if (bad) return std::unexpected(*bad);
@@ -291,16 +306,11 @@ std::expected<void, state::Error> LoadUnit(ChildState& child, SchoolYear& year,
   if (!summary) return std::unexpected(summary.error());
   auto entries = buffer.Get(keys::AbsenceUnitKey(task, child.id, year.urn, year.academic_year));
   if (!entries) return std::unexpected(entries.error());
-  if (*summary) {
-    std::optional<std::string> decoded = DecodeDaySummary(**summary);
-    if (!decoded) return std::unexpected(state::Corruption("bad absence day summary"));
-    child.bytes += year.SetSummary(*decoded);
+  if (*summary && !HoldStoredSummary(child, year, **summary)) {
+    return std::unexpected(state::Corruption("bad absence day summary"));
   }
-  if (*entries) {
-    std::optional<std::vector<AbsenceEntry>> decoded = DecodeAbsenceEntries(**entries);
-    if (!decoded) return std::unexpected(state::Corruption("bad absence unit"));
-    year.entries = std::move(*decoded);
-    child.bytes += year.entries.size() * sizeof(AbsenceEntry);
+  if (*entries && !HoldStoredEntries(child, year, **entries)) {
+    return std::unexpected(state::Corruption("bad absence unit"));
   }
   year.unit_loaded = true;
   return {};
@@ -319,7 +329,7 @@ std::expected<std::optional<RecordedAt>, state::Error> StoredMarkVersion(
 
 // ---- write-back ---------------------------------------------------------------------------
 
-void ReleasePastMarks(ChildState& child) {
+void ReleasePastYears(ChildState& child) {
   int newest = INT_MIN;
   for (const SchoolYear& y : child.years) {
     if (!y.sessions.empty()) newest = std::max(newest, y.academic_year);
@@ -383,7 +393,7 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
       y.entries_dirty = false;
     }
   }
-  ReleasePastMarks(child);  // after the units' write-back: what was just written can go
+  ReleasePastYears(child);  // after the units' write-back: what was just written can go
   // One value per (kpi, dimension) with a changed week: the weeks still referenced, or a delete.
   std::vector<WeekRefs> weeks;
   for (size_t i = 0; i < child.refs.size();) {

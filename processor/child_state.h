@@ -224,7 +224,7 @@ std::expected<ChildState, state::Error> LoadChild(state::WriteBuffer& buffer, ui
 // newest year with marks, once they are written back: they are read again (LoadMarks, LoadUnit)
 // only for a late correction, a profile change or an as_of inside their window, so a child's
 // memory follows its current year, not its history.
-void ReleasePastMarks(ChildState& child);
+void ReleasePastYears(ChildState& child);
 
 // Reads the absence unit of `year` (day summary and rows) from the store if it was released.
 std::expected<void, state::Error> LoadUnit(ChildState& child, SchoolYear& year,
@@ -242,7 +242,7 @@ std::expected<std::optional<RecordedAt>, state::Error> StoredMarkVersion(
 
 // Appends the dirty parts of `child` to `batch` (puts, and deletes of what fell to zero or
 // empty) and clears their flags; drops references that fell to zero and releases past marks
-// (ReleasePastMarks).
+// (ReleasePastYears).
 void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const DimTable& dims);
 
 }  // namespace kpi

@@ -131,7 +131,7 @@ TEST(ChildStateTest, AnUndecodableStoredValueIsCorruptionNeverAbsence) {
   EXPECT_FALSE(engine->PrepareCommit().has_value());
 }
 
-TEST(ChildStateTest, ReleasePastMarksKeepsTheNewestYearAndAnythingNotWrittenBack) {
+TEST(ChildStateTest, ReleasePastYearsKeepsTheNewestYearAndAnythingNotWrittenBack) {
   ChildState c;
   c.id = "child-1";
   MarkVersion m;
@@ -143,7 +143,7 @@ TEST(ChildStateTest, ReleasePastMarksKeepsTheNewestYearAndAnythingNotWrittenBack
   c.bytes = 0;
   for (SchoolYear& y : c.years) c.bytes += y.SetNibble(0, 1, MarkNibble(m));
   c.bytes += c.years[1].PutVersion(m);  // not written back yet
-  ReleasePastMarks(c);
+  ReleasePastYears(c);
   EXPECT_TRUE(c.years[0].sessions.empty());
   EXPECT_FALSE(c.years[0].marks_loaded);  // read again on demand
   EXPECT_EQ(c.years[1].Nibble(0, 1), MarkNibble(m));

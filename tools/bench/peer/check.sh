@@ -26,19 +26,7 @@ peer_output_topic peer.results 2
   attendance 2>>"$work/gen.log"
 "$bin/kpi-processor" replay --input "$work/stream.ndjson" --as-of "$as_of" \
   --output "$work/replay.ndjson" --no-progress 2>"$work/replay.log"
-python3 - "$work/replay.ndjson" "$work/ours.ndjson" "$kpis" <<'PY'
-import json, sys
-src, dst, kpis = sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))
-rows = []
-for line in open(src):
-    r = json.loads(line)
-    if r["kpi"] not in kpis:
-        continue
-    if r["dimension"] == "all" or (r["kpi"] == "attendance_rate" and r["dimension"].startswith("school=")):
-        rows.append(line.rstrip("\n"))
-rows.sort()
-open(dst, "w").write("".join(l + "\n" for l in rows))
-PY
+peer_rows "$work/replay.ndjson" "$work/ours.ndjson"
 
 cp=("$peer/classes:$peer/lib/*")
 java -Xmx512m -cp "${cp[@]}" kpi.peer.PeerJob --bootstrap "$bootstrap" --application-id peer-check \

@@ -24,6 +24,24 @@ peer_output_topic() {
   "$cluster" topic --dir "$work/kafka" "$1" "$2" 1 message.timestamp.type=LogAppendTime >/dev/null
 }
 
+# peer_rows IN OUT: the rows of IN (replay's NDJSON, or Drain's) that the peer computes, the five
+# KPIs under `all` and attendance_rate by school too, sorted: two such files compare with cmp.
+peer_rows() {
+  python3 - "$1" "$2" "$kpi_peer_kpis" <<'PY'
+import json, sys
+src, dst, kpis = sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))
+rows = []
+for line in open(src):
+    r = json.loads(line)
+    if r["kpi"] not in kpis:
+        continue
+    if r["dimension"] == "all" or (r["kpi"] == "attendance_rate" and r["dimension"].startswith("school=")):
+        rows.append(line.rstrip("\n"))
+rows.sort()
+open(dst, "w").write("".join(l + "\n" for l in rows))
+PY
+}
+
 peer_cleanup() {
   if [ -n "$pid" ]; then
     kill "$pid" 2>/dev/null || true
