@@ -36,6 +36,10 @@ constexpr Date CellWeek(uint64_t packed) {
   return Date(static_cast<int32_t>(static_cast<uint32_t>(packed >> 32) << 8) >> 8);
 }
 constexpr uint32_t CellDim(uint64_t packed) { return static_cast<uint32_t>(packed); }
+// (kpi, interned dimension): the cells of one row across its weeks.
+constexpr uint64_t UnitGroup(Kpi kpi, uint32_t dim) {
+  return (static_cast<uint64_t>(kpi) << 32) | dim;
+}
 
 class CellTable {
  public:

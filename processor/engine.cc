@@ -416,7 +416,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
   if (!next.deleted) Contribute(child, *stored, +1);
   contribute_dependents(+1);
   contribute_units(+1);
-  ApplyUnitDeltas();
+  MaybeFoldUnitRuns();
   if (profile != nullptr) {
     ContributeMarksIn(child, profile->effective_date, marks_to, +1);
     // Persistent and severe absence rows take their year and SEN from the profile too.
@@ -519,7 +519,7 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
       }
       ContributeUnits(*child, kAllUnits, sign);
     }
-    ApplyUnitDeltas();
+    MaybeFoldUnitRuns();
     // Absence rows: every unit with marks may gain the new week or a new S(W), but for a unit
     // whose window [SummaryStart, + kSummaryDays) ended before the old as_of's week: each of its
     // weeks has S(W) its Sunday under both dates, so its rows cannot change (and a released
@@ -535,6 +535,7 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
   set_as_of(as_of);
   restate_from_ = kNoRestateBound;
   if (failed_) return std::unexpected(*failed_);
+  FoldUnitRuns();  // EmitWeeks marks the cells that are not zero
   // Cells of weeks that just became visible (future-dated flows) are reported at the next commit.
   LoadWeeks(old_week, as_of_week_);
   if (failed_) return std::unexpected(*failed_);
@@ -548,6 +549,7 @@ std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
   if (failed_) return std::unexpected(*failed_);
   // Every clean cell's value is in the store now (the previous batch was written).
   EvictCells();
+  FoldUnitRuns();
   const auto accounted = [&](uint32_t slot, auto work) {
     ChildState* child = children_[slot].get();
     if (child == nullptr) return;

@@ -224,22 +224,45 @@ class Engine {
   static constexpr uint8_t kUnitCla = 8;  // care periods: cla_started, CLA reviews and visits
   static constexpr uint8_t kUnitExclusions = 16;  // the year-to-date excluded pupils
   static constexpr uint8_t kAllUnits = 31;
-  // A unit's cell changes are collected (UnitAdd, UnitRow) and applied by ApplyUnitDeltas, which
-  // the callers run after the retraction and the re-addition: the two cancel in every week the
-  // change does not reach, so those cells are never touched.
+  // A unit's cell changes are collected as runs of weeks (UnitRun, UnitRow) and summed into the
+  // cells by FoldUnitRuns at the next commit (or as_of move, or once kFoldRuns are pending):
+  // a retraction and its re-addition cancel in every week the change does not reach, so those
+  // cells are never touched, and a snapshot KPI held for years costs a few runs per change, not a
+  // delta per week and dimension; the children of a school on roll in the same weeks add to its
+  // cells once per fold, not once each.
   static uint8_t UnitsOf(Kind kind);
   // The first week whose unit rows a change from `before` (nullptr: none) to `after` can move.
   static Date UnitsFrom(const Record* before, const Record& after);
   void ContributeUnits(ChildState& child, uint8_t units, int sign);
-  void UnitAdd(uint64_t cell, int64_t count, int64_t base);
+  // `group`: UnitGroup(kpi, dim); the weeks first..last (week starts), each by (count, base).
+  void UnitRun(uint64_t group, Date first, Date last, int64_t count, int64_t base);
   void UnitRow(Kpi kpi, Date date, const Dims& dims, int64_t count, int64_t base);
-  void ApplyUnitDeltas();
+  void FoldUnitRuns();
+  void MaybeFoldUnitRuns() {
+    if (unit_deltas_.size() >= kFoldRuns) FoldUnitRuns();
+  }
+  static constexpr size_t kFoldRuns = size_t{1} << 15;  // ~1.3 MiB of runs, 2 MiB of edges
   struct UnitDelta {
-    uint64_t cell;
+    uint64_t group;
+    Date first;
+    Date last;
     int64_t count;
     int64_t base;
   };
   std::vector<UnitDelta> unit_deltas_;
+  struct UnitEdge {  // FoldUnitRuns' scratch: a run's value starts or ends at `week`
+    uint64_t group;
+    int32_t week;
+    int64_t count;
+    int64_t base;
+  };
+  std::vector<UnitEdge> unit_edges_;
+  struct UnitCell {
+    uint64_t cell;
+    int64_t count;
+    int64_t base;
+  };
+  std::vector<UnitCell> unit_cells_;
   void ContributeEnrolments(ChildState& child, int sign);
   void ContributeExclusions(ChildState& child, int sign);
   void ContributeEhcPlans(ChildState& child, int sign);

@@ -456,5 +456,60 @@ TEST_F(EngineTest, UnitsRestatedFromAChangesWeekEqualAFreshBuild) {
   EXPECT_NE(fresh.find("ehc_reviews_overdue"), std::string::npos);
 }
 
+// The units' runs of many children folded together (past the 32,768 runs that force a fold
+// between commits, with corrections, deletes and an as_of move among them) give the table of an
+// engine that commits after every event; and 1,200 children enrolled in the same weeks count
+// 1,200 in each of them.
+TEST_F(EngineTest, ManyChildrensUnitRunsFoldedTogetherEqualACommitPerEvent) {
+  constexpr int kChildren = 1200;
+  const auto apply = [&](bool commit_each) {
+    Open("2025-03-05");
+    int t = 0;
+    const auto add = [&](const std::string& id, const std::string& child, const std::string& body,
+                         bool deleted = false) {
+      Add(id, child, ++t, body, deleted);
+      if (commit_each) Commit();
+    };
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int i = 0; i < kChildren; ++i) {
+        const std::string c = "K" + std::to_string(i);
+        const std::string a = std::to_string(100001 + i % 7);
+        const std::string b = std::to_string(100001 + (i + 3) % 7);
+        const std::string dob =
+            "201" + std::to_string(i % 6) + "-0" + std::to_string(1 + i % 9) + "-15";
+        if (pass == 0) {
+          add("P" + c, c, Profile("2020-01-01", dob.c_str(), i % 2 ? "EHCP" : "NONE", a.c_str()));
+          add("E1" + c, c, Enrolment(a.c_str(), "2022-09-05"));
+          add("E2" + c, c, Enrolment(b.c_str(), "2024-01-08"));
+          if (i % 4 == 0) add("CP" + c, c, CpPlan("2024-06-03"));
+          if (i % 4 == 0) add("RV" + c, c, Review("2024-08-01", "CP"));
+          if (i % 5 == 0) add("EP" + c, c, R"("ehcPlan":{"startDate":"2023-03-06"})");
+          continue;
+        }
+        add("E1" + c, c, Enrolment(a.c_str(), "2022-09-05", "2024-07-19", "TRANSFER"));
+        if (i % 3 == 0) add("E2" + c, c, Enrolment(b.c_str(), "2024-01-08"), /*deleted=*/true);
+        if (i % 4 == 0) add("V" + c, c, Visit("2025-02-03"));
+        if (i % 6 == 0)
+          add("P" + c, c, Profile("2020-01-01", dob.c_str(), "SEN_SUPPORT", a.c_str()));
+      }
+      if (pass == 0) {
+        if (commit_each) Commit();
+        EXPECT_TRUE(engine_->AdvanceAsOf(*Date::Parse("2025-06-18")).has_value());
+      }
+    }
+    return TableText();
+  };
+  const std::string each = apply(true);
+  const std::string together = apply(false);
+  EXPECT_EQ(together, each);
+  // Everyone on roll (E1 from 2022-09-05; once under `all` while E2 overlaps it) until E1 ends,
+  // then those whose E2 is live.
+  EXPECT_EQ(Count("pupils_on_roll", "2023-05-01"), kChildren);
+  EXPECT_EQ(Count("pupils_on_roll", "2024-03-04"), kChildren);
+  EXPECT_EQ(Count("pupils_on_roll", "2025-06-16"), kChildren - kChildren / 3);
+  EXPECT_NE(together.find("cp_visits_in_timescale"), std::string::npos);
+  EXPECT_NE(together.find("ehc_plans_open"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kpi

@@ -49,23 +49,51 @@ struct Dated {
   auto operator<=>(const Dated&) const = default;
 };
 
-// Distinct-child rows of one unit: (kpi, week, dimension) cells, each counted once however many
-// of the child's records put the child in it. No per-child references are kept: the unit is
-// recomputed whole, so a cell it reaches twice is simply deduplicated here.
-class DistinctCells {
+// Distinct-child rows of one unit: (kpi, dimension) runs of consecutive weeks, each week counted
+// once however many of the child's records put the child in it. No per-child references are kept:
+// the unit is recomputed whole, so weeks it reaches twice are simply merged here. A pupil on roll
+// for three years is a few runs (one per year group), not a cell per week and dimension.
+class DistinctRuns {
  public:
   void Add(Kpi kpi, Date week, const DimTable::Dims& dims) {
-    for (const uint32_t dim : dims) cells_.push_back(PackCell(kpi, week, dim));
+    for (const uint32_t dim : dims) Extend(UnitGroup(kpi, dim), week);
   }
+  // Calls add(group, first week, last week) for each merged run.
   template <typename AddFn>
   void Flush(AddFn add) {
-    std::sort(cells_.begin(), cells_.end());
-    cells_.erase(std::unique(cells_.begin(), cells_.end()), cells_.end());
-    for (const uint64_t cell : cells_) add(cell);
+    std::sort(runs_.begin(), runs_.end(), [](const Run& x, const Run& y) {
+      return x.group != y.group ? x.group < y.group : x.first < y.first;
+    });
+    for (size_t i = 0; i < runs_.size();) {
+      Run merged = runs_[i];
+      for (++i;
+           i < runs_.size() && runs_[i].group == merged.group && runs_[i].first <= merged.last + 7;
+           ++i) {
+        merged.last = std::max(merged.last, runs_[i].last);
+      }
+      add(merged.group, merged.first, merged.last);
+    }
   }
 
  private:
-  std::vector<uint64_t> cells_;
+  struct Run {
+    uint64_t group;
+    Date first;
+    Date last;
+  };
+  // Weeks arrive in order within a record; the group's latest run grows when the week follows it.
+  void Extend(uint64_t group, Date week) {
+    for (size_t i = runs_.size(); i-- > 0;) {
+      if (runs_[i].group != group) continue;
+      if (runs_[i].last + 7 == week) {
+        runs_[i].last = week;
+        return;
+      }
+      break;
+    }
+    runs_.push_back({group, week, week});
+  }
+  std::vector<Run> runs_;
 };
 
 // The number of dates in the sorted `dates` that are <= d.
@@ -98,27 +126,68 @@ uint8_t Engine::UnitsOf(Kind kind) {
   }
 }
 
-void Engine::UnitAdd(uint64_t cell, int64_t count, int64_t base) {
-  unit_deltas_.push_back({cell, count, base});
+void Engine::UnitRun(uint64_t group, Date first, Date last, int64_t count, int64_t base) {
+  unit_deltas_.push_back({group, first, last, count, base});
 }
 
 void Engine::UnitRow(Kpi kpi, Date date, const Dims& dims, int64_t count, int64_t base) {
   const Date week = date.WeekStart();
-  for (const uint32_t dim : dims) UnitAdd(PackCell(kpi, week, dim), count, base);
+  for (const uint32_t dim : dims) {
+    const uint64_t group = UnitGroup(kpi, dim);
+    // A row of each week of a period (ContributePeriods) extends the group's run of last week
+    // when the value is the same; the runs in flight are a few kpis' dimensions.
+    bool extended = false;
+    for (size_t i = unit_deltas_.size(), seen = 0; i-- > 0 && seen < 16; ++seen) {
+      UnitDelta& run = unit_deltas_[i];
+      if (run.group != group) continue;
+      if (run.last + 7 == week && run.count == count && run.base == base) {
+        run.last = week;
+        extended = true;
+      }
+      break;
+    }
+    if (!extended) UnitRun(group, week, week, count, base);
+  }
 }
 
-void Engine::ApplyUnitDeltas() {
-  std::sort(unit_deltas_.begin(), unit_deltas_.end(),
-            [](const UnitDelta& x, const UnitDelta& y) { return x.cell < y.cell; });
-  for (size_t i = 0; i < unit_deltas_.size();) {
-    UnitDelta sum = unit_deltas_[i];
-    for (++i; i < unit_deltas_.size() && unit_deltas_[i].cell == sum.cell; ++i) {
-      sum.count += unit_deltas_[i].count;
-      sum.base += unit_deltas_[i].base;
-    }
-    if (sum.count != 0 || sum.base != 0) cells_.Add(sum.cell, sum.count, sum.base);
+void Engine::FoldUnitRuns() {
+  // Each run [first, last] of value v is +v at `first` and -v a week after `last`; summed per
+  // (group, week) and accumulated along the weeks, a retraction and a re-addition cancel wherever
+  // the change does not reach, and only the weeks where the net value is not zero touch a cell.
+  unit_edges_.clear();
+  for (const UnitDelta& run : unit_deltas_) {
+    unit_edges_.push_back({run.group, run.first.days(), run.count, run.base});
+    unit_edges_.push_back({run.group, (run.last + 7).days(), -run.count, -run.base});
   }
   unit_deltas_.clear();
+  std::sort(unit_edges_.begin(), unit_edges_.end(), [](const UnitEdge& x, const UnitEdge& y) {
+    return x.group != y.group ? x.group < y.group : x.week < y.week;
+  });
+  unit_cells_.clear();
+  int64_t count = 0;
+  int64_t base = 0;
+  for (size_t i = 0; i < unit_edges_.size();) {
+    const UnitEdge& at = unit_edges_[i];
+    const uint64_t group = at.group;
+    const int32_t week = at.week;
+    for (; i < unit_edges_.size() && unit_edges_[i].group == group && unit_edges_[i].week == week;
+         ++i) {
+      count += unit_edges_[i].count;
+      base += unit_edges_[i].base;
+    }
+    if (count == 0 && base == 0) continue;
+    // Every run closes, so a non-zero sum has a later edge in the same group.
+    const int32_t until = unit_edges_[i].week;
+    const auto kpi = static_cast<Kpi>(group >> 32);
+    const auto dim = static_cast<uint32_t>(group);
+    for (int32_t w = week; w < until; w += 7) {
+      unit_cells_.push_back({PackCell(kpi, Date(w), dim), count, base});
+    }
+  }
+  // In key order: the order in which they become dirty, and so that of a commit's rows.
+  std::sort(unit_cells_.begin(), unit_cells_.end(),
+            [](const UnitCell& x, const UnitCell& y) { return x.cell < y.cell; });
+  for (const UnitCell& c : unit_cells_) cells_.Add(c.cell, c.count, c.base);
 }
 
 Date Engine::UnitsFrom(const Record* before, const Record& after) {
@@ -172,7 +241,7 @@ void Engine::ContributeEnrolments(ChildState& child, int sign) {
     }
   }
   if (enrolments.empty()) return;
-  DistinctCells on_roll;
+  DistinctRuns on_roll;
   for (const body::Enrolment* e : enrolments) {
     const uint32_t school = OwnSchool(e->school_urn);
     ForEachSnapshotWeek(e->start_date, e->end_date, [&](Date week, Date s) {
@@ -180,9 +249,10 @@ void Engine::ContributeEnrolments(ChildState& child, int sign) {
       return true;
     });
   }
-  on_roll.Flush([&](uint64_t cell) { UnitAdd(cell, sign, 0); });
+  on_roll.Flush(
+      [&](uint64_t group, Date first, Date last) { UnitRun(group, first, last, sign, 0); });
   if (!first_ehe) return;
-  DistinctCells ehe;
+  DistinctRuns ehe;
   std::vector<std::string_view> schools;
   ForEachSnapshotWeek(*first_ehe, std::nullopt, [&](Date week, Date s) {
     std::optional<Date> last_end;
@@ -207,13 +277,13 @@ void Engine::ContributeEnrolments(ChildState& child, int sign) {
     }
     return true;
   });
-  ehe.Flush([&](uint64_t cell) { UnitAdd(cell, sign, 0); });
+  ehe.Flush([&](uint64_t group, Date first, Date last) { UnitRun(group, first, last, sign, 0); });
 }
 
 // suspended_pupils_ytd and permanently_excluded_pupils_ytd: every week from an exclusion's to the
 // end of its academic year, with the exclusion's school and the profile on S(W).
 void Engine::ContributeExclusions(ChildState& child, int sign) {
-  DistinctCells ytd;
+  DistinctRuns ytd;
   for (const RecordVersion& v : child.records) {
     if (v.kind() != Kind::kExclusion || v.record.deleted) continue;
     const auto& x = v.record.as<body::Exclusion>();
@@ -227,7 +297,7 @@ void Engine::ContributeExclusions(ChildState& child, int sign) {
       return true;
     });
   }
-  ytd.Flush([&](uint64_t cell) { UnitAdd(cell, sign, 0); });
+  ytd.Flush([&](uint64_t group, Date first, Date last) { UnitRun(group, first, last, sign, 0); });
 }
 
 // ehc_plans_open: the child in each week some live EHC plan is open at S(W).
@@ -250,7 +320,7 @@ void Engine::ContributeEhcPlans(ChildState& child, int sign) {
         n > 0 && meetings[n - 1] >= plan.start_date ? meetings[n - 1] : plan.start_date;
     return s > AddMonths(last, options_.limits.ehc_review_months);
   };
-  DistinctCells rows;
+  DistinctRuns rows;
   for (const body::EhcPlan* plan : plans) {
     ForEachSnapshotWeek(plan->start_date, plan->end_date, [&](Date week, Date s) {
       const Dims dims = DimsOn(child, s);
@@ -259,7 +329,7 @@ void Engine::ContributeEhcPlans(ChildState& child, int sign) {
       return true;
     });
   }
-  rows.Flush([&](uint64_t cell) { UnitAdd(cell, sign, 0); });
+  rows.Flush([&](uint64_t group, Date first, Date last) { UnitRun(group, first, last, sign, 0); });
 }
 
 // CP periods (care = false) or care periods (true): the periods started (cla_started), the reviews
@@ -303,7 +373,7 @@ void Engine::ContributePeriods(ChildState& child, bool care, int sign) {
   const std::vector<Period> periods = MergePeriods(std::move(spans));
   std::sort(reviews.begin(), reviews.end());
   std::sort(visits.begin(), visits.end());
-  DistinctCells started;  // cla_started: distinct children by week
+  DistinctRuns started;  // cla_started: distinct children by week
 
   for (const Period& period : periods) {
     if (care) started.Add(Kpi::kClaStarted, period.start.WeekStart(), DimsOn(child, period.start));
@@ -363,7 +433,8 @@ void Engine::ContributePeriods(ChildState& child, bool care, int sign) {
       return true;
     });
   }
-  started.Flush([&](uint64_t cell) { UnitAdd(cell, sign, 0); });
+  started.Flush(
+      [&](uint64_t group, Date first, Date last) { UnitRun(group, first, last, sign, 0); });
 }
 
 }  // namespace kpi

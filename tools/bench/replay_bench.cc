@@ -97,6 +97,9 @@ int Main(int argc, char** argv) {
   std::string start;
   app.add_option("--start", start, "first day of the period, YYYY-MM-DD (kpi-gen's default)");
   app.add_option("--commit-every", commit_every)->capture_default_str();
+  std::string only;
+  app.add_option("--only", only, "run one format's replay only (for a profile), 5 times")
+      ->check(CLI::IsMember({"ndjson", "protobuf"}));
   CLI11_PARSE(app, argc, argv);
   if (!start.empty()) {
     const std::optional<kpi::Date> d = kpi::Date::Parse(start);
@@ -125,6 +128,17 @@ int Main(int argc, char** argv) {
   kpi::EventReader reader;
   const auto json_decode = [&](const std::string& s) { return reader.DecodeJson(s); };
   const auto proto_decode = [&](const std::string& s) { return reader.DecodeProtobuf(s); };
+  if (!only.empty()) {
+    const bool pb = only == "protobuf";
+    for (int i = 0; i < 5; ++i) {
+      size_t rows = 0;
+      const double seconds = pb ? Replay(proto, proto_decode, as_of, commit_every, false, rows)
+                                : Replay(json, json_decode, as_of, commit_every, false, rows);
+      std::printf("%-10s %16s %16.0f %8s %18s %8zu\n", only.c_str(), "-", n / seconds, "-", "-",
+                  rows);
+    }
+    return 0;
+  }
   for (int f = 0; f < 2; ++f) {
     uint64_t decoded = 0;
     size_t rows = 0;
