@@ -119,6 +119,20 @@ TYPED_TEST(StateStoreContractTest, DeleteRemovesAndLaterOpsInABatchWin) {
   ASSERT_TRUE(this->store_->Write({{"a", std::nullopt}, {"b", "3"}, {"b", "4"}}));
   EXPECT_FALSE(*this->store_->Get("a"));
   EXPECT_EQ(**this->store_->Get("b"), "4");
+  // Keys out of order, each written several times: the last op of each key wins (RocksDbStore
+  // writes a batch in key order, keeping each key's ops in theirs).
+  ASSERT_TRUE(this->store_->Write({{"c", "1"},
+                                   {"b", std::nullopt},
+                                   {"a", "2"},
+                                   {"c", std::nullopt},
+                                   {"b", "5"},
+                                   {"a", std::nullopt},
+                                   {"a", "6"},
+                                   {"c", "7"},
+                                   {"b", std::nullopt}}));
+  EXPECT_EQ(**this->store_->Get("a"), "6");
+  EXPECT_FALSE(*this->store_->Get("b"));
+  EXPECT_EQ(**this->store_->Get("c"), "7");
 }
 
 TYPED_TEST(StateStoreContractTest, ScanVisitsTheRangeInBytewiseOrder) {
