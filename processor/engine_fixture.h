@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,20 +44,23 @@ class EngineTest : public ::testing::Test {
     const std::string line = "{\"eventId\":\"" + id + "\",\"childId\":\"" + child +
                              "\",\"recordedAt\":\"" + Ts(t) + "\"" +
                              (deleted ? ",\"deleted\":true" : "") + "," + body + "}";
+    // A failure ends the test (gtest reports the exception) instead of reading an empty result.
     auto event = DecodeJson(line);
-    EXPECT_TRUE(event.has_value()) << line;
+    if (!event) {
+      throw std::runtime_error("undecodable (" + std::string(ReasonCode(event.error())) +
+                               "): " + line);
+    }
     auto valid = Validate(*event, options_.as_of);
-    EXPECT_TRUE(valid.has_value()) << line << " -> " << ReasonCode(valid.error());
-    auto applied = engine_->Apply(*valid);
-    EXPECT_TRUE(applied.has_value());
-    return *applied;
+    if (!valid) {
+      throw std::runtime_error("invalid (" + std::string(ReasonCode(valid.error())) + "): " + line);
+    }
+    return kpi::testing::Checked(engine_->Apply(*valid), "Engine::Apply");
   }
 
   std::vector<Row> Commit() {
-    auto changed = engine_->PrepareCommit();
-    EXPECT_TRUE(changed.has_value());
-    EXPECT_TRUE(store_->Write(engine_->TakeBatch()));
-    return *changed;
+    std::vector<Row> changed = kpi::testing::Checked(engine_->PrepareCommit(), "PrepareCommit");
+    kpi::testing::Checked(store_->Write(engine_->TakeBatch()), "MemoryStore::Write");
+    return changed;
   }
 
   // The value of one row of the final table; (0, 0) when the row is absent.

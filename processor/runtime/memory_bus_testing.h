@@ -101,14 +101,38 @@ inline Table OutputTable(MemoryCluster& cluster) {
   return table;
 }
 
-// Dead letters by source (topic, partition, offset) -> how many times they were delivered.
+// Dead letters by source and reason ("topic[partition]@offset REASON") -> how many times they
+// were delivered.
 inline std::map<std::string, int> DeadLetters(MemoryCluster& cluster) {
   std::map<std::string, int> seen;
   for (const auto& [partition, record] : cluster.ReadAll("kpi.dlq")) {
     std::map<std::string, std::string> h(record.headers.begin(), record.headers.end());
-    ++seen[h["source_topic"] + "[" + h["source_partition"] + "]@" + h["source_offset"]];
+    ++seen[h["source_topic"] + "[" + h["source_partition"] + "]@" + h["source_offset"] + " " +
+           h["reason"]];
   }
   return seen;
+}
+
+// What DeadLetters must give once the records of `topics` (protobuf, as Produce writes them) are
+// processed at `as_of`: each record that fails to decode, to validate, or whose key is not its
+// child, once, with its reason. Compared whole, so a lost, extra or repeated one fails.
+inline std::map<std::string, int> WantedDeadLetters(MemoryCluster& cluster,
+                                                    const std::vector<std::string>& topics,
+                                                    Date as_of) {
+  std::map<std::string, int> want;
+  for (const std::string& topic : topics) {
+    for (const auto& [partition, record] : cluster.ReadAll(topic)) {
+      auto event = DecodeProtobuf(record.value);
+      auto valid = event ? Validate(*event, as_of) : std::unexpected(event.error());
+      if (valid && valid->child_id != record.key) {
+        valid = std::unexpected(DeadLetterReason::kKeyMismatch);
+      }
+      if (valid) continue;
+      ++want[topic + "[" + std::to_string(partition) + "]@" + std::to_string(record.offset) + " " +
+             std::string(ReasonCode(valid.error()))];
+    }
+  }
+  return want;
 }
 
 }  // namespace kpi::runtime::testing

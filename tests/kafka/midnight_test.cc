@@ -122,7 +122,7 @@ TEST(MidnightTest, AsOfMovesAtMidnightAndTheNewWeekAppears) {
   EXPECT_TRUE(WaitFor(p.bootstraps(), "cin_plans_open|2026-03-09|all", {1, 0}));
   // The contact is dated in the next week: not reported yet, though it is committed (without the
   // wait this could pass before the contact was read at all).
-  ASSERT_TRUE(p.WaitCommitted(2));
+  ASSERT_TRUE(p.WaitCommitted(2)) << "both records committed within 20 s";
   EXPECT_FALSE(p.Has("contacts|2026-03-16|all"));
 
   p.clock().Set(Date::FromYmd(2026, 3, 16));  // midnight passes into a new week
@@ -137,6 +137,9 @@ TEST(MidnightTest, AsOfFollowsTheEventsWhenConfigured) {
   ASSERT_EQ(p.Start(), "");
   ASSERT_TRUE(p.Produce({kCinPlan, kFutureContact}));
   EXPECT_TRUE(WaitFor(p.bootstraps(), "cin_plans_open|2026-03-09|all", {1, 0}));
+  // Both records committed (without the wait the contact might not have been read yet, and the
+  // next two lines would pass for that reason alone).
+  ASSERT_TRUE(p.WaitCommitted(2)) << "both records committed within 20 s";
   EXPECT_FALSE(p.Has("cin_plans_open|2026-03-16|all"));
   EXPECT_FALSE(p.Has("contacts|2026-03-16|all"));  // held back while as_of is the 12th
   ASSERT_TRUE(p.Produce({

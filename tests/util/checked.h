@@ -32,4 +32,12 @@ T Checked(std::expected<T, E> result, std::string_view what) {
   return std::move(*result);
 }
 
+template <typename E>
+void Checked(const std::expected<void, E>& result, std::string_view what) {
+  if (!result) {
+    throw std::runtime_error(std::string(what) +
+                             " failed: " + checked_detail::Text(result.error()));
+  }
+}
+
 }  // namespace kpi::testing
