@@ -48,11 +48,15 @@ struct ScaleStatus {
   int tasks_owned = 0;      // restored and serving
   int tasks_restoring = 0;  // assigned, being restored from the changelog
   int64_t restore_records_remaining = 0;
-  uint64_t restored_tasks = 0;  // restores completed since start
-  uint64_t fencings = 0;        // tasks found claimed by another instance
-  bool emitter = false;         // publishes the global rows and the KPI gauges
-  uint64_t global_rows = 0;     // rows in the global table
-  int64_t cells_lag = 0;        // cells-topic records not yet read
+  // Restores completed since start, by where the state came from: the local state directory
+  // (kept, the changelog held nothing newer), the changelog, or the input (a rebuild).
+  uint64_t restored_local = 0;
+  uint64_t restored_changelog = 0;
+  uint64_t rebuilt = 0;
+  uint64_t fencings = 0;     // tasks found claimed by another instance
+  bool emitter = false;      // publishes the global rows and the KPI gauges
+  uint64_t global_rows = 0;  // rows in the global table
+  int64_t cells_lag = 0;     // cells-topic records not yet read
 };
 
 // What the runtime reports about its store and assignment, about once a second.

@@ -136,8 +136,10 @@ class Runtime final : private Source::Listener {
   enum class Emitter { kNo, kCatchingUp, kYes };
   Emitter emitter_ = Emitter::kNo;
   std::map<TopicPartition, int64_t> catch_up_to_;  // cells-topic ends to read before emitting
-  std::string emitter_id_;  // instance/epoch, in the header of the rows this instance emits
-  uint64_t restored_tasks_ = 0;
+  std::string emitter_id_;       // instance/epoch, in the header of the rows this instance emits
+  uint64_t restored_local_ = 0;  // restores completed, by source (ScaleReport)
+  uint64_t restored_changelog_ = 0;
+  uint64_t rebuilt_ = 0;
   uint64_t fencings_ = 0;
   int64_t last_emit_ms_ = 0;
 

@@ -230,7 +230,19 @@ void Runtime::Serve(int32_t task, OwnedTask& owned) {
     Fail(kExitKafka, r.error());
     return;
   }
-  ++restored_tasks_;
+  switch (source) {
+    case TaskRestore::Source::kLocal:
+      ++restored_local_;
+      break;
+    case TaskRestore::Source::kLog:
+      ++restored_changelog_;
+      break;
+    case TaskRestore::Source::kRebuild:
+      ++rebuilt_;
+      break;
+    case TaskRestore::Source::kNone:
+      break;
+  }
   static constexpr const char* kSources[] = {"none", "local state", "changelog", "input (rebuild)"};
   log_->info("task {} restored from its {}; serving as epoch {}", task,
              kSources[static_cast<int>(source)], owned.epoch);
@@ -410,7 +422,9 @@ sinks::ScaleStatus Runtime::ScaleReport() {
           std::max<int64_t>(0, owned.restore->records_total() - owned.restore->records_read());
     }
   }
-  s.restored_tasks = restored_tasks_;
+  s.restored_local = restored_local_;
+  s.restored_changelog = restored_changelog_;
+  s.rebuilt = rebuilt_;
   s.fencings = fencings_;
   s.emitter = emitter_ == Emitter::kYes;
   s.global_rows = global_.rows();

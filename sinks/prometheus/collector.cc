@@ -250,7 +250,15 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
     single_gauge("kpi_restore_records_remaining",
                  "Scaled out: changelog records left to read by the restores under way",
                  static_cast<double>(scale->restore_records_remaining));
-    counter("kpi_restores_total", "Scaled out: task restores completed", scale->restored_tasks);
+    {
+      MetricFamily f = Family("kpi_restores_total",
+                              "Scaled out: task restores completed, by where the state came from",
+                              MetricType::Counter);
+      AddSample(f, static_cast<double>(scale->restored_local), {{"source", "local"}});
+      AddSample(f, static_cast<double>(scale->restored_changelog), {{"source", "changelog"}});
+      AddSample(f, static_cast<double>(scale->rebuilt), {{"source", "rebuild"}});
+      out.push_back(std::move(f));
+    }
     counter("kpi_fencings_total",
             "Scaled out: tasks found claimed by another instance (this one then exits)",
             scale->fencings);

@@ -124,6 +124,26 @@ TEST_F(CollectorTest, ExpositionHasTheKpiBacklogAndOperationalSeries) {
   EXPECT_EQ(text.find("2026-02-16"), std::string::npos);
 }
 
+TEST_F(CollectorTest, ScaledOutRestoresAreCountedBySource) {
+  StatusReport status;
+  ScaleStatus scale;
+  scale.tasks_owned = 3;
+  scale.restored_local = 1;
+  scale.restored_changelog = 2;
+  status.scale = scale;
+  probe_.Status(status, 1);
+  ProcessorCollector collector(probe_, MetricsOptions{}, nullptr);
+  const std::string text = SerializeText(collector.Collect());
+  for (const char* line : {
+           "kpi_tasks_owned 3",
+           "kpi_restores_total{source=\"local\"} 1",
+           "kpi_restores_total{source=\"changelog\"} 2",
+           "kpi_restores_total{source=\"rebuild\"} 0",
+       }) {
+    EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << text;
+  }
+}
+
 TEST_F(CollectorTest, NoKpiGaugesBeforeTheFirstTable) {
   ProcessorCollector collector(probe_, {}, nullptr);
   const std::string text = SerializeText(collector.Collect());
