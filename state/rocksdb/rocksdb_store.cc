@@ -70,14 +70,16 @@ std::expected<std::optional<std::string>, Error> RocksDbStore::Get(std::string_v
 }
 
 std::expected<void, Error> RocksDbStore::Write(const WriteBatch& batch) {
-  // In key order (a key written twice keeps its order): the memtable's skip list then finds each
+  // In key order (a key written twice keeps its ops' order): the memtable's skip list then finds each
   // insert's place from the previous one's instead of searching from the top, which made the
   // inserts most of a commit's time (docs/DESIGN.md, "The commit's store write").
   std::vector<const WriteOp*> ordered;
   ordered.reserve(batch.size());
   for (const WriteOp& op : batch) ordered.push_back(&op);
-  std::stable_sort(ordered.begin(), ordered.end(),
-                   [](const WriteOp* x, const WriteOp* y) { return x->key < y->key; });
+  // Stable by the ops' places in the batch (std::stable_sort's buffer is deprecated in C++23).
+  std::sort(ordered.begin(), ordered.end(), [](const WriteOp* x, const WriteOp* y) {
+    return x->key != y->key ? x->key < y->key : x < y;
+  });
   rocksdb::WriteBatch wb;
   for (const WriteOp* op : ordered) {
     const rocksdb::Status s =
