@@ -70,8 +70,8 @@ std::expected<std::optional<std::string>, Error> RocksDbStore::Get(std::string_v
 }
 
 std::expected<void, Error> RocksDbStore::Write(const WriteBatch& batch) {
-  // In key order (a key written twice keeps its ops' order): the memtable's skip list then finds each
-  // insert's place from the previous one's instead of searching from the top, which made the
+  // In key order (a key written twice keeps its ops' order): the memtable's skip list then finds
+  // each insert's place from the previous one's instead of searching from the top, which made the
   // inserts most of a commit's time (docs/DESIGN.md, "The commit's store write").
   std::vector<const WriteOp*> ordered;
   ordered.reserve(batch.size());
