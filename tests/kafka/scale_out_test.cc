@@ -170,21 +170,17 @@ class ScaleOutTest : public ::testing::Test {
     for (const auto& [i, in] : instances_) all += "--- " + in.log.string() + "\n" + Tail(in.log);
     return all;
   }
-  // The port of /kpi, from the log line "queries on 127.0.0.1:0 (port N)" of its last run.
-  static int QueriesPort(const fs::path& log) {
+  // A port the last run logged: `what` "queries on " (/kpi) or "metrics on ", from the line
+  // "... on 127.0.0.1:0 (port N)"; 0 when not logged yet.
+  static int LoggedPort(const fs::path& log, const char* what) {
     const std::string text = Tail(log, 10000000);
-    const size_t at = text.rfind("queries on ");
+    const size_t at = text.rfind(what);
     if (at == std::string::npos) return 0;
     const size_t port = text.find("(port ", at);
     return port == std::string::npos ? 0 : std::atoi(text.c_str() + port + 6);
   }
-  static int MetricsPort(const fs::path& log) {
-    const std::string text = Tail(log, 10000000);
-    const size_t at = text.rfind("metrics on ");
-    if (at == std::string::npos) return 0;
-    const size_t port = text.find("(port ", at);
-    return port == std::string::npos ? 0 : std::atoi(text.c_str() + port + 6);
-  }
+  static int QueriesPort(const fs::path& log) { return LoggedPort(log, "queries on "); }
+  static int MetricsPort(const fs::path& log) { return LoggedPort(log, "metrics on "); }
   // The value of one sample of instance i's /metrics (`series` as printed, labels included), or
   // -1 when it does not answer or has no such sample.
   double Metric(int i, const std::string& series) {
