@@ -188,6 +188,9 @@ void Engine::FoldUnitRuns() {
   std::sort(unit_cells_.begin(), unit_cells_.end(),
             [](const UnitCell& x, const UnitCell& y) { return x.cell < y.cell; });
   for (const UnitCell& c : unit_cells_) cells_.Add(c.cell, c.count, c.base);
+  // The runs and edges are bounded (kFoldRuns); the cells of one fold are not (a backfill's commit
+  // can emit hundreds of thousands), and memory_mb does not count them: not kept past 1.5 MiB.
+  if (unit_cells_.capacity() > (size_t{1} << 16)) unit_cells_ = {};
 }
 
 Date Engine::UnitsFrom(const Record* before, const Record& after) {
