@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -77,6 +78,13 @@ std::expected<ValidEvent, DeadLetterReason> Validate(const events::Event& event,
 // The same into `out`, reusing its strings' buffers.
 std::expected<void, DeadLetterReason> ValidateInto(const events::Event& event, Date processing_date,
                                                    ValidEvent& out);
+// Why an input record keyed `key` is a dead letter at `processing_date`, given its decoded event
+// (or the decode's failure): the decode's reason, the contract's, or `key_mismatch` when the key
+// is not its child. nullopt: the record is valid. (What the runtime decides per record; the tests
+// derive the dead letters they expect with it.)
+std::optional<DeadLetterReason> DeadLetterReasonOf(
+    const std::expected<events::Event, DeadLetterReason>& event, std::string_view key,
+    Date processing_date);
 
 // Decodes and validates a stream of events into buffers it reuses (a protobuf arena reset every
 // few thousand events, one ValidEvent), so that a steady stream allocates next to nothing per

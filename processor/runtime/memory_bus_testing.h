@@ -122,14 +122,11 @@ inline std::map<std::string, int> WantedDeadLetters(MemoryCluster& cluster,
   std::map<std::string, int> want;
   for (const std::string& topic : topics) {
     for (const auto& [partition, record] : cluster.ReadAll(topic)) {
-      auto event = DecodeProtobuf(record.value);
-      auto valid = event ? Validate(*event, as_of) : std::unexpected(event.error());
-      if (valid && valid->child_id != record.key) {
-        valid = std::unexpected(DeadLetterReason::kKeyMismatch);
-      }
-      if (valid) continue;
+      const std::optional<DeadLetterReason> reason =
+          DeadLetterReasonOf(DecodeProtobuf(record.value), record.key, as_of);
+      if (!reason) continue;
       ++want[topic + "[" + std::to_string(partition) + "]@" + std::to_string(record.offset) + " " +
-             std::string(ReasonCode(valid.error()))];
+             std::string(ReasonCode(*reason))];
     }
   }
   return want;

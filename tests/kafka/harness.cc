@@ -54,6 +54,14 @@ std::string Tail(const fs::path& file, size_t bytes) {
   return all.size() > bytes ? all.substr(all.size() - bytes) : all;
 }
 
+int LoggedPort(const fs::path& log, std::string_view what) {
+  const std::string text = Tail(log, 10000000);
+  const size_t at = text.rfind(what);
+  if (at == std::string::npos) return 0;
+  const size_t port = text.find("(port ", at);
+  return port == std::string::npos ? 0 : std::atoi(text.c_str() + port + 6);
+}
+
 Process::Process(const std::vector<std::string>& argv, const fs::path& log,
                  const std::vector<std::string>& env) {
   std::vector<std::string> entries = env;  // putenv keeps the pointers: copies that outlive exec
@@ -612,13 +620,10 @@ std::multiset<std::pair<std::string, std::string>> WantedDeadLetters(
   for (const std::string& line : lines) {
     const Produced p = Route(line, json_topics, "contacts");
     const auto json = json_topics.find(p.topic);
-    auto event =
-        json != json_topics.end() && json->second ? DecodeJson(p.value) : DecodeProtobuf(p.value);
-    auto valid = event ? Validate(*event, as_of) : std::unexpected(event.error());
-    if (valid && valid->child_id != p.key) {
-      valid = std::unexpected(DeadLetterReason::kKeyMismatch);
-    }
-    if (!valid) want.insert({p.value, std::string(ReasonCode(valid.error()))});
+    const std::optional<DeadLetterReason> reason = DeadLetterReasonOf(
+        json != json_topics.end() && json->second ? DecodeJson(p.value) : DecodeProtobuf(p.value),
+        p.key, as_of);
+    if (reason) want.insert({p.value, std::string(ReasonCode(*reason))});
   }
   return want;
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -222,6 +223,9 @@ int64_t CommittedRecords(const fs::path& state_path);
 std::map<std::string, int64_t> CommittedOffsets(const fs::path& state_path);
 
 std::string Tail(const fs::path& file, size_t bytes = 3000);
+// A port a processor's last run logged in `log`: `what` "queries on " (/kpi) or "metrics on ",
+// from its line "... on 127.0.0.1:0 (port N)"; 0 when not logged yet.
+int LoggedPort(const fs::path& log, std::string_view what);
 fs::path BinaryDir();
 
 }  // namespace kpi::testing

@@ -170,15 +170,6 @@ class ScaleOutTest : public ::testing::Test {
     for (const auto& [i, in] : instances_) all += "--- " + in.log.string() + "\n" + Tail(in.log);
     return all;
   }
-  // A port the last run logged: `what` "queries on " (/kpi) or "metrics on ", from the line
-  // "... on 127.0.0.1:0 (port N)"; 0 when not logged yet.
-  static int LoggedPort(const fs::path& log, const char* what) {
-    const std::string text = Tail(log, 10000000);
-    const size_t at = text.rfind(what);
-    if (at == std::string::npos) return 0;
-    const size_t port = text.find("(port ", at);
-    return port == std::string::npos ? 0 : std::atoi(text.c_str() + port + 6);
-  }
   static int QueriesPort(const fs::path& log) { return LoggedPort(log, "queries on "); }
   static int MetricsPort(const fs::path& log) { return LoggedPort(log, "metrics on "); }
   // The value of one sample of instance i's /metrics (`series` as printed, labels included), or

@@ -109,11 +109,8 @@ int Main(int argc, char** argv) {
   const auto wait_ready = [&](int64_t ms) {
     for (const int64_t deadline = NowMs() + ms; NowMs() < deadline; Sleep(100)) {
       supervise();
-      const std::string log = kpi::testing::Tail(dir / "processor.log", 1 << 20);
-      const size_t at = log.rfind("metrics on ");
-      const size_t port = at == std::string::npos ? at : log.find("(port ", at);
-      if (port == std::string::npos) continue;
-      if (kpi::bench::MetricSum(std::atoi(log.c_str() + port + 6), "kpi_ready") == 1) return true;
+      const int port = kpi::testing::LoggedPort(dir / "processor.log", "metrics on ");
+      if (port != 0 && kpi::bench::MetricSum(port, "kpi_ready") == 1) return true;
     }
     ++not_ready;
     return false;
