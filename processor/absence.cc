@@ -2,20 +2,17 @@
 // kept per absence unit (child, school, academic year A) as a day summary over the unit's window
 // [1 Sep A - 7, 1 Sep A+1 + 7) and recomputed at commit for the units that changed
 // (docs/DESIGN.md, "Persistent and severe absence").
+#include "processor/rules/absence.h"
+
 #include <algorithm>
 
 #include "processor/engine.h"
 
 namespace kpi {
-namespace {
 
-// One byte a day: live marks (bits 0-1), absences (2-3), possible sessions (4-5); a day has at
-// most two sessions, so two bits each suffice.
-uint8_t DayMarks(uint8_t b) { return b & 3; }
-uint8_t DayAbsences(uint8_t b) { return (b >> 2) & 3; }
-uint8_t DayPossible(uint8_t b) { return (b >> 4) & 3; }
-
-}  // namespace
+using rules::DayAbsences;
+using rules::DayMarks;
+using rules::DayPossible;
 
 void Engine::MarkUnitPending(ChildState& child, SchoolYear& unit) {
   if (unit.flush_pending) return;
@@ -61,60 +58,12 @@ void Engine::UpdateDaySummaries(ChildState& child, size_t own, Date date,
   }
 }
 
-void Engine::ApplyAbsenceEntries(SchoolYear& unit, const std::vector<AbsenceEntry>& entries,
-                                 int sign) {
-  if (unit.school_dim == DimTable::kNone) unit.school_dim = dims_.School(unit.urn);
-  for (const AbsenceEntry& e : entries) {
-    const Dims dims = dims_.For(unit.school_dim, e.year, e.sen);
-    const int64_t base = (e.flags & 1) ? sign : 0;
-    for (const uint32_t dim : dims) {
-      cells_.Add(PackCell(Kpi::kPersistentAbsence, e.week, dim), (e.flags & 2) ? sign : 0, base);
-      cells_.Add(PackCell(Kpi::kSevereAbsence, e.week, dim), (e.flags & 4) ? sign : 0, base);
-    }
-  }
-}
-
 void Engine::FlushAbsenceUnit(ChildState& child, SchoolYear& unit) {
   if (auto loaded = LoadUnit(child, unit, buffer_, options_.task); !loaded) {
     Latch(loaded.error());
     return;
   }
-  const Date year_start = AcademicYearStart(unit.academic_year);
-  const Date first = SummaryStart(unit.academic_year);
-  const std::string& summary = unit.summary;
-  const auto day = [&](Date d) { return unit.SummaryDay(d - first); };
-
-  // Rows: weeks with a live mark, up to the week of as_of, whose S(W) is in this academic year;
-  // the year to date runs from 1 September to S(W).
-  std::vector<AbsenceEntry> entries;
-  if (!summary.empty()) {
-    int64_t absence = 0;
-    int64_t possible = 0;
-    Date summed = year_start;  // days before it are summed
-    for (Date week = first.WeekStart(); week < first + kSummaryDays && week <= as_of_week_;
-         week = week + 7) {
-      const Date s = std::min(week + 6, options_.as_of);
-      if (AcademicYearOf(s) != unit.academic_year) continue;
-      bool marked = false;
-      for (int i = 0; i < 7; ++i) marked = marked || DayMarks(day(week + i)) > 0;
-      for (; summed <= s; summed = summed + 1) {
-        absence += DayAbsences(day(summed));
-        possible += DayPossible(day(summed));
-      }
-      if (!marked) continue;
-      AbsenceEntry e;
-      e.week = week;
-      const Profile* p = child.ProfileOn(s);
-      e.year = p ? p->YearGroupIn(unit.academic_year) : kYearUnknown;
-      e.sen = p ? p->sen : SenStatus::kNotGiven;
-      if (possible > 0) {
-        e.flags = 1;
-        if (absence * 10 >= possible) e.flags |= 2;
-        if (absence * 2 >= possible) e.flags |= 4;
-      }
-      entries.push_back(e);
-    }
-  }
+  std::vector<AbsenceEntry> entries = rules::AbsenceEntries(Rules(), child, unit);
 
   // Only the entries that differ move cells (a new mark usually changes the weeks from its own
   // on); an entry retracted and added back unchanged would be work with no effect.
@@ -136,8 +85,8 @@ void Engine::FlushAbsenceUnit(ChildState& child, SchoolYear& unit) {
     }
   }
   if (retract.empty() && add.empty()) return;  // the stored rows are already these
-  ApplyAbsenceEntries(unit, retract, -1);
-  ApplyAbsenceEntries(unit, add, +1);
+  rules::ContributeAbsence(Rules(), unit, retract, -1, sink_);
+  rules::ContributeAbsence(Rules(), unit, add, +1, sink_);
   child.bytes += (entries.size() - unit.entries.size()) * sizeof(AbsenceEntry);  // modular
   unit.entries = std::move(entries);
   unit.entries_dirty = options_.durable;

@@ -91,8 +91,8 @@ DistinctRef& ChildState::RefAt(uint64_t key, bool& inserted) {
   return *refs.insert(it, DistinctRef{key, 0, false});
 }
 
-RecordVersion* ChildState::FindRecord(Kind kind, std::string_view record_id) {
-  for (RecordVersion& r : records) {
+const RecordVersion* ChildState::FindRecord(Kind kind, std::string_view record_id) const {
+  for (const RecordVersion& r : records) {
     if (r.kind() == kind && r.id == record_id) return &r;
   }
   return nullptr;

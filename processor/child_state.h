@@ -194,7 +194,10 @@ struct ChildState {
   // The reference of `key` (PackRef), inserted with 0 references if absent (`inserted`).
   DistinctRef& RefAt(uint64_t key, bool& inserted);
   // The current version of (kind, id), or nullptr.
-  RecordVersion* FindRecord(Kind kind, std::string_view id);
+  const RecordVersion* FindRecord(Kind kind, std::string_view id) const;
+  RecordVersion* FindRecord(Kind kind, std::string_view id) {
+    return const_cast<RecordVersion*>(static_cast<const ChildState*>(this)->FindRecord(kind, id));
+  }
   // The (urn, academic year) entry, created empty if absent.
   SchoolYear& Year(std::string_view urn, int academic_year);
   SchoolYear* FindYear(std::string_view urn, int academic_year);

@@ -1,6 +1,6 @@
 // Engine: the hot state (children by slot, eviction, write-behind) and the three operations,
-// Apply, AdvanceAsOf and PrepareCommit. The KPI rules are in rules.cc, persistent and severe
-// absence in absence.cc.
+// Apply, AdvanceAsOf and PrepareCommit. The KPI rules are in processor/rules/, persistent and
+// severe absence in absence.cc.
 #include "processor/engine.h"
 
 #include <algorithm>
@@ -332,7 +332,7 @@ std::expected<ApplyOutcome, state::Error> Engine::Apply(const ValidEvent& event)
   auto outcome = event.record.kind() == Kind::kAttendance ? ApplyMark(*child, event)
                                                           : ApplyRecord(*child, event);
   stats_.hot_bytes += child->bytes - bytes;  // modular: a shrinking child subtracts
-  if (failed_) return std::unexpected(*failed_);
+  if (Failed()) return std::unexpected(*failed_);
   if (cells_.corrupt()) {
     Corrupt("a KPI cell went below zero");
     return std::unexpected(*failed_);
@@ -362,7 +362,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
   const bool existed = found != nullptr;
   const auto self = existed ? static_cast<uint32_t>(found - child.records.data()) : 0u;
   const std::vector<uint32_t> dependents =
-      DependentRecords(child, event, found ? &found->record : nullptr);
+      rules::DependentRecords(child, event.event_id, found ? &found->record : nullptr, next);
   const auto contribute_dependents = [&](int sign) {
     for (const uint32_t i : dependents) {
       if (!child.records[i].record.deleted) Contribute(child, child.records[i], sign);
@@ -383,19 +383,17 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
       }
     }
   }
-  const uint8_t units = UnitsOf(kind);
+  const uint8_t units = rules::TraitsOf(kind).units;
   // Retract with the state before the change ...
   if (existed && !child.records[self].record.deleted) Contribute(child, child.records[self], -1);
   contribute_dependents(-1);
   // The units' weekly rows before `units_from` cannot change (UnitsFrom): they are not visited.
-  const Date units_from = UnitsFrom(found != nullptr ? &found->record : nullptr, next);
-  const auto contribute_units = [&](int sign) {
-    restate_from_ = units_from;
-    ContributeUnits(child, units, sign);
-    restate_from_ = kNoRestateBound;
-  };
-  contribute_units(-1);
-  if (profile != nullptr) ContributeMarksIn(child, profile->effective_date, marks_to, -1);
+  const rules::Context units_ctx =
+      Rules(rules::UnitsFrom(found != nullptr ? &found->record : nullptr, next));
+  rules::ContributeUnits(units_ctx, child, units, -1, sink_);
+  if (profile != nullptr) {
+    rules::ContributeMarksIn(Rules(), child, profile->effective_date, marks_to, -1, sink_);
+  }
   // ... change it (deletes are kept as versions: a later, older version must stay stale) ...
   RecordVersion* stored = nullptr;
   size_t bytes_before = 0;
@@ -415,10 +413,10 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyRecord(ChildState& child,
   // ... and add back with the state after.
   if (!next.deleted) Contribute(child, *stored, +1);
   contribute_dependents(+1);
-  contribute_units(+1);
+  rules::ContributeUnits(units_ctx, child, units, +1, sink_);
   MaybeFoldUnitRuns();
   if (profile != nullptr) {
-    ContributeMarksIn(child, profile->effective_date, marks_to, +1);
+    rules::ContributeMarksIn(Rules(), child, profile->effective_date, marks_to, +1, sink_);
     // Persistent and severe absence rows take their year and SEN from the profile too.
     for (SchoolYear& y : child.years) MarkUnitPending(child, y);
   }
@@ -465,9 +463,10 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyMark(ChildState& child,
     }
   }
   std::optional<AttendanceClass> before;
+  const rules::Context ctx = Rules();
   if (IsLiveMark(held)) {
     before = NibbleClass(held);
-    ContributeMark(child, year, day, held, -1);
+    rules::ContributeMark(ctx, child, year, day, held, -1, sink_);
   }
   MarkVersion mark;
   mark.set_recorded_at(next.recorded_at);
@@ -480,7 +479,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyMark(ChildState& child,
   if (year.sessions.empty() || year.newest < next.recorded_at) year.newest = next.recorded_at;
   child.bytes += year.SetNibble(day, session, nibble) + year.PutVersion(mark);
   MarkDirty(child);
-  if (!next.deleted) ContributeMark(child, year, day, nibble, +1);
+  if (!next.deleted) rules::ContributeMark(ctx, child, year, day, nibble, +1, sink_);
   UpdateDaySummaries(child, static_cast<size_t>(&year - child.years.data()), date, before,
                      next.deleted ? std::nullopt : std::optional(mark_body.code));
   ++stats_.applied;
@@ -500,25 +499,27 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
   // added under the new one. Flow contributions do not (later weeks are only hidden from the
   // table). Children are independent, so this runs child by child within the memory bound.
   // Weeks before the old as_of's have the same S(W) under both dates: they are not visited.
-  const Date old_as_of = options_.as_of;
   const Date old_week = as_of_week_;
-  restate_from_ = old_week;
-  const auto set_as_of = [&](Date d) {
-    options_.as_of = d;
-    as_of_week_ = d.WeekStart();
-  };
+  const rules::Context before = Rules(old_week);
+  options_.as_of = as_of;
+  as_of_week_ = as_of.WeekStart();
+  const rules::Context after = Rules(old_week);
   for (const std::string& id : AllChildren()) {
-    if (failed_) break;
+    if (Failed()) break;
     ChildState* child = Child(id);
     if (child == nullptr) break;
     const size_t bytes = child->bytes;
-    for (const int sign : {-1, +1}) {
-      set_as_of(sign < 0 ? old_as_of : as_of);
+    sink_.TakeRefsChanged();
+    for (const rules::Context* ctx : {&before, &after}) {
+      const int sign = ctx == &before ? -1 : +1;
       for (const RecordVersion& r : child->records) {
-        if (IsSnapshot(r.kind()) && !r.record.deleted) Contribute(*child, r, sign);
+        if (rules::TraitsOf(r.kind()).snapshot && !r.record.deleted) {
+          rules::Contribute(*ctx, *child, r, sign, sink_);
+        }
       }
-      ContributeUnits(*child, kAllUnits, sign);
+      rules::ContributeUnits(*ctx, *child, rules::kAllUnits, sign, sink_);
     }
+    if (sink_.TakeRefsChanged()) MarkDirty(*child);
     MaybeFoldUnitRuns();
     // Absence rows: every unit with marks may gain the new week or a new S(W), but for a unit
     // whose window [SummaryStart, + kSummaryDays) ended before the old as_of's week: each of its
@@ -532,9 +533,7 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
     stats_.hot_bytes += child->bytes - bytes;
     EvictIfNeeded(child);
   }
-  set_as_of(as_of);
-  restate_from_ = kNoRestateBound;
-  if (failed_) return std::unexpected(*failed_);
+  if (Failed()) return std::unexpected(*failed_);
   FoldUnitRuns();  // EmitWeeks marks the cells that are not zero
   // Cells of weeks that just became visible (future-dated flows) are reported at the next commit.
   LoadWeeks(old_week, as_of_week_);

@@ -29,6 +29,8 @@
 #include "processor/keys.h"
 #include "processor/kpis.h"
 #include "processor/record.h"
+#include "processor/rules/rules.h"
+#include "processor/unit_runs.h"
 #include "processor/validate.h"
 #include "processor/values.h"
 #include "state/state_store.h"
@@ -178,95 +180,32 @@ class Engine {
   std::expected<ApplyOutcome, state::Error> ApplyRecord(ChildState& child, const ValidEvent& event);
   std::expected<ApplyOutcome, state::Error> ApplyMark(ChildState& child, const ValidEvent& event);
 
-  // ---- the KPI rules of KPIS.md (rules.cc) ----
-  using Dims = DimTable::Dims;
-  // A record's contribution to the cells and references, computed from the current state.
-  void Contribute(ChildState& child, const RecordVersion& r, int sign);
-  // A live mark of `year` at `day` (its nibble: MarkNibble).
-  void ContributeMark(ChildState& child, SchoolYear& year, uint16_t day, uint8_t nibble, int sign);
-  void ContributeEhcRequest(ChildState& child, const body::EhcRequest& request, int sign);
-  // The child's records (indices) whose contribution can depend on the event's record, other
-  // than the record itself; the same set before and after the change.
-  std::vector<uint32_t> DependentRecords(ChildState& child, const ValidEvent& event,
-                                         const Record* old);
-  // For a profile: contributes every live mark dated in [from, to) (to: none = no end).
-  void ContributeMarksIn(ChildState& child, Date from, std::optional<Date> to, int sign);
-  bool IsSnapshot(Kind kind) const;
-
-  // The dimensions of a record dated d: school from the record (`own_school`, for marks,
-  // exclusions and enrolments) or else from the profile on d; year group and SEN from the profile.
-  Dims DimsOn(ChildState& child, Date d, uint32_t own_school = DimTable::kNone);
-  uint32_t OwnSchool(std::string_view urn);
-  void AddRow(Kpi kpi, Date date, const Dims& dims, int64_t count, int64_t base);
-  void AddDistinct(ChildState& child, Kpi kpi, Date date, const Dims& dims, int sign);
-  // Calls visit(week, S(W)) for each week up to the week of as_of (from restate_from_) in which a
-  // record of [start, end) is open at S(W). `visit` returns false to stop; it may only stop at a
-  // week from which it would stop at every later one (restate_from_ skips earlier weeks).
-  template <typename Visit>
-  void ForEachSnapshotWeek(Date start, std::optional<Date> end, Visit visit);
-  std::optional<Date> FirstIcpcNaming(const ChildState& child, std::string_view s47_id) const;
-  std::optional<Date> EarliestCpStart(const ChildState& child) const;
-  // The extra cuts of a CP plan's row dated d (KPIS-2.md section 2): category, age, gender and
-  // ethnicity, in the shape of Dims so that AddRow and AddDistinct take them.
-  Dims PlanCuts(ChildState& child, const body::CpPlan& plan, Date d);
-
-  // ---- the child-level units of KPIS-2.md section 7 (units.cc) ----
-  // A unit is a group of KPIs computed from all the child's records of some kinds at once
-  // (periods merged from several records, reviews numbered within a period, the latest visit, the
-  // latest enrolment end). Like a record's contribution, it is a function of the child's current
-  // state and as_of: ApplyRecord retracts the units a record's kind feeds before the change and
-  // adds them back after it, and AdvanceAsOf restates them.
-  // A unit's distinct-child KPIs are deduplicated within the unit, so they keep no per-child
-  // references (a pupil on roll for years would otherwise hold one per week and dimension).
-  static constexpr uint8_t kUnitEnrolments = 1;  // pupils_on_roll, ehe_open
-  static constexpr uint8_t kUnitEhc = 2;  // ehc_plans_open, ehc_reviews_overdue: plans, reviews
-  static constexpr uint8_t kUnitCp = 4;   // CP periods: CP reviews, their timeliness, CP visits
-  static constexpr uint8_t kUnitCla = 8;  // care periods: cla_started, CLA reviews and visits
-  static constexpr uint8_t kUnitExclusions = 16;  // the year-to-date excluded pupils
-  static constexpr uint8_t kAllUnits = 31;
-  // A unit's cell changes are collected as runs of weeks (UnitRun, UnitRow) and summed into the
-  // cells by FoldUnitRuns at the next commit (or as_of move, or once kFoldRuns are pending):
-  // a retraction and its re-addition cancel in every week the change does not reach, so those
-  // cells are never touched, and a snapshot KPI held for years costs a few runs per change, not a
-  // delta per week and dimension; the children of a school on roll in the same weeks add to its
-  // cells once per fold, not once each.
-  static uint8_t UnitsOf(Kind kind);
-  // The first week whose unit rows a change from `before` (nullptr: none) to `after` can move.
-  static Date UnitsFrom(const Record* before, const Record& after);
-  void ContributeUnits(ChildState& child, uint8_t units, int sign);
-  // `group`: UnitGroup(kpi, dim); the weeks first..last (week starts), each by (count, base).
-  void UnitRun(uint64_t group, Date first, Date last, int64_t count, int64_t base);
-  void UnitRow(Kpi kpi, Date date, const Dims& dims, int64_t count, int64_t base);
-  void FoldUnitRuns();
-  void MaybeFoldUnitRuns() {
-    if (unit_deltas_.size() >= kFoldRuns) FoldUnitRuns();
+  // ---- the rules (processor/rules/) ----
+  // The rules' context at the current as_of, visiting snapshot weeks from `restate_from`.
+  rules::Context Rules(Date restate_from = rules::Context::kEveryWeek) const {
+    return {calendar_,
+            options_.limits,
+            options_.assessment_limit,
+            options_.icpc_limit,
+            options_.as_of,
+            as_of_week_,
+            restate_from,
+            dims_};
   }
-  static constexpr size_t kFoldRuns = size_t{1} << 15;  // ~1.3 MiB of runs, 2 MiB of edges
-  struct UnitDelta {
-    uint64_t group;
-    Date first;
-    Date last;
-    int64_t count;
-    int64_t base;
-  };
-  std::vector<UnitDelta> unit_deltas_;
-  struct UnitEdge {  // FoldUnitRuns' scratch: a run's value starts or ends at `week`
-    uint64_t group;
-    int32_t week;
-    int64_t count;
-    int64_t base;
-  };
-  std::vector<UnitEdge> unit_edges_;
-  struct UnitCell {
-    uint64_t cell;
-    int64_t count;
-    int64_t base;
-  };
-  std::vector<UnitCell> unit_cells_;
-  void ContributeEnrolments(ChildState& child, int sign);
-  void ContributeExclusions(ChildState& child, int sign);
-  void ContributeEhcPlans(ChildState& child, int sign);
-  void ContributePeriods(ChildState& child, bool care, int sign);
+  void Contribute(ChildState& child, const RecordVersion& v, int sign) {
+    rules::Contribute(Rules(), child, v, sign, sink_);
+  }
+  // Takes the rules' corruption, if any, into failed_; true when the engine has failed.
+  bool Failed() {
+    if (const char* what = sink_.TakeCorruption()) Corrupt(what);
+    return failed_.has_value();
+  }
+  // The units' runs are summed into the cells at each commit, before an as_of move shows new
+  // weeks, and when enough are pending (unit_runs.h).
+  void FoldUnitRuns() { unit_runs_.Fold(cells_); }
+  void MaybeFoldUnitRuns() {
+    if (unit_runs_.Full()) FoldUnitRuns();
+  }
 
   // ---- persistent and severe absence (absence.cc) ----
   // Counts a mark's change into the day summaries of every absence unit whose window holds its
@@ -277,7 +216,6 @@ class Engine {
                           std::optional<AttendanceClass> before,
                           std::optional<AttendanceClass> after);
   void FlushAbsenceUnit(ChildState& child, SchoolYear& unit);
-  void ApplyAbsenceEntries(SchoolYear& unit, const std::vector<AbsenceEntry>& entries, int sign);
   void MarkUnitPending(ChildState& child, SchoolYear& unit);
 
   // Reads go through the buffer, which holds what evictions wrote back during the interval; the
@@ -288,16 +226,14 @@ class Engine {
   const Calendar& calendar_;
   EngineOptions options_;
   Date as_of_week_;
-  // Snapshot weeks before it are not visited (ForEachSnapshotWeek): AdvanceAsOf sets it to the
-  // old as_of's week, since S(W) of every earlier week is the same under both dates.
-  Date restate_from_ = kNoRestateBound;
-  static constexpr Date kNoRestateBound = Date(INT32_MIN / 4);
-  static constexpr Date kNoRestateLimit = Date(INT32_MAX / 4);  // no week at all
   std::optional<state::Error> failed_;
 
   DimTable own_dims_;
   DimTable& dims_;  // options.dims or own_dims_
   CellTable cells_;
+  UnitRuns unit_runs_;
+  EngineStats stats_;
+  rules::CellSink sink_{cells_, unit_runs_, options_.durable, stats_.live_missing_marks};
 
   // Children by dense slot; a dropped child's slot is reused.
   // Slots by child id: open addressing with linear probing over (hash, slot + 1) pairs, the ids
@@ -319,18 +255,6 @@ class Engine {
   size_t clock_hand_ = 0;
   std::vector<uint32_t> dirty_children_;    // slots with ChildState::dirty
   std::vector<uint32_t> pending_children_;  // slots with ChildState::units_pending
-  EngineStats stats_;
 };
-
-template <typename Visit>
-void Engine::ForEachSnapshotWeek(Date start, std::optional<Date> end, Visit visit) {
-  for (Date week = std::max(start.WeekStart(), restate_from_); week <= as_of_week_;
-       week = week + 7) {
-    const Date s = std::min(week + 6, options_.as_of);
-    if (end && *end <= s) break;  // closed at S(W), and at every later S
-    if (start > s) continue;      // opens after as_of inside the week of as_of
-    if (!visit(week, s)) break;
-  }
-}
 
 }  // namespace kpi
