@@ -17,10 +17,7 @@ using rules::DayPossible;
 void Engine::MarkUnitPending(ChildState& child, SchoolYear& unit) {
   if (unit.flush_pending) return;
   unit.flush_pending = true;
-  if (!child.units_pending) {
-    child.units_pending = true;
-    pending_children_.push_back(child.slot);
-  }
+  cache_.MarkPending(child);
 }
 
 void Engine::UpdateDaySummaries(ChildState& child, size_t own, Date date,

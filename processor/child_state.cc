@@ -353,7 +353,6 @@ void ReleasePastYears(ChildState& child) {
 }
 
 void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const DimTable& dims) {
-  if (!child.dirty) return;
   std::string key;
   for (RecordVersion& r : child.records) {
     if (!r.dirty) continue;
@@ -421,7 +420,6 @@ void WriteBack(ChildState& child, state::WriteBatch& batch, uint16_t task, const
   const size_t before = child.refs.size();
   std::erase_if(child.refs, [](const DistinctRef& r) { return r.refs == 0; });
   child.bytes -= (before - child.refs.size()) * kRefBytes;
-  child.dirty = false;
 }
 
 }  // namespace kpi

@@ -179,16 +179,13 @@ struct DistinctRef {
 
 struct ChildState {
   std::string id;
-  uint32_t slot = 0;  // the engine's index of the child while it is hot
+  uint32_t slot = 0;  // its ChildCache slot while it is hot (the cache keeps its storage flags)
   std::vector<RecordVersion> records;
   std::vector<Profile> profiles;  // live, by effective date (derived from `records`)
   std::vector<SchoolYear> years;
   uint32_t last_year = 0;         // index of the year found last: the next lookup tries it first
   std::vector<DistinctRef> refs;  // sorted by key; see RefAt
-  bool dirty = false;             // something to write back
-  bool units_pending = false;     // some SchoolYear has flush_pending
   bool from_store = false;        // read back from the store: years' marks load on demand
-  bool referenced = true;         // the clock bit of eviction
   size_t bytes = 0;               // approximate memory held (the hot state's budget counts it)
 
   // The reference of `key` (PackRef), inserted with 0 references if absent (`inserted`).

@@ -65,7 +65,7 @@ TEST(ChildStateTest, WriteBackThenLoadGivesTheSameChild) {
   c.refs.push_back({PackRef(Kpi::kContacts, dims.all(), kMonday), 2, true});
   c.refs.push_back({PackRef(Kpi::kContacts, dims.all(), kMonday + 7), 0, true});  // fell to 0
   c.refs.push_back({PackRef(Kpi::kCinPlansOpen, dims.all(), kMonday), 1, true});
-  c.dirty = true;
+
   state::WriteBatch batch;
   WriteBack(c, batch, 3, dims);
   ASSERT_TRUE(store.Write(batch).has_value());
@@ -173,7 +173,7 @@ TEST(ChildStateTest, APastYearsAbsenceUnitIsReleasedAndReadBack) {
     c.bytes += sizeof(AbsenceEntry);
     y.entries_dirty = true;
   }
-  c.dirty = true;
+
   const size_t unit_bytes = (kSummaryDays - 30) + sizeof(AbsenceEntry);
   const size_t before = c.bytes;
   state::WriteBatch batch;

@@ -87,60 +87,8 @@ std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateSt
 
 // ---- hot state ----------------------------------------------------------------------------
 
-uint32_t Engine::FindSlot(std::string_view child_id, uint32_t hash) const {
-  const size_t mask = child_index_.size() - 1;
-  for (size_t i = hash & mask;; i = (i + 1) & mask) {
-    const IndexEntry& e = child_index_[i];
-    if (e.slot == 0) return UINT32_MAX;
-    if (e.hash == hash && children_[e.slot - 1]->id == child_id) return e.slot - 1;
-  }
-}
-
-void Engine::IndexSlot(uint32_t hash, uint32_t slot) {
-  if ((indexed_ + 1) * 2 > child_index_.size()) {
-    std::vector<IndexEntry> old(child_index_.size() * 2);
-    old.swap(child_index_);
-    const size_t mask = child_index_.size() - 1;
-    for (const IndexEntry& e : old) {
-      if (e.slot == 0) continue;
-      size_t i = e.hash & mask;
-      while (child_index_[i].slot != 0) i = (i + 1) & mask;
-      child_index_[i] = e;
-    }
-  }
-  const size_t mask = child_index_.size() - 1;
-  size_t i = hash & mask;
-  while (child_index_[i].slot != 0) i = (i + 1) & mask;
-  child_index_[i] = {hash, slot + 1};
-  ++indexed_;
-}
-
-void Engine::UnindexSlot(std::string_view child_id, uint32_t hash) {
-  const size_t mask = child_index_.size() - 1;
-  size_t i = hash & mask;
-  while (!(child_index_[i].hash == hash && children_[child_index_[i].slot - 1]->id == child_id)) {
-    i = (i + 1) & mask;
-  }
-  // Backward shift: move later entries of the run into the hole when their home allows it.
-  for (size_t j = (i + 1) & mask; child_index_[j].slot != 0; j = (j + 1) & mask) {
-    const size_t home = child_index_[j].hash & mask;
-    const bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
-    if (movable) {
-      child_index_[i] = child_index_[j];
-      i = j;
-    }
-  }
-  child_index_[i] = {};
-  --indexed_;
-}
-
 ChildState* Engine::Child(std::string_view child_id) {
-  const uint32_t hash = HashId(child_id);
-  if (const uint32_t found = FindSlot(child_id, hash); found != UINT32_MAX) {
-    ChildState* child = children_[found].get();
-    child->referenced = true;
-    return child;
-  }
+  if (ChildState* hot = cache_.Find(child_id)) return hot;
   std::unique_ptr<ChildState> loaded;
   if (options_.durable) {
     auto read = LoadChild(buffer_, options_.task, child_id, dims_);
@@ -155,31 +103,10 @@ ChildState* Engine::Child(std::string_view child_id) {
     loaded->id = child_id;
     loaded->bytes = kChildBytes + child_id.size();
   }
-  uint32_t slot = 0;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(children_.size());
-    children_.emplace_back();
-  }
-  stats_.hot_bytes += loaded->bytes;
-  ++stats_.hot_children;
-  loaded->slot = slot;
-  children_[slot] = std::move(loaded);
-  IndexSlot(hash, slot);
-  return children_[slot].get();
-}
-
-void Engine::MarkDirty(ChildState& child) {
-  if (child.dirty || !options_.durable) return;
-  child.dirty = true;
-  dirty_children_.push_back(child.slot);
+  return &cache_.Insert(std::move(loaded));
 }
 
 void Engine::FlushUnits(ChildState& child) {
-  if (!child.units_pending) return;
-  child.units_pending = false;
   for (SchoolYear& y : child.years) {
     if (!y.flush_pending) continue;
     y.flush_pending = false;
@@ -187,41 +114,18 @@ void Engine::FlushUnits(ChildState& child) {
   }
 }
 
-void Engine::Evict(uint32_t slot) {
-  ChildState& child = *children_[slot];
-  stats_.hot_bytes -= child.bytes;
-  FlushUnits(child);
-  state::WriteBatch written;
-  WriteBack(child, written, options_.task, dims_);
-  buffer_.Apply(std::move(written));
-  --stats_.hot_children;
-  ++stats_.children_evicted;
-  UnindexSlot(child.id, HashId(child.id));
-  children_[slot].reset();
-  free_slots_.push_back(slot);
-}
-
 void Engine::EvictIfNeeded(const ChildState* keep) {
   if (options_.memory_bytes == 0) return;
   // The children have what the KPI cells leave, and at least three quarters.
   const size_t budget = options_.memory_bytes - std::min(cells_.bytes(), options_.memory_bytes / 4);
-  if (stats_.hot_bytes <= budget) return;
-  // Clock: a child used since the hand last passed gets a second chance. Evict down to 7/8 of
-  // the budget so that eviction runs in batches, not at every event.
-  const size_t target = budget - budget / 8;
-  size_t steps = 0;
-  while (stats_.hot_bytes > target && stats_.hot_children > 1 && steps < 2 * children_.size() + 2) {
-    ++steps;
-    if (clock_hand_ >= children_.size()) clock_hand_ = 0;
-    const auto slot = static_cast<uint32_t>(clock_hand_++);
-    ChildState* child = children_[slot].get();
-    if (child == nullptr || child == keep) continue;
-    if (child->referenced) {
-      child->referenced = false;
-      continue;
-    }
-    Evict(slot);
-  }
+  if (cache_.bytes() <= budget) return;
+  // Down to 7/8 of the budget, so that eviction runs in batches, not at every event.
+  cache_.EvictDownTo(budget - budget / 8, keep, [&](ChildState& child) {
+    if (cache_.IsPending(child)) FlushUnits(child);
+    state::WriteBatch written;
+    if (cache_.IsDirty(child)) WriteBack(child, written, options_.task, dims_);
+    buffer_.Apply(std::move(written));
+  });
 }
 
 void Engine::EvictCells() {
@@ -296,9 +200,7 @@ void Engine::LoadWeeks(Date after, Date upto) {
 
 std::vector<std::string> Engine::AllChildren() {
   std::set<std::string, std::less<>> ids;
-  for (const auto& child : children_) {
-    if (child) ids.insert(child->id);
-  }
+  cache_.ForEach([&](const ChildState& child) { ids.insert(child.id); });
   if (options_.durable) {
     // What as_of moves: snapshot records (R) and absence units (a live mark leaves a day summary,
     // Y). A child with neither has nothing to restate. The marks table is not scanned: it is
@@ -331,7 +233,7 @@ std::expected<ApplyOutcome, state::Error> Engine::Apply(const ValidEvent& event)
   const size_t bytes = child->bytes;
   auto outcome = event.record.kind() == Kind::kAttendance ? ApplyMark(*child, event)
                                                           : ApplyRecord(*child, event);
-  stats_.hot_bytes += child->bytes - bytes;  // modular: a shrinking child subtracts
+  cache_.Resized(*child, bytes);
   if (Failed()) return std::unexpected(*failed_);
   if (cells_.corrupt()) {
     Corrupt("a KPI cell went below zero");
@@ -530,7 +432,7 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
       const Date window_end = SummaryStart(y.academic_year) + kSummaryDays;
       if (held && old_week <= window_end) MarkUnitPending(*child, y);
     }
-    stats_.hot_bytes += child->bytes - bytes;
+    cache_.Resized(*child, bytes);
     EvictIfNeeded(child);
   }
   if (Failed()) return std::unexpected(*failed_);
@@ -549,27 +451,14 @@ std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
   // Every clean cell's value is in the store now (the previous batch was written).
   EvictCells();
   FoldUnitRuns();
-  const auto accounted = [&](uint32_t slot, auto work) {
-    ChildState* child = children_[slot].get();
-    if (child == nullptr) return;
-    const size_t bytes = child->bytes;
-    work(*child);
-    stats_.hot_bytes += child->bytes - bytes;
-  };
-  for (const uint32_t slot : pending_children_) {
-    accounted(slot, [&](ChildState& child) { FlushUnits(child); });
-  }
-  pending_children_.clear();
+  cache_.TakePending([&](ChildState& child) { FlushUnits(child); });
   if (failed_) return std::unexpected(*failed_);
   if (cells_.corrupt()) {
     Corrupt("a KPI cell went below zero");
     return std::unexpected(*failed_);
   }
-  for (const uint32_t slot : dirty_children_) {
-    accounted(slot,
-              [&](ChildState& child) { WriteBack(child, commit_batch_, options_.task, dims_); });
-  }
-  dirty_children_.clear();
+  cache_.TakeDirty(
+      [&](ChildState& child) { WriteBack(child, commit_batch_, options_.task, dims_); });
 
   std::vector<Row> changed;
   const bool durable = options_.durable;

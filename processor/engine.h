@@ -23,6 +23,7 @@
 
 #include "processor/calendar.h"
 #include "processor/cells.h"
+#include "processor/child_cache.h"
 #include "processor/child_state.h"
 #include "processor/date.h"
 #include "processor/dims.h"
@@ -133,23 +134,31 @@ class Engine {
   // children change between commits.
   bool CommitWanted() const {
     if (options_.memory_bytes == 0) return false;
-    const size_t child_bytes = stats_.hot_bytes / std::max<size_t>(1, stats_.hot_children);
+    const size_t child_bytes = cache_.bytes() / std::max<size_t>(1, cache_.size());
     return buffer_.bytes() > options_.memory_bytes / 8 ||
-           dirty_children_.size() * child_bytes > options_.memory_bytes / 4 ||
+           cache_.dirty() * child_bytes > options_.memory_bytes / 4 ||
            cells_.bytes() > options_.memory_bytes / 2;
   }
 
-  const EngineStats& stats() const { return stats_; }
+  EngineStats stats() const {
+    EngineStats s = stats_;
+    s.children_evicted = cache_.evicted();
+    s.hot_children = cache_.size();
+    s.hot_bytes = cache_.bytes();
+    return s;
+  }
   const EngineOptions& options() const { return options_; }
   Date as_of() const { return options_.as_of; }
 
  private:
   Engine(state::StateStore& store, const Calendar& calendar, const EngineOptions& options);
 
-  // ---- hot state (engine.cc) ----
+  // ---- hot state (engine.cc; the slots are ChildCache's) ----
   // The child's state, read from the store if it is not hot; nullptr after a failed read.
   ChildState* Child(std::string_view child_id);
-  void MarkDirty(ChildState& child);
+  void MarkDirty(ChildState& child) {
+    if (options_.durable) cache_.MarkDirty(child);
+  }
   void Latch(const state::Error& error) {
     if (!failed_) failed_ = error;
   }
@@ -157,7 +166,6 @@ class Engine {
   // Drops least recently used children until the hot state is within its budget. `keep` is not
   // dropped.
   void EvictIfNeeded(const ChildState* keep);
-  void Evict(uint32_t slot);
   // At the start of a commit (every clean cell is stored): drops the least recently changed KPI
   // cells when they hold more than a quarter of memory_bytes.
   void EvictCells();
@@ -171,7 +179,7 @@ class Engine {
   // Reads the stored cells of the weeks in (after, upto] that are not in memory (as_of moved:
   // they are about to be reported).
   void LoadWeeks(Date after, Date upto);
-  // Flushes the child's pending absence units (their rows into the cells).
+  // Flushes the child's absence units marked flush_pending (their rows into the cells).
   void FlushUnits(ChildState& child);
   // The ids of every child whose contributions as_of can move (snapshot records or absence
   // units), hot or stored.
@@ -235,26 +243,7 @@ class Engine {
   EngineStats stats_;
   rules::CellSink sink_{cells_, unit_runs_, options_.durable, stats_.live_missing_marks};
 
-  // Children by dense slot; a dropped child's slot is reused.
-  // Slots by child id: open addressing with linear probing over (hash, slot + 1) pairs, the ids
-  // compared in the children themselves; deletion shifts the probe run back (no tombstones).
-  struct IndexEntry {
-    uint32_t hash = 0;
-    uint32_t slot = 0;  // slot + 1; 0 is empty
-  };
-  uint32_t FindSlot(std::string_view child_id, uint32_t hash) const;
-  void IndexSlot(uint32_t hash, uint32_t slot);
-  void UnindexSlot(std::string_view child_id, uint32_t hash);
-  static uint32_t HashId(std::string_view child_id) {
-    return static_cast<uint32_t>(std::hash<std::string_view>{}(child_id));
-  }
-  std::vector<IndexEntry> child_index_ = std::vector<IndexEntry>(1024);
-  size_t indexed_ = 0;
-  std::vector<std::unique_ptr<ChildState>> children_;
-  std::vector<uint32_t> free_slots_;
-  size_t clock_hand_ = 0;
-  std::vector<uint32_t> dirty_children_;    // slots with ChildState::dirty
-  std::vector<uint32_t> pending_children_;  // slots with ChildState::units_pending
+  ChildCache cache_;
 };
 
 }  // namespace kpi
