@@ -1,12 +1,11 @@
-// Engine: the hot state (children by slot, eviction, write-behind) and the three operations,
-// Apply, AdvanceAsOf and PrepareCommit. The KPI rules are in processor/rules/, persistent and
+// Engine: the sequence of the three operations, Apply (load, retract, change, add back),
+// AdvanceAsOf and PrepareCommit, over the hot children (child_cache.h) and the KPI cells
+// (stored_cells.h). The KPI rules are in processor/rules/, persistent and
 // severe absence in absence.cc.
 #include "processor/engine.h"
 
 #include <algorithm>
-#include <map>
 #include <set>
-#include <tuple>
 #include <utility>
 
 #include "processor/coding.h"
@@ -48,39 +47,7 @@ std::expected<std::unique_ptr<Engine>, state::Error> Engine::Open(state::StateSt
   }
   std::unique_ptr<Engine> engine(new Engine(store, calendar, effective));
   Engine& e = *engine;
-  // Bounded: the cells load up to an eighth of the bound; the weeks of the others are remembered,
-  // and their cells are read when an event adds to them.
-  const size_t load_bytes = options.memory_bytes / 8;
-  if (options.memory_bytes != 0) {
-    e.cells_.SetReload([&e](CellTable::Cell& cell) {
-      auto stored = e.ReadCell(cell.key);
-      if (!stored) {
-        e.Latch(stored.error());
-        return false;
-      }
-      if (*stored) {
-        cell.count = cell.committed_count = (*stored)->count;
-        cell.base = cell.committed_base = (*stored)->base;
-        cell.revision = (*stored)->revision;
-      }
-      ++e.stats_.cells_loaded;
-      return true;
-    });
-  }
-  const std::string prefix = keys::TablePrefix(options.task, keys::kCell);
-  auto scanned = e.ScanStoredCells(
-      prefix, state::PrefixEnd(prefix),
-      [&](const keys::CellKeyParts& parts, const StoredCell& cell) {
-        if (load_bytes != 0 && e.cells_.bytes() >= load_bytes) {
-          e.cells_.MarkMaybeStored(parts.week);
-        } else {
-          e.cells_.Load(PackCell(parts.kpi, parts.week, e.dims_.Intern(parts.dim)), cell.count,
-                        cell.base, cell.revision);
-        }
-        return true;
-      });
-  if (!scanned) return std::unexpected(scanned.error());
-  if (engine->cells_.corrupt()) return std::unexpected(state::Corruption("negative KPI cell"));
+  if (auto opened = e.stored_.Open(); !opened) return std::unexpected(opened.error());
   e.stats_.hot_cells = e.cells_.size();
   return engine;
 }
@@ -128,74 +95,8 @@ void Engine::EvictIfNeeded(const ChildState* keep) {
   });
 }
 
-void Engine::EvictCells() {
-  if (options_.memory_bytes == 0 || cells_.bytes() <= options_.memory_bytes / 4) return;
-  // Down to an eighth, counting each kept cell with its share of the index.
-  const size_t per_cell = sizeof(CellTable::Cell) + 4 * sizeof(uint32_t);
-  stats_.cells_evicted += cells_.Evict(options_.memory_bytes / 8 / per_cell);
-}
-
-std::expected<std::optional<StoredCell>, state::Error> Engine::ReadCell(uint64_t cell) {
-  auto value = buffer_.Get(
-      keys::CellKey(options_.task, CellKpi(cell), CellWeek(cell), dims_.Name(CellDim(cell))));
-  if (!value) return std::unexpected(value.error());
-  if (!*value) return std::optional<StoredCell>();
-  std::optional<StoredCell> stored = DecodeCell(**value);
-  if (!stored) return std::unexpected(state::Corruption("bad KPI cell"));
-  return stored;
-}
-
 std::expected<std::optional<StoredCell>, state::Error> Engine::CommittedCell(uint64_t cell) {
-  if (const CellTable::Cell* hot = cells_.Find(cell)) {
-    return StoredCell{hot->committed_count, hot->committed_base, hot->revision};
-  }
-  if (!cells_.MaybeStored(CellWeek(cell))) return std::optional<StoredCell>();
-  return ReadCell(cell);
-}
-
-std::expected<void, state::Error> Engine::ScanStoredCells(
-    std::string_view from, std::string_view to,
-    const std::function<bool(const keys::CellKeyParts&, const StoredCell&)>& visit) {
-  std::optional<state::Error> bad;
-  auto scanned = buffer_.Scan(from, to, [&](std::string_view key, std::string_view value) {
-    const std::optional<keys::CellKeyParts> parts = keys::ParseCellKey(key);
-    const std::optional<StoredCell> stored = DecodeCell(value);
-    if (!parts || !stored) {
-      bad = state::Corruption("bad KPI cell");
-      return false;
-    }
-    return visit(*parts, *stored);
-  });
-  if (!scanned) return scanned;
-  if (bad) return std::unexpected(*bad);
-  return {};
-}
-
-void Engine::LoadWeeks(Date after, Date upto) {
-  const bool any = std::ranges::any_of(cells_.evicted_weeks(), [&](int32_t week) {
-    return Date(week) > after && Date(week) <= upto;
-  });
-  if (!any) return;
-  for (const Kpi kpi : AllKpis()) {
-    std::string from = keys::TablePrefix(options_.task, keys::kCell);
-    from.push_back(static_cast<char>(kpi));
-    std::string to = from;
-    keys::AppendDate(from, after + 1);
-    keys::AppendDate(to, upto + 1);
-    auto scanned =
-        ScanStoredCells(from, to, [&](const keys::CellKeyParts& parts, const StoredCell& stored) {
-          const uint64_t packed = PackCell(parts.kpi, parts.week, dims_.Intern(parts.dim));
-          if (cells_.Find(packed) == nullptr) {
-            cells_.Load(packed, stored.count, stored.base, stored.revision);
-            ++stats_.cells_loaded;
-          }
-          return true;
-        });
-    if (!scanned) {
-      Latch(scanned.error());
-      return;
-    }
-  }
+  return stored_.Committed(cell);
 }
 
 std::vector<std::string> Engine::AllChildren() {
@@ -227,7 +128,7 @@ std::vector<std::string> Engine::AllChildren() {
 // ---- apply --------------------------------------------------------------------------------
 
 std::expected<ApplyOutcome, state::Error> Engine::Apply(const ValidEvent& event) {
-  if (failed_) return std::unexpected(*failed_);
+  if (Failed()) return std::unexpected(*failed_);
   ChildState* child = Child(event.child_id);
   if (child == nullptr) return std::unexpected(*failed_);
   const size_t bytes = child->bytes;
@@ -240,7 +141,7 @@ std::expected<ApplyOutcome, state::Error> Engine::Apply(const ValidEvent& event)
     return std::unexpected(*failed_);
   }
   EvictIfNeeded(child);
-  if (failed_) return std::unexpected(*failed_);
+  if (Failed()) return std::unexpected(*failed_);
   return outcome;
 }
 
@@ -391,7 +292,7 @@ std::expected<ApplyOutcome, state::Error> Engine::ApplyMark(ChildState& child,
 // ---- as_of --------------------------------------------------------------------------------
 
 std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
-  if (failed_) return std::unexpected(*failed_);
+  if (Failed()) return std::unexpected(*failed_);
   if (as_of < options_.as_of) {
     return std::unexpected(
         state::Error{state::ErrorCode::kInvalidArgument, "as_of cannot move backwards"});
@@ -438,8 +339,8 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
   if (Failed()) return std::unexpected(*failed_);
   FoldUnitRuns();  // EmitWeeks marks the cells that are not zero
   // Cells of weeks that just became visible (future-dated flows) are reported at the next commit.
-  LoadWeeks(old_week, as_of_week_);
-  if (failed_) return std::unexpected(*failed_);
+  stored_.LoadWeeks(old_week, as_of_week_);
+  if (Failed()) return std::unexpected(*failed_);
   cells_.EmitWeeks(old_week, as_of_week_);
   return {};
 }
@@ -447,12 +348,12 @@ std::expected<void, state::Error> Engine::AdvanceAsOf(Date as_of) {
 // ---- commit and output --------------------------------------------------------------------
 
 std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
-  if (failed_) return std::unexpected(*failed_);
+  if (Failed()) return std::unexpected(*failed_);
   // Every clean cell's value is in the store now (the previous batch was written).
-  EvictCells();
+  stored_.Evict();
   FoldUnitRuns();
   cache_.TakePending([&](ChildState& child) { FlushUnits(child); });
-  if (failed_) return std::unexpected(*failed_);
+  if (Failed()) return std::unexpected(*failed_);
   if (cells_.corrupt()) {
     Corrupt("a KPI cell went below zero");
     return std::unexpected(*failed_);
@@ -460,25 +361,8 @@ std::expected<std::vector<Row>, state::Error> Engine::PrepareCommit() {
   cache_.TakeDirty(
       [&](ChildState& child) { WriteBack(child, commit_batch_, options_.task, dims_); });
 
-  std::vector<Row> changed;
-  const bool durable = options_.durable;
-  cells_.TakeDirty([&](CellTable::Cell& cell) {
-    if (!cell.emit && cell.count == cell.committed_count && cell.base == cell.committed_base) {
-      return;
-    }
-    ++cell.revision;
-    cell.committed_count = cell.count;
-    cell.committed_base = cell.base;
-    const Kpi kpi = CellKpi(cell.key);
-    const Date week = CellWeek(cell.key);
-    const std::string& dim = dims_.Name(CellDim(cell.key));
-    if (durable) {
-      commit_batch_.push_back({keys::CellKey(options_.task, kpi, week, dim),
-                               EncodeCell({cell.count, cell.base, cell.revision})});
-    }
-    changed.push_back({kpi, week, dim, cell.count, cell.base, cell.revision, cell.key});
-  });
-  if (durable) {
+  std::vector<Row> changed = stored_.TakeChanged(options_.durable, commit_batch_);
+  if (options_.durable) {
     commit_batch_.push_back({keys::AsOfKey(options_.task), EncodeAsOf(options_.as_of)});
   }
   stats_.hot_cells = cells_.size();
@@ -496,60 +380,9 @@ state::WriteBatch Engine::TakeBatch() {
   return batch;
 }
 
-std::vector<Row> SumRows(std::vector<Row> parts) {
-  std::map<std::tuple<std::string_view, Date, std::string_view>, Row*> sum;
-  std::vector<Row> rows;
-  rows.reserve(parts.size());
-  for (Row& part : parts) {
-    const auto [it, inserted] = sum.try_emplace({KpiName(part.kpi), part.week, part.dimension});
-    if (inserted) {
-      it->second = &part;
-    } else {
-      it->second->count += part.count;
-      it->second->base += part.base;
-      it->second->revision += part.revision;
-    }
-  }
-  for (auto& [key, row] : sum) {
-    if (row->count != 0 || row->base != 0) rows.push_back(std::move(*row));
-  }
-  return rows;
-}
-
 std::expected<std::vector<Row>, state::Error> Engine::Table(std::optional<Kpi> kpi) {
-  if (failed_) return std::unexpected(*failed_);
-  std::vector<Row> rows;
-  const auto add = [&](uint64_t key, int64_t count, int64_t base, uint64_t revision) {
-    const Date week = CellWeek(key);
-    if (week > as_of_week_ || (count == 0 && base == 0)) return;
-    rows.push_back({CellKpi(key), week, dims_.Name(CellDim(key)), count, base, revision, key});
-  };
-  for (const CellTable::Cell& cell : cells_.cells()) {
-    if (kpi && CellKpi(cell.key) != *kpi) continue;
-    add(cell.key, cell.committed_count, cell.committed_base, cell.revision);
-  }
-  if (!cells_.evicted_weeks().empty()) {
-    // The cells not in memory, from the store (those in memory hold the same committed values).
-    std::string from = keys::TablePrefix(options_.task, keys::kCell);
-    if (kpi) from.push_back(static_cast<char>(*kpi));
-    auto scanned = ScanStoredCells(from, state::PrefixEnd(from),
-                                   [&](const keys::CellKeyParts& parts, const StoredCell& stored) {
-                                     const uint64_t packed =
-                                         PackCell(parts.kpi, parts.week, dims_.Intern(parts.dim));
-                                     if (cells_.Find(packed) == nullptr)
-                                       add(packed, stored.count, stored.base, stored.revision);
-                                     return true;
-                                   });
-    if (!scanned) return std::unexpected(scanned.error());
-  }
-  std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) {
-    const std::string_view xn = KpiName(x.kpi);
-    const std::string_view yn = KpiName(y.kpi);
-    if (xn != yn) return xn < yn;
-    if (x.week != y.week) return x.week < y.week;
-    return x.dimension < y.dimension;
-  });
-  return rows;
+  if (Failed()) return std::unexpected(*failed_);
+  return stored_.Table(kpi, as_of_week_);
 }
 
 }  // namespace kpi

@@ -31,6 +31,7 @@
 #include "processor/kpis.h"
 #include "processor/record.h"
 #include "processor/rules/rules.h"
+#include "processor/stored_cells.h"
 #include "processor/unit_runs.h"
 #include "processor/validate.h"
 #include "processor/values.h"
@@ -59,23 +60,6 @@ struct EngineOptions {
   // thread-safe: engines sharing one run on one thread.
   DimTable* dims = nullptr;
 };
-
-struct Row {
-  Kpi kpi;
-  Date week;
-  std::string dimension;
-  int64_t count = 0;
-  int64_t base = 0;
-  uint64_t revision = 0;
-  // The packed cell key (cells.h) when the row comes from an engine; engines sharing a DimTable
-  // agree on it.
-  uint64_t cell = 0;
-};
-
-// The global rows from the tasks' parts: rows of the same (kpi, week, dimension) added up (count,
-// base and revision; a child is in one task only, so the sum is exact), rows whose count and base
-// are both 0 left out, sorted as Engine::Table() sorts.
-std::vector<Row> SumRows(std::vector<Row> parts);
 
 enum class ApplyOutcome { kApplied, kStale };
 
@@ -143,6 +127,8 @@ class Engine {
   EngineStats stats() const {
     EngineStats s = stats_;
     s.children_evicted = cache_.evicted();
+    s.cells_loaded = stored_.loaded();
+    s.cells_evicted = stored_.evicted();
     s.hot_children = cache_.size();
     s.hot_bytes = cache_.bytes();
     return s;
@@ -166,19 +152,6 @@ class Engine {
   // Drops least recently used children until the hot state is within its budget. `keep` is not
   // dropped.
   void EvictIfNeeded(const ChildState* keep);
-  // At the start of a commit (every clean cell is stored): drops the least recently changed KPI
-  // cells when they hold more than a quarter of memory_bytes.
-  void EvictCells();
-  // A cell's stored value (nullopt: never stored).
-  std::expected<std::optional<StoredCell>, state::Error> ReadCell(uint64_t cell);
-  // Visits the stored cells with keys in [from, to), through the buffer; `visit` returns false to
-  // stop. A key or value that does not decode is corruption.
-  std::expected<void, state::Error> ScanStoredCells(
-      std::string_view from, std::string_view to,
-      const std::function<bool(const keys::CellKeyParts&, const StoredCell&)>& visit);
-  // Reads the stored cells of the weeks in (after, upto] that are not in memory (as_of moved:
-  // they are about to be reported).
-  void LoadWeeks(Date after, Date upto);
   // Flushes the child's absence units marked flush_pending (their rows into the cells).
   void FlushUnits(ChildState& child);
   // The ids of every child whose contributions as_of can move (snapshot records or absence
@@ -203,9 +176,11 @@ class Engine {
   void Contribute(ChildState& child, const RecordVersion& v, int sign) {
     rules::Contribute(Rules(), child, v, sign, sink_);
   }
-  // Takes the rules' corruption, if any, into failed_; true when the engine has failed.
+  // Takes the rules' corruption and the cells' read errors, if any, into failed_; true when the
+  // engine has failed.
   bool Failed() {
     if (const char* what = sink_.TakeCorruption()) Corrupt(what);
+    if (stored_.error()) Latch(*stored_.error());
     return failed_.has_value();
   }
   // The units' runs are summed into the cells at each commit, before an as_of move shows new
@@ -238,7 +213,8 @@ class Engine {
 
   DimTable own_dims_;
   DimTable& dims_;  // options.dims or own_dims_
-  CellTable cells_;
+  StoredCells stored_{buffer_, dims_, options_.task, options_.memory_bytes};
+  CellTable& cells_ = stored_.cells();
   UnitRuns unit_runs_;
   EngineStats stats_;
   rules::CellSink sink_{cells_, unit_runs_, options_.durable, stats_.live_missing_marks};
