@@ -54,21 +54,21 @@ class Fields {
   explicit Fields(const Checker& check) : check_(check) {}
 
   Fields& RequiredDate(const std::string& text, Date& out) {
-    if (failed_) return *this;
+    if (failed_ != kOk) return *this;
     auto d = check_.Required(text);
     if (!d) return Fail(d.error());
     out = *d;
     return *this;
   }
   Fields& OptionalDate(const std::string& text, std::optional<Date>& out) {
-    if (failed_) return *this;
+    if (failed_ != kOk) return *this;
     auto d = check_.Optional(text);
     if (!d) return Fail(d.error());
     out = Checker::Present(*d);
     return *this;
   }
   Fields& RequiredText(const std::string& text, std::string& out) {
-    if (failed_) return *this;
+    if (failed_ != kOk) return *this;
     if (text.empty()) return Fail(Reason::kMissingField);
     out = text;
     return *this;
@@ -77,7 +77,7 @@ class Fields {
   // list is unknown_code (JSON decoding turns an unlisted name into such a number).
   template <typename E>
   Fields& Enum(int value, bool (*listed)(int), bool required, E& out) {
-    if (failed_) return *this;
+    if (failed_ != kOk) return *this;
     if (value == 0) return required ? Fail(Reason::kMissingField) : *this;
     if (!listed(value)) return Fail(Reason::kUnknownCode);
     out = static_cast<E>(value);
@@ -85,23 +85,26 @@ class Fields {
   }
   // Any other check of one field, in its place in the order.
   Fields& Check(bool ok, Reason reason) {
-    if (failed_ || ok) return *this;
+    if (failed_ != kOk || ok) return *this;
     return Fail(reason);
   }
 
-  bool ok() const { return !failed_; }
+  bool ok() const { return failed_ == kOk; }
   std::expected<void, Reason> result() const {
-    if (failed_) return std::unexpected(*failed_);
+    if (failed_ != kOk) return std::unexpected(static_cast<Reason>(failed_));
     return {};
   }
 
  private:
   Fields& Fail(Reason reason) {
-    failed_ = reason;
+    failed_ = static_cast<int>(reason);
     return *this;
   }
   const Checker& check_;
-  std::optional<Reason> failed_;
+  // The first failure's Reason, or kOk. An int, not an optional: GCC 12 reports an optional
+  // member here as maybe used uninitialized (-Wmaybe-uninitialized, a known false positive).
+  static constexpr int kOk = -1;
+  int failed_ = kOk;
 };
 
 // Step 6, "date_order": `later` (when given) is not before `earlier`.
@@ -115,9 +118,9 @@ std::expected<void, Reason> Ordered(const Fields& fields, bool in_order) {
   return {};
 }
 
-// Fills the record's body from the event's. A delete keeps only the identity fields (EVENTS.md:
-// the rest of a delete's body is not read).
-std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& check, Record& r) {
+// Contacts to looked-after episodes (KPIS.md).
+std::expected<void, Reason> FillSocialCareBody(const events::Event& ev, const Checker& check,
+                                               Record& r) {
   using events::Event;
   const bool del = ev.deleted();
   Fields f(check);
@@ -189,6 +192,19 @@ std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& che
       b.short_breaks = la.legal_status() == "V3" || la.legal_status() == "V4";
       return Ordered(f, NotBefore(b.end_date, b.start_date));
     }
+    default:
+      break;
+  }
+  return std::unexpected(Reason::kUnknownKind);
+}
+
+// Marks, exclusions, enrolments and profiles.
+std::expected<void, Reason> FillSchoolBody(const events::Event& ev, const Checker& check,
+                                           Record& r) {
+  using events::Event;
+  const bool del = ev.deleted();
+  Fields f(check);
+  switch (ev.body_case()) {
     case Event::kAttendance: {
       auto& b = r.body.emplace<body::Attendance>();
       const auto& m = ev.attendance();
@@ -236,6 +252,18 @@ std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& che
           .Check(p.ethnicity().empty() || b.ethnicity != 0, Reason::kUnknownCode)
           .result();
     }
+    default:
+      break;
+  }
+  return std::unexpected(Reason::kUnknownKind);
+}
+
+// EHC requests, advice, plans and reviews; reviews and visits (KPIS-2.md).
+std::expected<void, Reason> FillSendBody(const events::Event& ev, const Checker& check, Record& r) {
+  using events::Event;
+  const bool del = ev.deleted();
+  Fields f(check);
+  switch (ev.body_case()) {
     case Event::kEhcRequest: {
       auto& b = r.body.emplace<body::EhcRequest>();
       if (del) return {};
@@ -303,6 +331,38 @@ std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& che
       b.child_not_seen = ev.visit().child_not_seen();
       return f.RequiredDate(ev.visit().visit_date(), b.visit_date).result();
     }
+    default:
+      break;
+  }
+  return std::unexpected(Reason::kUnknownKind);
+}
+
+// Fills the record's body from the event's. A delete keeps only the identity fields (EVENTS.md:
+// the rest of a delete's body is not read).
+std::expected<void, Reason> FillBody(const events::Event& ev, const Checker& check, Record& r) {
+  using events::Event;
+  switch (ev.body_case()) {
+    case Event::kContact:
+    case Event::kReferral:
+    case Event::kAssessment:
+    case Event::kS47:
+    case Event::kIcpc:
+    case Event::kCinPlan:
+    case Event::kCpPlan:
+    case Event::kLookedAfter:
+      return FillSocialCareBody(ev, check, r);
+    case Event::kAttendance:
+    case Event::kExclusion:
+    case Event::kEnrolment:
+    case Event::kProfile:
+      return FillSchoolBody(ev, check, r);
+    case Event::kEhcRequest:
+    case Event::kEhcAdvice:
+    case Event::kEhcPlan:
+    case Event::kEhcReview:
+    case Event::kReview:
+    case Event::kVisit:
+      return FillSendBody(ev, check, r);
     case Event::BODY_NOT_SET:
       break;
   }

@@ -9,9 +9,11 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "processor/engine.h"
 #include "processor/output.h"
+#include "processor/task_set.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
 
@@ -47,37 +49,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-using Engines = std::vector<std::unique_ptr<Engine>>;
-
-std::expected<void, std::string> Commit(Engines& engines, state::StateStore& store) {
-  state::WriteBatch batch;
-  for (auto& engine : engines) {
-    auto rows = engine->PrepareCommit();
-    if (!rows) return std::unexpected("state error: " + rows.error().message);
-    state::WriteBatch part = engine->TakeBatch();
-    std::move(part.begin(), part.end(), std::back_inserter(batch));
-  }
-  auto written = store.Write(batch);
-  if (!written) return std::unexpected("state error: " + written.error().message);
-  // Evictions and reloads leave free heap spread over the arenas; give it back to the system, so
-  // that the resident set follows the memory bound rather than the churn.
-  malloc_trim(0);
-  return {};
-}
-
-// The table of one KPI, summed over the tasks (SumRows). A KPI at a time, so that a long
-// history's table is never in memory whole.
-std::expected<std::vector<Row>, std::string> GlobalTable(const Engines& engines, Kpi kpi) {
-  std::vector<Row> parts;
-  for (const auto& engine : engines) {
-    auto table = engine->Table(kpi);
-    if (!table) return std::unexpected("state error: " + table.error().message);
-    if (engines.size() == 1) return std::move(*table);
-    std::move(table->begin(), table->end(), std::back_inserter(parts));
-  }
-  return SumRows(std::move(parts));
-}
-
 // A progress line on a terminal, for replays longer than a few seconds; silent otherwise.
 class Progress {
  public:
@@ -107,144 +78,231 @@ class Progress {
   std::chrono::steady_clock::time_point last_ = start_;
 };
 
-}  // namespace
-
-std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options) {
-  const auto started = std::chrono::steady_clock::now();
-  ReplaySummary summary;
-  const Calendar calendar(options.closures, options.official_holidays);
-  const bool durable = !options.state_dir.empty();
-  std::unique_ptr<state::StateStore> store;
-  if (durable) {
-    state::RocksDbOptions db;
-    db.path = options.state_dir;
-    db.block_cache_bytes = options.block_cache_mb << 20;
-    db.write_buffer_bytes = options.write_buffer_mb << 20;
-    auto opened = state::RocksDbStore::Open(db);
-    if (!opened) return std::unexpected("state directory: " + opened.error().message);
-    store = std::move(*opened);
-  } else {
-    store = std::make_unique<state::MemoryStore>();
+// The dead-letter file of --dlq: one NDJSON line a record, with its reason and place.
+class DeadLetterFile {
+ public:
+  std::expected<void, std::string> Open(const std::string& path) {
+    path_ = path;
+    if (path.empty()) return {};
+    out_.open(path, std::ios::binary | std::ios::trunc);
+    if (!out_) return std::unexpected("cannot write dead-letter file " + path);
+    return {};
   }
-  const uint32_t tasks = durable ? std::max<uint32_t>(1, options.partitions) : 1;
-  Engines engines;
-  for (uint32_t task = 0; task < tasks; ++task) {
-    EngineOptions engine_options;
-    engine_options.as_of = options.as_of;
-    engine_options.assessment_limit = options.assessment_limit;
-    engine_options.icpc_limit = options.icpc_limit;
-    engine_options.limits = options.limits;
-    engine_options.task = static_cast<uint16_t>(task);
-    engine_options.durable = durable;
-    engine_options.memory_bytes = durable ? (options.memory_mb << 20) / tasks : 0;
-    auto opened = Engine::Open(*store, calendar, engine_options);
-    if (!opened) return std::unexpected("state error: " + opened.error().message);
-    Engine& engine = **opened;
-    if (engine.as_of() > options.as_of) {
-      return std::unexpected("the state directory is at as_of " + engine.as_of().ToString() +
-                             ", later than --as-of " + options.as_of.ToString());
+  // A too_large line is written with its length only, never its text.
+  void Write(DeadLetterReason reason, std::string_view text, size_t length,
+             const std::string& source) {
+    if (!out_.is_open()) return;
+    line_.assign("{\"reason\":");
+    AppendJsonString(line_, ReasonCode(reason));
+    if (reason == DeadLetterReason::kTooLarge) {
+      line_.append(",\"bytes\":" + std::to_string(length));
+    } else {
+      line_.append(",\"line\":");
+      AppendJsonString(line_, text);
     }
-    if (auto advanced = engine.AdvanceAsOf(options.as_of); !advanced) {
-      return std::unexpected("state error: " + advanced.error().message);
-    }
-    engines.push_back(std::move(*opened));
+    line_.append(",\"source\":");
+    AppendJsonString(line_, source);
+    line_.append("}\n");
+    out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+  }
+  std::expected<void, std::string> Close() {
+    if (!out_.is_open()) return {};
+    out_.flush();
+    if (!out_) return std::unexpected("write error on dead-letter file " + path_);
+    return {};
   }
 
-  std::ofstream dlq;
-  if (!options.dlq.empty()) {
-    dlq.open(options.dlq, std::ios::binary | std::ios::trunc);
-    if (!dlq) return std::unexpected("cannot write dead-letter file " + options.dlq);
+ private:
+  std::string path_;
+  std::ofstream out_;
+  std::string line_;
+};
+
+std::expected<std::unique_ptr<state::StateStore>, std::string> OpenStore(
+    const ReplayOptions& options) {
+  if (options.state_dir.empty()) return std::make_unique<state::MemoryStore>();
+  state::RocksDbOptions db;
+  db.path = options.state_dir;
+  db.block_cache_bytes = options.block_cache_mb << 20;
+  db.write_buffer_bytes = options.write_buffer_mb << 20;
+  auto opened = state::RocksDbStore::Open(db);
+  if (!opened) return std::unexpected("state directory: " + opened.error().message);
+  return std::move(*opened);
+}
+
+EngineOptions EngineOptionsOf(const ReplayOptions& options) {
+  EngineOptions engine;
+  engine.as_of = options.as_of;
+  engine.assessment_limit = options.assessment_limit;
+  engine.icpc_limit = options.icpc_limit;
+  engine.limits = options.limits;
+  engine.durable = !options.state_dir.empty();
+  return engine;
+}
+
+// One replay: the inputs' lines decoded, validated and applied to the tasks' engines (one task
+// per partition with --state, one in memory), committed every commit_every events or when an
+// engine asks, then the table written.
+class Replay {
+ public:
+  Replay(const ReplayOptions& options, state::StateStore& store)
+      : options_(options),
+        calendar_(options.closures, options.official_holidays),
+        store_(store),
+        durable_(!options.state_dir.empty()),
+        tasks_(store, calendar_, EngineOptionsOf(options), durable_ ? options.memory_mb << 20 : 0),
+        task_count_(durable_ ? std::max<uint32_t>(1, options.partitions) : 1),
+        progress_(options.progress) {}
+
+  // Opens every task's engine at --as-of; a state directory already later than it is refused.
+  std::expected<void, std::string> Open() {
+    std::set<int32_t> all;
+    for (uint32_t task = 0; task < task_count_; ++task) all.insert(static_cast<int32_t>(task));
+    tasks_.Budget(all);
+    for (const int32_t task : all) {
+      auto engine = tasks_.Get(task, options_.as_of);
+      if (!engine) return std::unexpected("state error: " + engine.error());
+      if ((*engine)->as_of() > options_.as_of) {
+        return std::unexpected("the state directory is at as_of " + (*engine)->as_of().ToString() +
+                               ", later than --as-of " + options_.as_of.ToString());
+      }
+      if (auto advanced = (*engine)->AdvanceAsOf(options_.as_of); !advanced) {
+        return std::unexpected("state error: " + advanced.error().message);
+      }
+      engines_.push_back(*engine);
+    }
+    return dlq_.Open(options_.dlq);
   }
-  Progress progress(options.progress);
-  EventReader reader;
-  std::string dlq_line;
-  std::vector<char> line(options.max_record_bytes + 2);
-  std::vector<char> buffer(1 << 20);
-  uint64_t since_commit = 0;
-  for (const std::string& path : options.inputs) {
+
+  std::expected<void, std::string> Read(const std::string& path) {
     std::ifstream in;
-    in.rdbuf()->pubsetbuf(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    in.rdbuf()->pubsetbuf(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
     in.open(path, std::ios::binary);
     if (!in) return std::unexpected("cannot read input " + path);
     uint64_t line_number = 0;
     std::string_view whole;
     size_t length = 0;
-    while (NextLine(in, line, whole, length)) {
+    while (NextLine(in, line_, whole, length)) {
       ++line_number;
       const std::string_view text = Trim(whole);
-      if (text.empty() && length <= options.max_record_bytes) continue;
-      ++summary.read;
+      if (text.empty() && length <= options_.max_record_bytes) continue;
+      ++summary_.read;
       std::expected<const events::Event*, DeadLetterReason> event =
           std::unexpected(DeadLetterReason::kTooLarge);
-      if (length <= options.max_record_bytes) event = reader.DecodeJson(text);
+      if (length <= options_.max_record_bytes) event = reader_.DecodeJson(text);
       std::expected<const ValidEvent*, DeadLetterReason> valid =
-          event ? reader.Validate(**event, options.as_of) : std::unexpected(event.error());
+          event ? reader_.Validate(**event, options_.as_of) : std::unexpected(event.error());
       if (!valid) {
-        ++summary.dead_lettered[static_cast<size_t>(valid.error())];
-        if (dlq.is_open()) {
-          dlq_line.assign("{\"reason\":");
-          AppendJsonString(dlq_line, ReasonCode(valid.error()));
-          if (valid.error() == DeadLetterReason::kTooLarge) {
-            dlq_line.append(",\"bytes\":" + std::to_string(length));
-          } else {
-            dlq_line.append(",\"line\":");
-            AppendJsonString(dlq_line, text);
-          }
-          dlq_line.append(",\"source\":");
-          AppendJsonString(dlq_line, path + ":" + std::to_string(line_number));
-          dlq_line.append("}\n");
-          dlq.write(dlq_line.data(), static_cast<std::streamsize>(dlq_line.size()));
-        }
+        ++summary_.dead_lettered[static_cast<size_t>(valid.error())];
+        dlq_.Write(valid.error(), text, length, path + ":" + std::to_string(line_number));
         continue;
       }
-      progress.Event(summary.read, (*valid)->record.recorded_at);
-      const uint32_t task = PartitionOf(options.partitioner, (*valid)->child_id, tasks);
-      auto applied = engines[task]->Apply(**valid);
-      if (!applied) return std::unexpected("state error: " + applied.error().message);
-      if (++since_commit >= options.commit_every || engines[task]->CommitWanted()) {
-        if (auto c = Commit(engines, *store); !c) return std::unexpected(c.error());
-        since_commit = 0;
-      }
+      if (auto applied = Apply(**valid); !applied) return applied;
     }
     if (in.bad()) return std::unexpected("read error on input " + path);
-  }
-  if (auto c = Commit(engines, *store); !c) return std::unexpected(c.error());
-  progress.Done();
-  for (const auto& engine : engines) {
-    summary.applied += engine->stats().applied;
-    summary.stale += engine->stats().stale;
-    summary.live_missing_marks += engine->stats().live_missing_marks;
-    summary.hot_children += engine->stats().hot_children;
-    summary.hot_bytes += engine->stats().hot_bytes;
-    summary.children_loaded += engine->stats().children_loaded;
-    summary.children_evicted += engine->stats().children_evicted;
-    summary.hot_cells += engine->stats().hot_cells;
-    summary.cells_loaded += engine->stats().cells_loaded;
-    summary.cells_evicted += engine->stats().cells_evicted;
+    return {};
   }
 
-  std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
-  if (!out) return std::unexpected("cannot write output " + options.output);
-  // In the table's order: by KPI name, then week and dimension (Engine::Table).
-  std::vector<Kpi> kpis(AllKpis().begin(), AllKpis().end());
-  std::ranges::sort(kpis, [](Kpi x, Kpi y) { return KpiName(x) < KpiName(y); });
-  for (const Kpi kpi : kpis) {
-    auto table = GlobalTable(engines, kpi);
-    if (!table) return std::unexpected(table.error());
-    for (const Row& row : *table) {
-      const std::string line = RowToJson(row);
-      out.write(line.data(), static_cast<std::streamsize>(line.size()));
-      ++summary.rows;
+  // The last commit, the table to --output, the summary.
+  std::expected<ReplaySummary, std::string> Finish() {
+    if (auto c = Commit(); !c) return std::unexpected(c.error());
+    progress_.Done();
+    const EngineStats stats = tasks_.Stats();
+    summary_.applied = stats.applied;
+    summary_.stale = stats.stale;
+    summary_.live_missing_marks = stats.live_missing_marks;
+    summary_.hot_children = stats.hot_children;
+    summary_.hot_bytes = stats.hot_bytes;
+    summary_.children_loaded = stats.children_loaded;
+    summary_.children_evicted = stats.children_evicted;
+    summary_.hot_cells = stats.hot_cells;
+    summary_.cells_loaded = stats.cells_loaded;
+    summary_.cells_evicted = stats.cells_evicted;
+    if (auto written = WriteTable(); !written) return std::unexpected(written.error());
+    if (auto closed = dlq_.Close(); !closed) return std::unexpected(closed.error());
+    return summary_;
+  }
+
+ private:
+  std::expected<void, std::string> Apply(const ValidEvent& event) {
+    progress_.Event(summary_.read, event.record.recorded_at);
+    const uint32_t task = PartitionOf(options_.partitioner, event.child_id, task_count_);
+    Engine& engine = *engines_[task];
+    if (auto applied = engine.Apply(event); !applied) {
+      return std::unexpected("state error: " + applied.error().message);
     }
+    if (++since_commit_ >= options_.commit_every || engine.CommitWanted()) {
+      if (auto c = Commit(); !c) return c;
+      since_commit_ = 0;
+    }
+    return {};
   }
-  out.flush();
-  if (!out) return std::unexpected("write error on output " + options.output);
-  if (dlq.is_open()) {
-    dlq.flush();
-    if (!dlq) return std::unexpected("write error on dead-letter file " + options.dlq);
+
+  std::expected<void, std::string> Commit() {
+    if (auto prepared = tasks_.PrepareCommit(); !prepared) {
+      return std::unexpected("state error: " + prepared.error());
+    }
+    auto written = store_.Write(tasks_.TakeBatch());
+    if (!written) return std::unexpected("state error: " + written.error().message);
+    // Evictions and reloads leave free heap spread over the arenas; give it back to the system,
+    // so that the resident set follows the memory bound rather than the churn.
+    malloc_trim(0);
+    return {};
   }
-  summary.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  // In the table's order (by KPI name, then week and dimension), a KPI at a time, so that a long
+  // history's table is never in memory whole.
+  std::expected<void, std::string> WriteTable() {
+    std::ofstream out(options_.output, std::ios::binary | std::ios::trunc);
+    if (!out) return std::unexpected("cannot write output " + options_.output);
+    std::vector<Kpi> kpis(AllKpis().begin(), AllKpis().end());
+    std::ranges::sort(kpis, [](Kpi x, Kpi y) { return KpiName(x) < KpiName(y); });
+    for (const Kpi kpi : kpis) {
+      auto table = tasks_.Table(kpi);
+      if (!table) return std::unexpected("state error: " + table.error());
+      for (const Row& row : *table) {
+        const std::string line = RowToJson(row);
+        out.write(line.data(), static_cast<std::streamsize>(line.size()));
+        ++summary_.rows;
+      }
+    }
+    out.flush();
+    if (!out) return std::unexpected("write error on output " + options_.output);
+    return {};
+  }
+
+  const ReplayOptions& options_;
+  const Calendar calendar_;
+  state::StateStore& store_;
+  const bool durable_;
+  TaskSet tasks_;
+  const uint32_t task_count_;
+  std::vector<Engine*> engines_;  // by task
+  Progress progress_;
+  DeadLetterFile dlq_;
+  EventReader reader_;
+  std::vector<char> line_ = std::vector<char>(options_.max_record_bytes + 2);
+  std::vector<char> buffer_ = std::vector<char>(1 << 20);
+  uint64_t since_commit_ = 0;
+  ReplaySummary summary_;
+};
+
+}  // namespace
+
+std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  auto store = OpenStore(options);
+  if (!store) return std::unexpected(store.error());
+  Replay replay(options, **store);
+  if (auto opened = replay.Open(); !opened) return std::unexpected(opened.error());
+  for (const std::string& path : options.inputs) {
+    if (auto read = replay.Read(path); !read) return std::unexpected(read.error());
+  }
+  auto summary = replay.Finish();
+  if (summary) {
+    summary->seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
   return summary;
 }
 

@@ -163,6 +163,229 @@ std::expected<void, std::string> ParseHttpLimits(Reader& r, sinks::HttpLimits& l
 
 }  // namespace
 
+namespace {
+
+// input.*: topics, formats, start and the record bound.
+std::expected<void, std::string> ParseInput(Reader& r, Config& c) {
+  if (auto v = r.Take("input.topics")) c.input_topics = SplitList(*v);
+  if (c.input_topics.empty())
+    return std::unexpected<std::string>("input.topics: name at least one topic");
+  if (auto x = r.FormatSetting("input.format", c.input_format); !x)
+    return std::unexpected<std::string>(x.error());
+  for (auto it = r.rest().begin(); it != r.rest().end();) {
+    if (it->first.starts_with("input.formats.")) {
+      auto f = Reader::ParseFormat(it->first, it->second);
+      if (!f) return std::unexpected<std::string>(f.error());
+      c.topic_formats[it->first.substr(14)] = *f;
+      it = r.rest().erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (auto v = r.Take("input.start")) {
+    if (*v != "earliest" && *v != "latest") {
+      return std::unexpected<std::string>("input.start: must be earliest or latest, got '" + *v +
+                                          "'");
+    }
+    c.input_start_latest = *v == "latest";
+  }
+  int max_record_bytes = static_cast<int>(c.max_record_bytes);
+  if (auto x = r.Int("input.max_record_bytes", 1024, 1 << 30, max_record_bytes); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  c.max_record_bytes = static_cast<size_t>(max_record_bytes);
+  return {};
+}
+
+// output.* and scale.*.
+std::expected<void, std::string> ParseOutputAndScale(Reader& r, Config& c) {
+  if (auto v = r.Take("output.topic")) c.output_topic = *v;
+  if (auto x = r.FormatSetting("output.format", c.output_format); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  if (auto v = r.Take("output.dlq_topic")) c.dlq_topic = *v;
+  if (auto x = r.Bool("scale.enabled", c.scale.enabled); !x)
+    return std::unexpected<std::string>(x.error());
+  if (auto v = r.Take("scale.changelog_topic")) c.scale.changelog_topic = *v;
+  if (auto v = r.Take("scale.cells_topic")) c.scale.cells_topic = *v;
+  if (auto v = r.Take("scale.instance_id")) c.scale.instance_id = *v;
+  if (auto x = r.Int("scale.snapshot_mb", 1, 1 << 16, c.scale.snapshot_mb); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  if (auto x = r.Int("scale.restore_batch", 1, 1000000, c.scale.restore_batch); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  if (c.scale.enabled) {
+    for (const std::string* topic : {&c.scale.changelog_topic, &c.scale.cells_topic}) {
+      if (topic->empty())
+        return std::unexpected<std::string>("scale: the changelog and cells topics need names");
+    }
+  }
+  return {};
+}
+
+// state.* and commit.*.
+std::expected<void, std::string> ParseState(Reader& r, Config& c) {
+  if (auto v = r.Take("state.path")) c.state_path = *v;
+  int cache_mb = static_cast<int>(c.block_cache_mb);
+  if (auto x = r.Int("state.block_cache_mb", 1, 1 << 20, cache_mb); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  c.block_cache_mb = static_cast<uint64_t>(cache_mb);
+  int write_buffer_mb = static_cast<int>(c.write_buffer_mb);
+  if (auto x = r.Int("state.write_buffer_mb", 1, 1 << 16, write_buffer_mb); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  c.write_buffer_mb = static_cast<uint64_t>(write_buffer_mb);
+  if (auto x = r.Int("state.bloom_bits_per_key", 0, 64, c.bloom_bits_per_key); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  if (auto x = r.Bool("state.sync", c.state_sync); !x)
+    return std::unexpected<std::string>(x.error());
+  if (auto x = r.Int("state.memory_mb", 0, 1 << 20, c.state_memory_mb); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  if (auto x = r.Int("commit.interval_ms", 1, 3600000, c.commit_interval_ms); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  if (auto x = r.Int("commit.max_events", 1, 10000000, c.commit_max_events); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  if (auto x = r.Int("commit.delivery_timeout_ms", 100, 3600000, c.delivery_timeout_ms); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  return {};
+}
+
+// calendar.* (closures, bank holidays, limits) and processing.as_of.
+std::expected<void, std::string> ParseCalendar(Reader& r, Config& c) {
+  if (auto v = r.Take("calendar.closures")) {
+    for (const std::string& d : SplitList(*v)) {
+      const auto date = Date::Parse(d);
+      if (!date)
+        return std::unexpected<std::string>("calendar.closures: '" + d + "' is not YYYY-MM-DD");
+      c.closures.push_back(*date);
+    }
+  }
+  if (auto v = r.Take("calendar.bank_holidays_file"); v && !v->empty()) {
+    c.bank_holidays_file = *v;
+    auto dates = LoadBankHolidays(*v);
+    if (!dates)
+      return std::unexpected<std::string>("calendar.bank_holidays_file: " + dates.error());
+    c.official_holidays = std::move(*dates);
+  }
+  if (auto x = r.Int("calendar.assessment_limit", 1, 1000, c.assessment_limit); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  for (const KpiLimitField& limit : kKpiLimitFields) {
+    const std::string key = "calendar." + std::string(limit.name);
+    if (auto x = r.Int(key, 1, limit.max, c.limits.*limit.field); !x) {
+      return std::unexpected<std::string>(x.error());
+    }
+  }
+  if (auto x = r.Int("calendar.icpc_limit", 1, 1000, c.icpc_limit); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  if (auto v = r.Take("processing.as_of"); v && *v == "events") {
+    c.as_of_from_events = true;
+  } else if (v && !v->empty()) {
+    c.fixed_as_of = Date::Parse(*v);
+    if (!c.fixed_as_of) {
+      return std::unexpected<std::string>("processing.as_of: '" + *v +
+                                          "' is not YYYY-MM-DD or events");
+    }
+  }
+  return {};
+}
+
+// metrics.*, http.* and web.*.
+std::expected<void, std::string> ParseEndpoints(Reader& r, Config& c) {
+  for (const auto& [name, target] : {std::pair{"metrics.address", &c.metrics_address},
+                                     std::pair{"http.address", &c.http_address}}) {
+    const auto v = r.Take(name);
+    if (!v) continue;
+    const size_t colon = v->rfind(':');
+    if (!v->empty() && (colon == std::string::npos || colon + 1 == v->size())) {
+      return std::unexpected<std::string>(std::string(name) +
+                                          ": expected host:port (e.g. 127.0.0.1:9464) or " +
+                                          "empty to turn it off, got '" + *v + "'");
+    }
+    *target = *v;
+  }
+  if (auto v = r.Take("metrics.dimensions")) {
+    c.metrics_dimensions = SplitList(*v);
+    for (const std::string& kind : c.metrics_dimensions) {
+      if (std::find(sinks::kDimensionKinds.begin(), sinks::kDimensionKinds.end(), kind) ==
+          sinks::kDimensionKinds.end()) {
+        return std::unexpected<std::string>(
+            "metrics.dimensions: expected any of all, school, year, sen, category, age, gender, "
+            "ethnicity, outcome; got '" +
+            kind + "'");
+      }
+    }
+  }
+  if (auto x = r.Int("metrics.max_series", 0, 10000000, c.metrics_max_series); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  if (auto x = r.Int("http.stall_seconds", 1, 86400, c.http_stall_seconds); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
+  if (auto x = ParseHttpLimits(r, c.http_limits); !x)
+    return std::unexpected<std::string>(x.error());
+  if (auto v = r.Take("web.config_file"); v && !v->empty()) {
+    auto web = sinks::LoadWebConfig(*v);
+    if (!web) return std::unexpected<std::string>("web.config_file: " + web.error());
+    c.web_config_file = *v;
+    c.web = std::move(*web);
+  }
+  return {};
+}
+
+// The kafka.* settings, already taken: required ones, the SASL password file, and room for a
+// dead letter under the producer's message bound.
+std::expected<void, std::string> CheckKafka(Config& c) {
+  if (!c.kafka.contains("bootstrap.servers")) {
+    return std::unexpected<std::string>(
+        "kafka.bootstrap.servers: required (or KPI_KAFKA_BOOTSTRAP_SERVERS)");
+  }
+  if (!c.kafka.contains("group.id")) c.kafka["group.id"] = "kpi-processor";
+  // The SASL password from a file (a mounted secret): its first line. Not a librdkafka property.
+  if (const auto it = c.kafka.find("sasl.password.file"); it != c.kafka.end()) {
+    const std::string path = it->second;
+    c.kafka.erase(it);
+    if (c.kafka.contains("sasl.password")) {
+      return std::unexpected<std::string>(
+          "kafka.sasl.password.file: kafka.sasl.password is set too; give the password once");
+    }
+    std::ifstream in(path);
+    std::string password;
+    if (!in || !std::getline(in, password)) {
+      return std::unexpected<std::string>("kafka.sasl.password.file: cannot read " + path);
+    }
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    if (password.empty()) {
+      return std::unexpected<std::string>("kafka.sasl.password.file: the first line of " + path +
+                                          " is empty");
+    }
+    c.kafka["sasl.password"] = std::move(password);
+  }
+  // Any record short of the bound must fit in the dead-letter topic with its headers.
+  std::string message_max = "1000000";  // librdkafka's default
+  for (const char* key : {"message.max.bytes", "producer.message.max.bytes"}) {
+    if (const auto it = c.kafka.find(key); it != c.kafka.end()) message_max = it->second;
+  }
+  const long long producer_max = std::atoll(message_max.c_str());
+  if (static_cast<long long>(c.max_record_bytes) > producer_max - 1024) {
+    return std::unexpected<std::string>(
+        "input.max_record_bytes: " + std::to_string(c.max_record_bytes) +
+        " leaves no room under the producer's message.max.bytes (" + message_max +
+        ") for a dead letter's headers (1024 bytes)");
+  }
+  return {};
+}
+
+}  // namespace
+
 std::expected<Config, std::string> ParseConfig(const std::string& yaml,
                                                const std::vector<std::string>& env) {
   Settings settings;
@@ -187,185 +410,14 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
       ++it;
     }
   }
-  if (auto v = r.Take("input.topics")) c.input_topics = SplitList(*v);
-  if (c.input_topics.empty()) return std::unexpected("input.topics: name at least one topic");
-  if (auto x = r.FormatSetting("input.format", c.input_format); !x)
-    return std::unexpected(x.error());
-  for (auto it = r.rest().begin(); it != r.rest().end();) {
-    if (it->first.starts_with("input.formats.")) {
-      auto f = Reader::ParseFormat(it->first, it->second);
-      if (!f) return std::unexpected(f.error());
-      c.topic_formats[it->first.substr(14)] = *f;
-      it = r.rest().erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (auto v = r.Take("input.start")) {
-    if (*v != "earliest" && *v != "latest") {
-      return std::unexpected("input.start: must be earliest or latest, got '" + *v + "'");
-    }
-    c.input_start_latest = *v == "latest";
-  }
-  int max_record_bytes = static_cast<int>(c.max_record_bytes);
-  if (auto x = r.Int("input.max_record_bytes", 1024, 1 << 30, max_record_bytes); !x) {
-    return std::unexpected(x.error());
-  }
-  c.max_record_bytes = static_cast<size_t>(max_record_bytes);
-  if (auto v = r.Take("output.topic")) c.output_topic = *v;
-  if (auto x = r.FormatSetting("output.format", c.output_format); !x) {
-    return std::unexpected(x.error());
-  }
-  if (auto v = r.Take("output.dlq_topic")) c.dlq_topic = *v;
-  if (auto x = r.Bool("scale.enabled", c.scale.enabled); !x) return std::unexpected(x.error());
-  if (auto v = r.Take("scale.changelog_topic")) c.scale.changelog_topic = *v;
-  if (auto v = r.Take("scale.cells_topic")) c.scale.cells_topic = *v;
-  if (auto v = r.Take("scale.instance_id")) c.scale.instance_id = *v;
-  if (auto x = r.Int("scale.snapshot_mb", 1, 1 << 16, c.scale.snapshot_mb); !x) {
-    return std::unexpected(x.error());
-  }
-  if (auto x = r.Int("scale.restore_batch", 1, 1000000, c.scale.restore_batch); !x) {
-    return std::unexpected(x.error());
-  }
-  if (c.scale.enabled) {
-    for (const std::string* topic : {&c.scale.changelog_topic, &c.scale.cells_topic}) {
-      if (topic->empty())
-        return std::unexpected("scale: the changelog and cells topics need names");
-    }
-  }
-  if (auto v = r.Take("state.path")) c.state_path = *v;
-  int cache_mb = static_cast<int>(c.block_cache_mb);
-  if (auto x = r.Int("state.block_cache_mb", 1, 1 << 20, cache_mb); !x) {
-    return std::unexpected(x.error());
-  }
-  c.block_cache_mb = static_cast<uint64_t>(cache_mb);
-  int write_buffer_mb = static_cast<int>(c.write_buffer_mb);
-  if (auto x = r.Int("state.write_buffer_mb", 1, 1 << 16, write_buffer_mb); !x) {
-    return std::unexpected(x.error());
-  }
-  c.write_buffer_mb = static_cast<uint64_t>(write_buffer_mb);
-  if (auto x = r.Int("state.bloom_bits_per_key", 0, 64, c.bloom_bits_per_key); !x) {
-    return std::unexpected(x.error());
-  }
-  if (auto x = r.Bool("state.sync", c.state_sync); !x) return std::unexpected(x.error());
-  if (auto x = r.Int("state.memory_mb", 0, 1 << 20, c.state_memory_mb); !x) {
-    return std::unexpected(x.error());
-  }
-  if (auto x = r.Int("commit.interval_ms", 1, 3600000, c.commit_interval_ms); !x) {
-    return std::unexpected(x.error());
-  }
-  if (auto x = r.Int("commit.max_events", 1, 10000000, c.commit_max_events); !x) {
-    return std::unexpected(x.error());
-  }
-  if (auto x = r.Int("commit.delivery_timeout_ms", 100, 3600000, c.delivery_timeout_ms); !x) {
-    return std::unexpected(x.error());
-  }
-  if (auto v = r.Take("calendar.closures")) {
-    for (const std::string& d : SplitList(*v)) {
-      const auto date = Date::Parse(d);
-      if (!date) return std::unexpected("calendar.closures: '" + d + "' is not YYYY-MM-DD");
-      c.closures.push_back(*date);
-    }
-  }
-  if (auto v = r.Take("calendar.bank_holidays_file"); v && !v->empty()) {
-    c.bank_holidays_file = *v;
-    auto dates = LoadBankHolidays(*v);
-    if (!dates) return std::unexpected("calendar.bank_holidays_file: " + dates.error());
-    c.official_holidays = std::move(*dates);
-  }
-  if (auto x = r.Int("calendar.assessment_limit", 1, 1000, c.assessment_limit); !x) {
-    return std::unexpected(x.error());
-  }
-  for (const KpiLimitField& limit : kKpiLimitFields) {
-    const std::string key = "calendar." + std::string(limit.name);
-    if (auto x = r.Int(key, 1, limit.max, c.limits.*limit.field); !x) {
-      return std::unexpected(x.error());
-    }
-  }
-  if (auto x = r.Int("calendar.icpc_limit", 1, 1000, c.icpc_limit); !x) {
-    return std::unexpected(x.error());
-  }
-  if (auto v = r.Take("processing.as_of"); v && *v == "events") {
-    c.as_of_from_events = true;
-  } else if (v && !v->empty()) {
-    c.fixed_as_of = Date::Parse(*v);
-    if (!c.fixed_as_of) {
-      return std::unexpected("processing.as_of: '" + *v + "' is not YYYY-MM-DD or events");
-    }
-  }
-  for (const auto& [name, target] : {std::pair{"metrics.address", &c.metrics_address},
-                                     std::pair{"http.address", &c.http_address}}) {
-    const auto v = r.Take(name);
-    if (!v) continue;
-    const size_t colon = v->rfind(':');
-    if (!v->empty() && (colon == std::string::npos || colon + 1 == v->size())) {
-      return std::unexpected(std::string(name) + ": expected host:port (e.g. 127.0.0.1:9464) or " +
-                             "empty to turn it off, got '" + *v + "'");
-    }
-    *target = *v;
-  }
-  if (auto v = r.Take("metrics.dimensions")) {
-    c.metrics_dimensions = SplitList(*v);
-    for (const std::string& kind : c.metrics_dimensions) {
-      if (std::find(sinks::kDimensionKinds.begin(), sinks::kDimensionKinds.end(), kind) ==
-          sinks::kDimensionKinds.end()) {
-        return std::unexpected(
-            "metrics.dimensions: expected any of all, school, year, sen, category, age, gender, "
-            "ethnicity, outcome; got '" +
-            kind + "'");
-      }
-    }
-  }
-  if (auto x = r.Int("metrics.max_series", 0, 10000000, c.metrics_max_series); !x) {
-    return std::unexpected(x.error());
-  }
-  if (auto x = r.Int("http.stall_seconds", 1, 86400, c.http_stall_seconds); !x) {
-    return std::unexpected(x.error());
-  }
-  if (auto x = ParseHttpLimits(r, c.http_limits); !x) return std::unexpected(x.error());
-  if (auto v = r.Take("web.config_file"); v && !v->empty()) {
-    auto web = sinks::LoadWebConfig(*v);
-    if (!web) return std::unexpected("web.config_file: " + web.error());
-    c.web_config_file = *v;
-    c.web = std::move(*web);
+  for (const auto parse :
+       {ParseInput, ParseOutputAndScale, ParseState, ParseCalendar, ParseEndpoints}) {
+    if (auto parsed = parse(r, c); !parsed) return std::unexpected(parsed.error());
   }
   if (!r.rest().empty()) {
     return std::unexpected("unknown setting '" + r.rest().begin()->first + "'");
   }
-  if (!c.kafka.contains("bootstrap.servers")) {
-    return std::unexpected("kafka.bootstrap.servers: required (or KPI_KAFKA_BOOTSTRAP_SERVERS)");
-  }
-  if (!c.kafka.contains("group.id")) c.kafka["group.id"] = "kpi-processor";
-  // The SASL password from a file (a mounted secret): its first line. Not a librdkafka property.
-  if (const auto it = c.kafka.find("sasl.password.file"); it != c.kafka.end()) {
-    const std::string path = it->second;
-    c.kafka.erase(it);
-    if (c.kafka.contains("sasl.password")) {
-      return std::unexpected(
-          "kafka.sasl.password.file: kafka.sasl.password is set too; give the password once");
-    }
-    std::ifstream in(path);
-    std::string password;
-    if (!in || !std::getline(in, password)) {
-      return std::unexpected("kafka.sasl.password.file: cannot read " + path);
-    }
-    if (!password.empty() && password.back() == '\r') password.pop_back();
-    if (password.empty()) {
-      return std::unexpected("kafka.sasl.password.file: the first line of " + path + " is empty");
-    }
-    c.kafka["sasl.password"] = std::move(password);
-  }
-  // Any record short of the bound must fit in the dead-letter topic with its headers.
-  std::string message_max = "1000000";  // librdkafka's default
-  for (const char* key : {"message.max.bytes", "producer.message.max.bytes"}) {
-    if (const auto it = c.kafka.find(key); it != c.kafka.end()) message_max = it->second;
-  }
-  const long long producer_max = std::atoll(message_max.c_str());
-  if (static_cast<long long>(c.max_record_bytes) > producer_max - 1024) {
-    return std::unexpected("input.max_record_bytes: " + std::to_string(c.max_record_bytes) +
-                           " leaves no room under the producer's message.max.bytes (" +
-                           message_max + ") for a dead letter's headers (1024 bytes)");
-  }
+  if (auto checked = CheckKafka(c); !checked) return std::unexpected(checked.error());
   return c;
 }
 

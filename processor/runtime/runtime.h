@@ -33,7 +33,7 @@
 #include "processor/runtime/global_table.h"
 #include "processor/runtime/publisher.h"
 #include "processor/runtime/restore.h"
-#include "processor/runtime/tasks.h"
+#include "processor/task_set.h"
 #include "sinks/probe.h"
 #include "state/rocksdb/rocksdb_store.h"
 

@@ -11,6 +11,7 @@
 #include <expected>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,7 +20,7 @@
 #include "processor/engine.h"
 #include "state/state_store.h"
 
-namespace kpi::runtime {
+namespace kpi {
 
 class TaskSet {
  public:
@@ -48,17 +49,21 @@ class TaskSet {
   // Moves every engine behind `as_of` to it; true when one moved.
   std::expected<bool, std::string> Advance(Date as_of);
 
-  // The committed table of every task, summed (SumRows).
-  std::expected<std::vector<Row>, std::string> Table();
+  // The committed table of every task (of one KPI, or all), summed (SumRows).
+  std::expected<std::vector<Row>, std::string> Table(std::optional<Kpi> kpi = std::nullopt);
 
   // A commit's first half: every engine's derived state brought up to date, and the global rows
   // of the cells that changed (up to each engine's as_of week), summed over the tasks, in
   // packed-key order. Then TakeBatch() takes the state changes for the commit's batch.
   std::expected<std::vector<Row>, std::string> ChangedTotals();
   state::WriteBatch TakeBatch();
+  // A commit's first half when no rows are wanted (replay: the table is read at the end).
+  std::expected<void, std::string> PrepareCommit();
 
   bool CommitWanted() const;
   uint64_t Evictions() const;  // children and cells evicted so far, over the engines owned
+  // The engines' statistics, added up.
+  EngineStats Stats() const;
 
  private:
   state::StateStore& store_;
@@ -72,4 +77,4 @@ class TaskSet {
   std::map<int32_t, std::unique_ptr<Engine>> engines_;
 };
 
-}  // namespace kpi::runtime
+}  // namespace kpi

@@ -1,9 +1,9 @@
-#include "processor/runtime/tasks.h"
+#include "processor/task_set.h"
 
 #include <algorithm>
 #include <unordered_map>
 
-namespace kpi::runtime {
+namespace kpi {
 namespace {
 
 std::string TaskError(int32_t task, const state::Error& error) {
@@ -61,14 +61,24 @@ std::expected<bool, std::string> TaskSet::Advance(Date as_of) {
   return advanced;
 }
 
-std::expected<std::vector<Row>, std::string> TaskSet::Table() {
+std::expected<std::vector<Row>, std::string> TaskSet::Table(std::optional<Kpi> kpi) {
   std::vector<Row> parts;
   for (const auto& [task, engine] : engines_) {
-    auto part = engine->Table();
+    auto part = engine->Table(kpi);
     if (!part) return std::unexpected(TaskError(task, part.error()));
+    if (engines_.size() == 1) return std::move(*part);  // already in the table's form
     std::move(part->begin(), part->end(), std::back_inserter(parts));
   }
   return SumRows(std::move(parts));
+}
+
+std::expected<void, std::string> TaskSet::PrepareCommit() {
+  for (auto& [task, engine] : engines_) {
+    if (auto rows = engine->PrepareCommit(); !rows) {
+      return std::unexpected(TaskError(task, rows.error()));
+    }
+  }
+  return {};
 }
 
 std::expected<std::vector<Row>, std::string> TaskSet::ChangedTotals() {
@@ -120,6 +130,24 @@ bool TaskSet::CommitWanted() const {
                      [](const auto& e) { return e.second->CommitWanted(); });
 }
 
+EngineStats TaskSet::Stats() const {
+  EngineStats sum;
+  for (const auto& [task, engine] : engines_) {
+    const EngineStats s = engine->stats();
+    sum.applied += s.applied;
+    sum.stale += s.stale;
+    sum.live_missing_marks += s.live_missing_marks;
+    sum.children_loaded += s.children_loaded;
+    sum.children_evicted += s.children_evicted;
+    sum.hot_children += s.hot_children;
+    sum.hot_bytes += s.hot_bytes;
+    sum.cells_loaded += s.cells_loaded;
+    sum.cells_evicted += s.cells_evicted;
+    sum.hot_cells += s.hot_cells;
+  }
+  return sum;
+}
+
 uint64_t TaskSet::Evictions() const {
   uint64_t evicted = 0;
   for (const auto& [task, engine] : engines_) {
@@ -128,4 +156,4 @@ uint64_t TaskSet::Evictions() const {
   return evicted;
 }
 
-}  // namespace kpi::runtime
+}  // namespace kpi
