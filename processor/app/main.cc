@@ -116,69 +116,153 @@ std::optional<kpi::Date> ParseDateArg(const std::string& text, const char* what)
   return d;
 }
 
-int Main(int argc, char** argv) {
-  CLI::App app{"kpi-processor: exact weekly KPIs for children's services from event streams"};
-  app.require_subcommand(1);
-
-  kpi::app::ReplayOptions replay;
+// The replay subcommand's arguments as given, before they are checked into ReplayOptions.
+struct ReplayArgs {
+  kpi::app::ReplayOptions options;
   std::string as_of;
   std::vector<std::string> closures;
   std::string bank_holidays_file;
   std::vector<std::string> limits;
+  std::string partitioner = "consistent_random";
+};
+
+CLI::App* AddReplay(CLI::App& app, ReplayArgs& args) {
   auto* cmd = app.add_subcommand(
       "replay",
       "Read NDJSON events (one JSON Event per line), write the final KPI table as NDJSON rows "
       "{kpi, week_start, dimension, count, base} sorted by kpi, week_start, dimension, leaving "
       "out rows whose count and base are both 0. Bad records go to --dlq as NDJSON "
       "{reason, line, source} and never stop the run. A summary goes to stderr.");
-  cmd->add_option("--input", replay.inputs, "NDJSON event file (repeatable; read in order)")
+  cmd->add_option("--input", args.options.inputs, "NDJSON event file (repeatable; read in order)")
       ->required();
-  cmd->add_option("--as-of", as_of, "reporting date YYYY-MM-DD (snapshots, date range checks)")
+  cmd->add_option("--as-of", args.as_of, "reporting date YYYY-MM-DD (snapshots, date range checks)")
       ->required();
-  cmd->add_option("--output", replay.output, "where to write the KPI table (NDJSON)")->required();
-  cmd->add_option("--dlq", replay.dlq, "where to write dead-lettered records (NDJSON)");
-  cmd->add_option("--closure", closures,
+  cmd->add_option("--output", args.options.output, "where to write the KPI table (NDJSON)")
+      ->required();
+  cmd->add_option("--dlq", args.options.dlq, "where to write dead-lettered records (NDJSON)");
+  cmd->add_option("--closure", args.closures,
                   "extra non-working date YYYY-MM-DD (repeatable), e.g. a local closure day");
-  cmd->add_option("--bank-holidays-file", bank_holidays_file,
+  cmd->add_option("--bank-holidays-file", args.bank_holidays_file,
                   "gov.uk bank-holidays.json: its England and Wales dates replace the rules for "
                   "the years it covers (calendar.bank_holidays_file)");
-  cmd->add_option("--assessment-limit", replay.assessment_limit,
+  cmd->add_option("--assessment-limit", args.options.assessment_limit,
                   "assessment timescale in working days")
       ->capture_default_str();
-  cmd->add_option("--icpc-limit", replay.icpc_limit, "S47 to ICPC timescale in working days")
+  cmd->add_option("--icpc-limit", args.options.icpc_limit, "S47 to ICPC timescale in working days")
       ->capture_default_str();
-  cmd->add_option("--limit", limits,
+  cmd->add_option("--limit", args.limits,
                   "NAME=N: a limit of KPIS-2.md section 6 (calendar.NAME in the config), e.g. "
                   "ehc_plan_days=140 (repeatable)");
-  cmd->add_option("--state", replay.state_dir,
+  cmd->add_option("--state", args.options.state_dir,
                   "write the durable state into this RocksDB directory, as `run` does, so that "
                   "`run` (state.path) continues live from it; an existing state is added to");
-  cmd->add_option("--partitions", replay.partitions,
+  cmd->add_option("--partitions", args.options.partitions,
                   "with --state: the input topics' partition count (one task each)")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
-  std::string partitioner = "consistent_random";
-  cmd->add_option("--partitioner", partitioner,
+  cmd->add_option("--partitioner", args.partitioner,
                   "with --state: how the producers partition by child_id: consistent_random "
                   "(librdkafka's default, kpi-gen) or murmur2_random (the Java client's)")
       ->capture_default_str();
   cmd->add_option(
-         "--memory-mb", replay.memory_mb,
+         "--memory-mb", args.options.memory_mb,
          "with --state: bound on the children and KPI cells held in memory (state.memory_mb)")
       ->capture_default_str();
-  cmd->add_option("--block-cache-mb", replay.block_cache_mb,
+  cmd->add_option("--block-cache-mb", args.options.block_cache_mb,
                   "with --state: RocksDB block cache (state.block_cache_mb)")
       ->capture_default_str();
-  cmd->add_option("--write-buffer-mb", replay.write_buffer_mb,
+  cmd->add_option("--write-buffer-mb", args.options.write_buffer_mb,
                   "with --state: RocksDB memtable size (state.write_buffer_mb)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
-  cmd->add_option("--max-record-bytes", replay.max_record_bytes,
+  cmd->add_option("--max-record-bytes", args.options.max_record_bytes,
                   "a longer line is dead-lettered too_large without being read whole "
                   "(input.max_record_bytes)")
       ->capture_default_str()
       ->check(CLI::Range(1024, 1 << 30));
-  cmd->add_flag("!--no-progress", replay.progress, "no progress line on a terminal");
+  cmd->add_flag("!--no-progress", args.options.progress, "no progress line on a terminal");
+
+  return cmd;
+}
+
+// Checks the replay arguments, runs it and prints its summary; the exit code.
+int Replay(ReplayArgs& args) {
+  const auto d = ParseDateArg(args.as_of, "--as-of");
+  if (!d) return 2;
+  args.options.as_of = *d;
+  const auto p = kpi::app::PartitionerFromName(args.partitioner);
+  if (!p) {
+    std::fprintf(stderr,
+                 "kpi-processor: --partitioner must be consistent_random or "
+                 "murmur2_random, got '%s'\n",
+                 args.partitioner.c_str());
+    return 2;
+  }
+  args.options.partitioner = *p;
+  for (const std::string& c : args.closures) {
+    const auto closure = ParseDateArg(c, "--closure");
+    if (!closure) return 2;
+    args.options.closures.push_back(*closure);
+  }
+  for (const std::string& l : args.limits) {
+    const size_t eq = l.find('=');
+    const std::string name = l.substr(0, eq);
+    const auto field = std::find_if(kpi::kKpiLimitFields.begin(), kpi::kKpiLimitFields.end(),
+                                    [&](const kpi::KpiLimitField& f) { return f.name == name; });
+    int value = 0;
+    const char* digits = eq == std::string::npos ? nullptr : l.c_str() + eq + 1;
+    const auto [end, ec] = digits == nullptr ? std::from_chars(l.data(), l.data(), value)
+                                             : std::from_chars(digits, l.data() + l.size(), value);
+    if (field == kpi::kKpiLimitFields.end() || digits == nullptr || ec != std::errc() ||
+        end != l.data() + l.size() || value < 1 || value > field->max) {
+      std::fprintf(stderr,
+                   "kpi-processor: --limit %s: expected NAME=N with NAME a limit of KPIS-2.md "
+                   "section 6 (ehc_plan_days, cp_visit_limit, ...) and N from 1 to its maximum\n",
+                   l.c_str());
+      return 2;
+    }
+    args.options.limits.*(field->field) = value;
+  }
+  if (!args.bank_holidays_file.empty()) {
+    auto dates = kpi::runtime::LoadBankHolidays(args.bank_holidays_file);
+    if (!dates) {
+      std::fprintf(stderr, "kpi-processor: --bank-holidays-file: %s\n", dates.error().c_str());
+      return 2;
+    }
+    args.options.official_holidays = std::move(*dates);
+  }
+  const auto summary = kpi::app::RunReplay(args.options);
+  if (!summary) {
+    std::fprintf(stderr, "kpi-processor replay: %s\n", summary.error().c_str());
+    return 1;
+  }
+  std::fputs(kpi::app::FormatSummary(*summary).c_str(), stderr);
+  return 0;
+}
+
+// Hashes the first line of standard input; the exit code.
+int HashPasswordCommand(int cost) {
+  std::string password;
+  if (!std::getline(std::cin, password) || password.empty()) {
+    std::fprintf(stderr, "kpi-processor hash-password: no password on standard input\n");
+    return 2;
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  const auto hashed = kpi::sinks::HashPassword(password, cost);
+  if (!hashed) {
+    std::fprintf(stderr, "kpi-processor hash-password: %s\n", hashed.error().c_str());
+    return 2;
+  }
+  std::printf("%s\n", hashed->c_str());
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"kpi-processor: exact weekly KPIs for children's services from event streams"};
+  app.require_subcommand(1);
+
+  ReplayArgs replay;
+  CLI::App* cmd = AddReplay(app, replay);
 
   std::string config_path;
   auto* run = app.add_subcommand(
@@ -209,22 +293,7 @@ int Main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (hash->parsed()) {
-    std::string password;
-    if (!std::getline(std::cin, password) || password.empty()) {
-      std::fprintf(stderr, "kpi-processor hash-password: no password on standard input\n");
-      return 2;
-    }
-    if (!password.empty() && password.back() == '\r') password.pop_back();
-    const auto hashed = kpi::sinks::HashPassword(password, cost);
-    if (!hashed) {
-      std::fprintf(stderr, "kpi-processor hash-password: %s\n", hashed.error().c_str());
-      return 2;
-    }
-    std::printf("%s\n", hashed->c_str());
-    return 0;
-  }
-
+  if (hash->parsed()) return HashPasswordCommand(cost);
   if (run->parsed()) return RunProcessor(config_path);
   if (state->parsed()) {
     if (state->got_subcommand("offsets")) return kpi::app::StateOffsets(state_path);
@@ -232,60 +301,7 @@ int Main(int argc, char** argv) {
     return kpi::app::StateSize(state_path);
   }
 
-  if (cmd->parsed()) {
-    const auto d = ParseDateArg(as_of, "--as-of");
-    if (!d) return 2;
-    replay.as_of = *d;
-    const auto p = kpi::app::PartitionerFromName(partitioner);
-    if (!p) {
-      std::fprintf(stderr,
-                   "kpi-processor: --partitioner must be consistent_random or "
-                   "murmur2_random, got '%s'\n",
-                   partitioner.c_str());
-      return 2;
-    }
-    replay.partitioner = *p;
-    for (const std::string& c : closures) {
-      const auto closure = ParseDateArg(c, "--closure");
-      if (!closure) return 2;
-      replay.closures.push_back(*closure);
-    }
-    for (const std::string& l : limits) {
-      const size_t eq = l.find('=');
-      const std::string name = l.substr(0, eq);
-      const auto field = std::find_if(kpi::kKpiLimitFields.begin(), kpi::kKpiLimitFields.end(),
-                                      [&](const kpi::KpiLimitField& f) { return f.name == name; });
-      int value = 0;
-      const char* digits = eq == std::string::npos ? nullptr : l.c_str() + eq + 1;
-      const auto [end, ec] = digits == nullptr
-                                 ? std::from_chars(l.data(), l.data(), value)
-                                 : std::from_chars(digits, l.data() + l.size(), value);
-      if (field == kpi::kKpiLimitFields.end() || digits == nullptr || ec != std::errc() ||
-          end != l.data() + l.size() || value < 1 || value > field->max) {
-        std::fprintf(stderr,
-                     "kpi-processor: --limit %s: expected NAME=N with NAME a limit of KPIS-2.md "
-                     "section 6 (ehc_plan_days, cp_visit_limit, ...) and N from 1 to its maximum\n",
-                     l.c_str());
-        return 2;
-      }
-      replay.limits.*(field->field) = value;
-    }
-    if (!bank_holidays_file.empty()) {
-      auto dates = kpi::runtime::LoadBankHolidays(bank_holidays_file);
-      if (!dates) {
-        std::fprintf(stderr, "kpi-processor: --bank-holidays-file: %s\n", dates.error().c_str());
-        return 2;
-      }
-      replay.official_holidays = std::move(*dates);
-    }
-    const auto summary = kpi::app::RunReplay(replay);
-    if (!summary) {
-      std::fprintf(stderr, "kpi-processor replay: %s\n", summary.error().c_str());
-      return 1;
-    }
-    std::fputs(kpi::app::FormatSummary(*summary).c_str(), stderr);
-    return 0;
-  }
+  if (cmd->parsed()) return Replay(replay);
   return 2;
 }
 

@@ -146,10 +146,22 @@ void AddHttpFamilies(const HttpCounters& counters, std::vector<MetricFamily>& ou
   for (MetricFamily* f : {&open, &accepted, &requests, &closed}) out.push_back(std::move(*f));
 }
 
-std::vector<MetricFamily> ProcessorCollector::Collect() const {
-  const ProbeSnapshot s = probe_.Snapshot();
-  std::vector<MetricFamily> out;
+namespace {
 
+void Gauge(std::vector<MetricFamily>& out, std::string name, std::string help, double value) {
+  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Gauge);
+  AddSample(f, value);
+  out.push_back(std::move(f));
+}
+
+void Counter(std::vector<MetricFamily>& out, std::string name, std::string help, uint64_t value) {
+  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Counter);
+  AddSample(f, static_cast<double>(value));
+  out.push_back(std::move(f));
+}
+
+// Records consumed, applied, stale and dead-lettered; commits, their timing and the lag.
+void AddEventFamilies(const ProbeSnapshot& s, std::vector<MetricFamily>& out) {
   MetricFamily consumed = Family("kpi_events_consumed_total",
                                  "Input records read, by topic and event kind (unknown: did not "
                                  "decode)",
@@ -205,76 +217,87 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
               {{"topic", p.topic}, {"partition", std::to_string(p.partition)}});
   }
   out.push_back(std::move(lag));
+}
 
-  const auto single_gauge = [&](std::string name, std::string help, double value) {
-    MetricFamily f = Family(std::move(name), std::move(help), MetricType::Gauge);
-    AddSample(f, value);
-    out.push_back(std::move(f));
-  };
-  const auto counter = [&](std::string name, std::string help, uint64_t value) {
-    MetricFamily f = Family(std::move(name), std::move(help), MetricType::Counter);
-    AddSample(f, static_cast<double>(value));
-    out.push_back(std::move(f));
-  };
+// The commit clock, RocksDB, readiness and delivery.
+void AddStateFamilies(const ProbeSnapshot& s, std::vector<MetricFamily>& out) {
   if (s.last_commit_unix_seconds) {
-    single_gauge("kpi_last_commit_timestamp_seconds",
-                 "Unix time of the last successful commit (the process start before the first)",
-                 *s.last_commit_unix_seconds);
+    Gauge(out, "kpi_last_commit_timestamp_seconds",
+          "Unix time of the last successful commit (the process start before the first)",
+          *s.last_commit_unix_seconds);
   }
-  single_gauge("kpi_state_sst_bytes", "RocksDB: total size of the SST files",
-               static_cast<double>(s.status.state_sst_bytes));
-  single_gauge("kpi_state_live_bytes", "RocksDB: estimated size of the live data",
-               static_cast<double>(s.status.state_live_bytes));
-  single_gauge("kpi_block_cache_usage_bytes", "RocksDB: block cache in use",
-               static_cast<double>(s.status.block_cache_usage_bytes));
-  single_gauge("kpi_block_cache_capacity_bytes", "RocksDB: block cache capacity",
-               static_cast<double>(s.status.block_cache_capacity_bytes));
-  single_gauge("kpi_ready", "1 once partitions are assigned and restored", s.ready ? 1 : 0);
-  single_gauge("kpi_delivery_pending_messages",
-               "Output messages the current commit waits for the cluster to acknowledge",
-               static_cast<double>(s.delivery_pending));
-  single_gauge("kpi_delivery_wait_seconds",
-               "How long the current commit has waited for the cluster to acknowledge its "
-               "output (0 when not waiting); it gives up at commit.delivery_timeout_ms (exit 4)",
-               s.delivery_wait_seconds);
+  Gauge(out, "kpi_state_sst_bytes", "RocksDB: total size of the SST files",
+        static_cast<double>(s.status.state_sst_bytes));
+  Gauge(out, "kpi_state_live_bytes", "RocksDB: estimated size of the live data",
+        static_cast<double>(s.status.state_live_bytes));
+  Gauge(out, "kpi_block_cache_usage_bytes", "RocksDB: block cache in use",
+        static_cast<double>(s.status.block_cache_usage_bytes));
+  Gauge(out, "kpi_block_cache_capacity_bytes", "RocksDB: block cache capacity",
+        static_cast<double>(s.status.block_cache_capacity_bytes));
+  Gauge(out, "kpi_ready", "1 once partitions are assigned and restored", s.ready ? 1 : 0);
+  Gauge(out, "kpi_delivery_pending_messages",
+        "Output messages the current commit waits for the cluster to acknowledge",
+        static_cast<double>(s.delivery_pending));
+  Gauge(out, "kpi_delivery_wait_seconds",
+        "How long the current commit has waited for the cluster to acknowledge its "
+        "output (0 when not waiting); it gives up at commit.delivery_timeout_ms (exit 4)",
+        s.delivery_wait_seconds);
+}
+
+// Scaled out: tasks, restores, fencing, the emitter and the global table.
+void AddScaleFamilies(const sinks::ScaleStatus& scale, std::vector<MetricFamily>& out) {
+  Gauge(out, "kpi_tasks_owned", "Scaled out: tasks restored and served by this instance",
+        scale.tasks_owned);
+  Gauge(out, "kpi_tasks_restoring", "Scaled out: tasks being restored from the changelog",
+        scale.tasks_restoring);
+  Gauge(out, "kpi_restore_records_remaining",
+        "Scaled out: changelog records left to read by the restores under way",
+        static_cast<double>(scale.restore_records_remaining));
+  {
+    MetricFamily f = Family("kpi_restores_total",
+                            "Scaled out: task restores completed, by where the state came from",
+                            MetricType::Counter);
+    AddSample(f, static_cast<double>(scale.restored_local), {{"source", "local"}});
+    AddSample(f, static_cast<double>(scale.restored_changelog), {{"source", "changelog"}});
+    AddSample(f, static_cast<double>(scale.rebuilt), {{"source", "rebuild"}});
+    out.push_back(std::move(f));
+  }
+  Counter(out, "kpi_fencings_total",
+          "Scaled out: tasks found claimed by another instance (this one then exits)",
+          scale.fencings);
+  Gauge(out, "kpi_emitter", "Scaled out: 1 on the instance publishing the global rows",
+        scale.emitter ? 1 : 0);
+  Gauge(out, "kpi_global_rows", "Scaled out: rows in the global table",
+        static_cast<double>(scale.global_rows));
+  Gauge(out, "kpi_cells_lag", "Scaled out: cells-topic records not yet read",
+        static_cast<double>(scale.cells_lag));
+}
+
+}  // namespace
+
+std::vector<MetricFamily> ProcessorCollector::Collect() const {
+  const ProbeSnapshot s = probe_.Snapshot();
+  std::vector<MetricFamily> out;
+  AddEventFamilies(s, out);
+  AddStateFamilies(s, out);
   if (http_ != nullptr) AddHttpFamilies(*http_, out);
   MetricFamily build = Family("kpi_build_info", "Build information", MetricType::Gauge);
   AddSample(build, 1, {{"version", KPI_VERSION}});
   out.push_back(std::move(build));
+  if (s.status.scale) AddScaleFamilies(*s.status.scale, out);
+  AddKpiFamilies(out);
+  return out;
+}
 
-  if (const std::optional<sinks::ScaleStatus>& scale = s.status.scale) {
-    single_gauge("kpi_tasks_owned", "Scaled out: tasks restored and served by this instance",
-                 scale->tasks_owned);
-    single_gauge("kpi_tasks_restoring", "Scaled out: tasks being restored from the changelog",
-                 scale->tasks_restoring);
-    single_gauge("kpi_restore_records_remaining",
-                 "Scaled out: changelog records left to read by the restores under way",
-                 static_cast<double>(scale->restore_records_remaining));
-    {
-      MetricFamily f = Family("kpi_restores_total",
-                              "Scaled out: task restores completed, by where the state came from",
-                              MetricType::Counter);
-      AddSample(f, static_cast<double>(scale->restored_local), {{"source", "local"}});
-      AddSample(f, static_cast<double>(scale->restored_changelog), {{"source", "changelog"}});
-      AddSample(f, static_cast<double>(scale->rebuilt), {{"source", "rebuild"}});
-      out.push_back(std::move(f));
-    }
-    counter("kpi_fencings_total",
-            "Scaled out: tasks found claimed by another instance (this one then exits)",
-            scale->fencings);
-    single_gauge("kpi_emitter", "Scaled out: 1 on the instance publishing the global rows",
-                 scale->emitter ? 1 : 0);
-    single_gauge("kpi_global_rows", "Scaled out: rows in the global table",
-                 static_cast<double>(scale->global_rows));
-    single_gauge("kpi_cells_lag", "Scaled out: cells-topic records not yet read",
-                 static_cast<double>(scale->cells_lag));
-  }
+// The KPI gauges of the current and previous weeks and the backlogs, once there is a table (and,
+// scaled out, on the emitter only).
+void ProcessorCollector::AddKpiFamilies(std::vector<MetricFamily>& out) const {
   const std::optional<Date> as_of = probe_.view().as_of();
-  if (!as_of) return out;                // no table yet: no KPI gauges
-  if (!probe_.kpi_gauges()) return out;  // scaled out: the emitter exports them
-  single_gauge("kpi_as_of_timestamp_seconds",
-               "The reporting date (midnight UTC of as_of): snapshots are taken at it",
-               UnixSeconds(*as_of));
+  if (!as_of) return;                // no table yet: no KPI gauges
+  if (!probe_.kpi_gauges()) return;  // scaled out: the emitter exports them
+  Gauge(out, "kpi_as_of_timestamp_seconds",
+        "The reporting date (midnight UTC of as_of): snapshots are taken at it",
+        UnixSeconds(*as_of));
   MetricFamily week_start =
       Family("kpi_week_start_timestamp_seconds",
              "Start (Monday) of the weeks the KPI gauges are about", MetricType::Gauge);
@@ -313,16 +336,15 @@ std::vector<MetricFamily> ProcessorCollector::Collect() const {
   out.push_back(std::move(count));
   out.push_back(std::move(base));
   out.push_back(std::move(backlog));
-  single_gauge("kpi_metrics_series_dropped",
-               "KPI rows without gauges because metrics.max_series was reached",
-               static_cast<double>(selection.dropped));
+  Gauge(out, "kpi_metrics_series_dropped",
+        "KPI rows without gauges because metrics.max_series was reached",
+        static_cast<double>(selection.dropped));
   if (selection.dropped > 0 && !cap_logged_.exchange(true) && log_ != nullptr) {
     log_->warn(
         "metrics.max_series ({}) reached: {} KPI rows have no gauge; narrow metrics.dimensions or "
         "raise the cap (the output topic and /kpi still have every row)",
         options_.max_series, selection.dropped);
   }
-  return out;
 }
 
 std::string SerializeText(const std::vector<prometheus::MetricFamily>& families) {

@@ -68,6 +68,8 @@ class ProcessorCollector final : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
+  void AddKpiFamilies(std::vector<prometheus::MetricFamily>& out) const;
+
   const RuntimeProbe& probe_;
   MetricsOptions options_;
   std::shared_ptr<spdlog::logger> log_;
