@@ -55,7 +55,17 @@ kjava() {
 }
 
 # A Kafka topic-id-like cluster id: 16 random bytes, base64url without padding.
-random_uuid() { python3 -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode())'; }
+# A Kafka cluster id: 16 random bytes, URL-safe base64. Never one starting with '-', which
+# kafka-storage's argument parser takes for an option (one start in 64 failed with "argument
+# --cluster-id/-t: expected one argument"); Kafka's own Uuid.randomUuid() skips those too.
+random_uuid() {
+  python3 -c 'import base64,os
+while True:
+    u = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+    if not u.startswith("-"):
+        print(u)
+        break'
+}
 
 # N free loopback TCP ports, all held while choosing so that none is given twice.
 free_ports() {
