@@ -6,7 +6,7 @@
 #include "processor/engine.h"
 #include "processor/keys.h"
 #include "state/memory_store.h"
-#include "tests/util/checked.h"
+#include "tools/cluster/checked.h"
 
 namespace kpi {
 namespace {

@@ -12,8 +12,8 @@
 #include <tuple>
 #include <utility>
 
-#include "processor/engine_fixture.h"
 #include "state/memory_store.h"
+#include "tests/util/engine_fixture.h"
 
 namespace kpi {
 namespace {

@@ -7,7 +7,7 @@
 #include <tuple>
 #include <vector>
 
-#include "processor/engine_fixture.h"
+#include "tests/util/engine_fixture.h"
 
 namespace kpi {
 namespace {

@@ -11,7 +11,7 @@
 #include "state/faulty_store.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
-#include "tests/util/checked.h"
+#include "tools/cluster/checked.h"
 
 namespace kpi::state {
 namespace {

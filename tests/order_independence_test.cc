@@ -18,7 +18,7 @@
 #include "processor/validate.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
-#include "tests/util/checked.h"
+#include "tools/cluster/checked.h"
 #include "tools/gen/generator.h"
 
 namespace kpi {

@@ -16,7 +16,7 @@
 #include "sinks/web/basic_auth.h"
 #include "sinks/web/web_config.h"
 #include "state/rocksdb/rocksdb_store.h"
-#include "tests/util/checked.h"
+#include "tools/cluster/checked.h"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "events.pb.h"
-#include "processor/runtime/memory_bus_testing.h"
 #include "processor/runtime/runtime.h"
+#include "tests/util/memory_bus_testing.h"
 
 namespace kpi::runtime {
 namespace {

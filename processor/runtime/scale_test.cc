@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "processor/runtime/memory_bus_testing.h"
 #include "processor/runtime/runtime.h"
+#include "tests/util/memory_bus_testing.h"
 
 namespace kpi::runtime {
 namespace {

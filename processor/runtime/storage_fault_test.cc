@@ -14,9 +14,9 @@
 #include <map>
 #include <string>
 
-#include "processor/runtime/memory_bus_testing.h"
 #include "processor/runtime/runtime.h"
 #include "state/faulty_store.h"
+#include "tests/util/memory_bus_testing.h"
 
 namespace kpi::runtime {
 namespace {

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "tests/util/raw_http.h"
+#include "tools/cluster/raw_http.h"
 
 namespace kpi::sinks {
 namespace {

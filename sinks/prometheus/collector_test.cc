@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "sinks/prometheus/server.h"
-#include "tests/util/http_get.h"
+#include "tools/cluster/http_get.h"
 
 namespace kpi::sinks {
 namespace {

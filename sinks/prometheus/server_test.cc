@@ -8,8 +8,8 @@
 #include <chrono>
 #include <filesystem>
 
-#include "tests/util/http_get.h"
-#include "tests/util/web_testing.h"
+#include "tools/cluster/http_get.h"
+#include "tools/cluster/web_testing.h"
 
 namespace kpi::sinks {
 namespace {

@@ -7,7 +7,7 @@
 #include "sinks/web/basic_auth.h"
 #include "sinks/web/tls_context.h"
 #include "sinks/web/web_config.h"
-#include "tests/util/web_testing.h"
+#include "tools/cluster/web_testing.h"
 
 namespace kpi::sinks {
 namespace {

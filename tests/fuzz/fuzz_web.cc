@@ -10,7 +10,7 @@
 #include "sinks/web/basic_auth.h"
 #include "sinks/web/web_config.h"
 #include "tests/fuzz/require.h"
-#include "tests/util/web_testing.h"
+#include "tools/cluster/web_testing.h"
 
 namespace {
 

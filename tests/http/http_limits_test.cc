@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "sinks/prometheus/server.h"
-#include "tests/util/raw_http.h"
-#include "tests/util/web_testing.h"
+#include "tools/cluster/raw_http.h"
+#include "tools/cluster/web_testing.h"
 
 namespace kpi::sinks {
 namespace {

@@ -15,7 +15,7 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/kafka/harness.h"
+#include "tools/cluster/harness.h"
 #include "tools/gen/generator.h"
 
 namespace kpi::testing {

@@ -11,7 +11,7 @@
 #include "processor/runtime/publisher.h"
 #include "processor/runtime/rdkafka_bus.h"
 #include "state/memory_store.h"
-#include "tests/kafka/harness.h"
+#include "tools/cluster/harness.h"
 
 namespace kpi::testing {
 namespace {

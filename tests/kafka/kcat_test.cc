@@ -12,7 +12,7 @@
 #include <map>
 #include <thread>
 
-#include "tests/kafka/harness.h"
+#include "tools/cluster/harness.h"
 
 namespace kpi::testing {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "processor/runtime/runtime.h"
 #include "processor/validate.h"
-#include "tests/kafka/harness.h"
+#include "tools/cluster/harness.h"
 
 namespace kpi::testing {
 namespace {

@@ -12,9 +12,9 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/kafka/harness.h"
-#include "tests/util/http_get.h"
-#include "tests/util/raw_http.h"
+#include "tools/cluster/harness.h"
+#include "tools/cluster/http_get.h"
+#include "tools/cluster/raw_http.h"
 #include "tools/gen/generator.h"
 
 namespace kpi::testing {

@@ -16,7 +16,7 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/kafka/harness.h"
+#include "tools/cluster/harness.h"
 
 namespace kpi::testing {
 namespace {

@@ -19,8 +19,8 @@
 #include <thread>
 
 #include "processor/runtime/rdkafka_bus.h"
-#include "tests/kafka/harness.h"
-#include "tests/util/http_get.h"
+#include "tools/cluster/harness.h"
+#include "tools/cluster/http_get.h"
 #include "tools/gen/generator.h"
 
 namespace kpi::testing {

@@ -13,9 +13,9 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/kafka/harness.h"
-#include "tests/util/http_get.h"
-#include "tests/util/web_testing.h"
+#include "tools/cluster/harness.h"
+#include "tools/cluster/http_get.h"
+#include "tools/cluster/web_testing.h"
 #include "tools/gen/generator.h"
 
 namespace kpi::testing {

@@ -14,7 +14,7 @@
 
 #include "processor/engine.h"
 #include "state/memory_store.h"
-#include "tests/util/checked.h"
+#include "tools/cluster/checked.h"
 
 namespace kpi {
 

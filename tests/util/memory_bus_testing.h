@@ -19,7 +19,7 @@
 #include "processor/runtime/runtime.h"
 #include "processor/validate.h"
 #include "state/memory_store.h"
-#include "tests/util/checked.h"
+#include "tools/cluster/checked.h"
 #include "tools/gen/generator.h"
 #include "tools/gen/route.h"
 

@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "tests/kafka/harness.h"
-#include "tests/util/http_get.h"
+#include "tools/cluster/harness.h"
+#include "tools/cluster/http_get.h"
 
 namespace kpi::bench {
 

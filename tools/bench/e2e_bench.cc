@@ -34,9 +34,9 @@
 #include <mutex>
 #include <thread>
 
-#include "tests/kafka/harness.h"
-#include "tests/util/raw_http.h"
 #include "tools/bench/bench_cluster.h"
+#include "tools/cluster/harness.h"
+#include "tools/cluster/raw_http.h"
 #include "tools/gen/generator.h"
 #include "tools/guarded_main.h"
 

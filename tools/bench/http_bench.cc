@@ -30,7 +30,7 @@
 #include "sinks/http/event_server.h"
 #include "sinks/prometheus/collector.h"
 #include "sinks/query.h"
-#include "tests/util/raw_http.h"
+#include "tools/cluster/raw_http.h"
 #include "tools/guarded_main.h"
 
 namespace {

@@ -24,9 +24,9 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/kafka/harness.h"
-#include "tests/util/http_get.h"
 #include "tools/bench/bench_cluster.h"
+#include "tools/cluster/harness.h"
+#include "tools/cluster/http_get.h"
 #include "tools/gen/generator.h"
 #include "tools/guarded_main.h"
 

@@ -22,8 +22,8 @@
 #include <set>
 #include <thread>
 
-#include "tests/kafka/harness.h"
 #include "tools/bench/bench_cluster.h"
+#include "tools/cluster/harness.h"
 #include "tools/gen/generator.h"
 #include "tools/guarded_main.h"
 

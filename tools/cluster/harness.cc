@@ -1,4 +1,4 @@
-#include "tests/kafka/harness.h"
+#include "tools/cluster/harness.h"
 
 #include <fcntl.h>
 #include <google/protobuf/struct.pb.h>
@@ -24,8 +24,8 @@
 #include "processor/values.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
-#include "tests/util/checked.h"
-#include "tests/util/http_get.h"
+#include "tools/cluster/checked.h"
+#include "tools/cluster/http_get.h"
 #include "tools/gen/route.h"
 
 namespace kpi::testing {

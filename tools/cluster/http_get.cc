@@ -1,4 +1,4 @@
-#include "tests/util/http_get.h"
+#include "tools/cluster/http_get.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

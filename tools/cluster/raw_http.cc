@@ -1,4 +1,4 @@
-#include "tests/util/raw_http.h"
+#include "tools/cluster/raw_http.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,7 +13,7 @@
 #include <cstring>
 #include <utility>
 
-#include "tests/util/web_testing.h"
+#include "tools/cluster/web_testing.h"
 
 namespace kpi::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/util/web_testing.h"
+#include "tools/cluster/web_testing.h"
 
 #include <sys/wait.h>
 
