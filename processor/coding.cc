@@ -4,15 +4,15 @@
 
 namespace kpi::coding {
 
-void Writer::Fixed32(uint32_t v) {
+void ByteWriter::Fixed32(uint32_t v) {
   for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>(v >> (8 * i)));
 }
 
-void Writer::Fixed64(uint64_t v) {
+void ByteWriter::Fixed64(uint64_t v) {
   for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>(v >> (8 * i)));
 }
 
-void Writer::Varint(uint64_t v) {
+void ByteWriter::Varint(uint64_t v) {
   while (v >= 0x80) {
     out_.push_back(static_cast<char>(v | 0x80));
     v >>= 7;
@@ -20,19 +20,19 @@ void Writer::Varint(uint64_t v) {
   out_.push_back(static_cast<char>(v));
 }
 
-std::optional<Reader> Reader::Open(std::string_view value) {
+std::optional<ByteReader> ByteReader::Open(std::string_view value) {
   if (value.empty() || static_cast<uint8_t>(value[0]) != kFormat) return std::nullopt;
-  return Reader(value.substr(1));
+  return ByteReader(value.substr(1));
 }
 
-bool Reader::U8(uint8_t& v) {
+bool ByteReader::U8(uint8_t& v) {
   if (in_.empty()) return false;
   v = static_cast<uint8_t>(in_[0]);
   in_.remove_prefix(1);
   return true;
 }
 
-bool Reader::Fixed32(uint32_t& v) {
+bool ByteReader::Fixed32(uint32_t& v) {
   if (in_.size() < 4) return false;
   v = 0;
   for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(in_[i])) << (8 * i);
@@ -40,7 +40,7 @@ bool Reader::Fixed32(uint32_t& v) {
   return true;
 }
 
-bool Reader::Fixed64(uint64_t& v) {
+bool ByteReader::Fixed64(uint64_t& v) {
   if (in_.size() < 8) return false;
   v = 0;
   for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in_[i])) << (8 * i);
@@ -48,7 +48,7 @@ bool Reader::Fixed64(uint64_t& v) {
   return true;
 }
 
-bool Reader::Varint(uint64_t& v) {
+bool ByteReader::Varint(uint64_t& v) {
   v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (in_.empty()) return false;
@@ -64,28 +64,28 @@ bool Reader::Varint(uint64_t& v) {
   return false;
 }
 
-bool Reader::Varint32(uint32_t& v) {
+bool ByteReader::Varint32(uint32_t& v) {
   uint64_t wide = 0;
   if (!Varint(wide) || wide > UINT32_MAX) return false;
   v = static_cast<uint32_t>(wide);
   return true;
 }
 
-bool Reader::Signed(int64_t& v) {
+bool ByteReader::Signed(int64_t& v) {
   uint64_t z = 0;
   if (!Varint(z)) return false;
   v = UnZigZag(z);
   return true;
 }
 
-bool Reader::Signed32(int32_t& v) {
+bool ByteReader::Signed32(int32_t& v) {
   int64_t wide = 0;
   if (!Signed(wide) || wide < INT32_MIN || wide > INT32_MAX) return false;
   v = static_cast<int32_t>(wide);
   return true;
 }
 
-bool Reader::Bytes(std::string_view& s) {
+bool ByteReader::Bytes(std::string_view& s) {
   uint64_t n = 0;
   if (!Varint(n) || n > in_.size()) return false;
   s = in_.substr(0, n);
@@ -93,7 +93,7 @@ bool Reader::Bytes(std::string_view& s) {
   return true;
 }
 
-bool Reader::Bytes(std::string& s) {
+bool ByteReader::Bytes(std::string& s) {
   std::string_view view;
   if (!Bytes(view)) return false;
   s.assign(view);
@@ -106,14 +106,14 @@ bool InDayRange(int64_t days) {
   return days >= first && days <= last;
 }
 
-bool Reader::Day(Date& d) {
+bool ByteReader::Day(Date& d) {
   int32_t days = 0;
   if (!Signed32(days) || !InDayRange(days)) return false;
   d = Date(days);
   return true;
 }
 
-bool Reader::OptionalDay(std::optional<Date>& d) {
+bool ByteReader::OptionalDay(std::optional<Date>& d) {
   uint64_t z = 0;
   if (!Varint(z)) return false;
   if (z == 0) {

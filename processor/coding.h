@@ -3,7 +3,7 @@
 // in a fixed byte order whatever the host: fixed-width integers little-endian, varints (7 bits a
 // byte, low first), signed values zigzag-encoded, strings length-prefixed.
 //
-// A Reader never guesses: each read returns false when the bytes run out or are malformed, and
+// A ByteReader never guesses: each read returns false when the bytes run out or are malformed, and
 // `Open` fails for a value of another format. A caller turns a false into a corruption error; a
 // value that does not decode is never taken for an absent one.
 // Thread-safety: value types.
@@ -30,10 +30,10 @@ constexpr int64_t UnZigZag(uint64_t z) {
   return static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
 }
 
-class Writer {
+class ByteWriter {
  public:
   // Starts a value: clears `out` and writes the format byte.
-  explicit Writer(std::string& out) : out_(out) {
+  explicit ByteWriter(std::string& out) : out_(out) {
     out_.clear();
     out_.push_back(static_cast<char>(kFormat));
   }
@@ -58,10 +58,10 @@ class Writer {
 // stores does, and date arithmetic on any of them stays far from int32 overflow.
 bool InDayRange(int64_t days);
 
-class Reader {
+class ByteReader {
  public:
   // A reader over `value` past its format byte; nullopt when the value is of another format.
-  static std::optional<Reader> Open(std::string_view value);
+  static std::optional<ByteReader> Open(std::string_view value);
 
   bool U8(uint8_t& v);
   bool Fixed32(uint32_t& v);
@@ -79,7 +79,7 @@ class Reader {
   bool done() const { return in_.empty(); }
 
  private:
-  explicit Reader(std::string_view in) : in_(in) {}
+  explicit ByteReader(std::string_view in) : in_(in) {}
   std::string_view in_;
 };
 

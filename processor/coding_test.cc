@@ -12,11 +12,11 @@ namespace {
 
 TEST(CodingTest, FixedWidthIsLittleEndianWhateverTheHost) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.Fixed32(0x01020304);
   w.Fixed64(0x0102030405060708);
   EXPECT_EQ(out, std::string("\x04\x04\x03\x02\x01\x08\x07\x06\x05\x04\x03\x02\x01", 13));
-  auto in = coding::Reader::Open(out);
+  auto in = coding::ByteReader::Open(out);
   ASSERT_TRUE(in);
   uint32_t a = 0;
   uint64_t b = 0;
@@ -29,10 +29,10 @@ TEST(CodingTest, VarintsAndZigZagRoundTripAtTheLimits) {
   for (const int64_t v : {int64_t{0}, int64_t{-1}, int64_t{1}, int64_t{63}, int64_t{-64},
                           int64_t{INT32_MIN}, int64_t{INT32_MAX}, INT64_MIN, INT64_MAX}) {
     std::string out;
-    coding::Writer w(out);
+    coding::ByteWriter w(out);
     w.Signed(v);
     w.Varint(static_cast<uint64_t>(v));
-    auto in = coding::Reader::Open(out);
+    auto in = coding::ByteReader::Open(out);
     int64_t s = 0;
     uint64_t u = 0;
     ASSERT_TRUE(in && in->Signed(s) && in->Varint(u) && in->done()) << v;
@@ -40,41 +40,41 @@ TEST(CodingTest, VarintsAndZigZagRoundTripAtTheLimits) {
     EXPECT_EQ(u, static_cast<uint64_t>(v));
   }
   std::string small;
-  coding::Writer(small).Signed(-1);
+  coding::ByteWriter(small).Signed(-1);
   EXPECT_EQ(small, std::string("\x04\x01", 2));  // zigzag: -1 is 1, one byte
 }
 
 TEST(CodingTest, MalformedVarintsAreRejected) {
   uint64_t v = 0;
   // Runs out.
-  EXPECT_FALSE(coding::Reader::Open(std::string("\x04\x80", 2))->Varint(v));
+  EXPECT_FALSE(coding::ByteReader::Open(std::string("\x04\x80", 2))->Varint(v));
   // Eleven bytes: more than 64 bits.
   EXPECT_FALSE(
-      coding::Reader::Open(std::string("\x04") + std::string(10, '\xff') + "\x01")->Varint(v));
+      coding::ByteReader::Open(std::string("\x04") + std::string(10, '\xff') + "\x01")->Varint(v));
   // Not the shortest form: 0 written in two bytes.
-  EXPECT_FALSE(coding::Reader::Open(std::string("\x04\x80\x00", 3))->Varint(v));
+  EXPECT_FALSE(coding::ByteReader::Open(std::string("\x04\x80\x00", 3))->Varint(v));
   uint32_t narrow = 0;
   std::string wide;
-  coding::Writer(wide).Varint(uint64_t{1} << 32);
-  EXPECT_FALSE(coding::Reader::Open(wide)->Varint32(narrow));
+  coding::ByteWriter(wide).Varint(uint64_t{1} << 32);
+  EXPECT_FALSE(coding::ByteReader::Open(wide)->Varint32(narrow));
 }
 
 TEST(CodingTest, AValueOfAnotherFormatDoesNotOpen) {
-  EXPECT_FALSE(coding::Reader::Open(""));
-  EXPECT_FALSE(coding::Reader::Open(std::string("\x01\x00", 2)));
-  EXPECT_FALSE(coding::Reader::Open(std::string("\x02\x00", 2)));  // format 2: another release
-  EXPECT_FALSE(coding::Reader::Open(std::string("\x03\x00", 2)));  // format 3: before Part II
-  EXPECT_TRUE(coding::Reader::Open(std::string("\x04", 1)));
+  EXPECT_FALSE(coding::ByteReader::Open(""));
+  EXPECT_FALSE(coding::ByteReader::Open(std::string("\x01\x00", 2)));
+  EXPECT_FALSE(coding::ByteReader::Open(std::string("\x02\x00", 2)));  // format 2: another release
+  EXPECT_FALSE(coding::ByteReader::Open(std::string("\x03\x00", 2)));  // format 3: before Part II
+  EXPECT_TRUE(coding::ByteReader::Open(std::string("\x04", 1)));
 }
 
 TEST(CodingTest, BytesAndOptionalDays) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.Bytes(std::string("a\0b", 3));
   w.OptionalDay(std::nullopt);
   w.OptionalDay(Date(-5));
   w.Day(Date::FromYmd(2026, 3, 9));
-  auto in = coding::Reader::Open(out);
+  auto in = coding::ByteReader::Open(out);
   std::string s;
   std::optional<Date> none = Date(1);
   std::optional<Date> some;
@@ -86,9 +86,9 @@ TEST(CodingTest, BytesAndOptionalDays) {
   EXPECT_EQ(some, Date(-5));
   EXPECT_EQ(day, Date::FromYmd(2026, 3, 9));
   // A length past the end.
-  EXPECT_FALSE(coding::Reader::Open(std::string("\x04\x05"
-                                                "ab",
-                                                4))
+  EXPECT_FALSE(coding::ByteReader::Open(std::string("\x04\x05"
+                                                    "ab",
+                                                    4))
                    ->Bytes(s));
 }
 
@@ -151,7 +151,7 @@ TEST(ValuesTest, ValuesThatCannotBeStoredAreCorruption) {
   // after the first), a zero inside a literal run, an empty run before the end, too many days.
   const auto runs = [](std::initializer_list<std::pair<int, std::string>> parts) {
     std::string out;
-    coding::Writer w(out);
+    coding::ByteWriter w(out);
     for (const auto& [zeros, literal] : parts) {
       w.Varint(static_cast<uint64_t>(zeros));
       w.Bytes(literal);

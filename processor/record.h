@@ -218,12 +218,12 @@ struct Record {
 };
 
 namespace coding {
-class Writer;
-class Reader;
+class ByteWriter;
+class ByteReader;
 }  // namespace coding
 // recorded_at in the codec of coding.h: zigzag seconds, then nanos (below 10^9) as a varint.
-void PutRecordedAt(coding::Writer& w, const RecordedAt& at);
-bool GetRecordedAt(coding::Reader& in, RecordedAt& at);
+void PutRecordedAt(coding::ByteWriter& w, const RecordedAt& at);
+bool GetRecordedAt(coding::ByteReader& in, RecordedAt& at);
 
 // The body of `kind`, default-initialised.
 Body EmptyBody(Kind kind);

@@ -6,7 +6,7 @@ namespace kpi {
 
 std::string EncodeMark(const StoredMark& mark) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.U8(static_cast<uint8_t>(static_cast<uint8_t>(mark.code) | (mark.part_time ? 0x40 : 0) |
                             (mark.deleted ? 0x80 : 0)));
   PutRecordedAt(w, mark.recorded_at);
@@ -14,7 +14,7 @@ std::string EncodeMark(const StoredMark& mark) {
 }
 
 std::optional<StoredMark> DecodeMark(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   uint8_t flags = 0;
   StoredMark m;
   if (!in || !in->U8(flags) || !GetRecordedAt(*in, m.recorded_at) || !in->done() ||
@@ -31,7 +31,7 @@ std::optional<StoredMark> DecodeMark(std::string_view bytes) {
 // count after each week. A plan open for years: about three bytes a week.
 std::string EncodeDistinctRefs(const std::vector<WeekRefs>& weeks) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.Varint(weeks.size());
   for (size_t i = 0; i < weeks.size(); ++i) {
     if (i == 0) {
@@ -45,7 +45,7 @@ std::string EncodeDistinctRefs(const std::vector<WeekRefs>& weeks) {
 }
 
 std::optional<std::vector<WeekRefs>> DecodeDistinctRefs(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   uint64_t n = 0;
   if (!in || !in->Varint(n) || n == 0 || n > bytes.size()) return std::nullopt;
   std::vector<WeekRefs> weeks(n);
@@ -67,7 +67,7 @@ std::optional<std::vector<WeekRefs>> DecodeDistinctRefs(std::string_view bytes) 
 
 std::string EncodeAbsenceEntries(const std::vector<AbsenceEntry>& entries) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.Varint(entries.size());
   for (const AbsenceEntry& e : entries) {
     w.Day(e.week);
@@ -79,7 +79,7 @@ std::string EncodeAbsenceEntries(const std::vector<AbsenceEntry>& entries) {
 }
 
 std::optional<std::vector<AbsenceEntry>> DecodeAbsenceEntries(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   uint64_t n = 0;
   if (!in || !in->Varint(n) || n > bytes.size()) return std::nullopt;
   std::vector<AbsenceEntry> entries(n);
@@ -101,7 +101,7 @@ std::optional<std::vector<AbsenceEntry>> DecodeAbsenceEntries(std::string_view b
 // autumn term's summary is a few dozen bytes, a full year's about 300.
 std::string EncodeDaySummary(std::string_view summary) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   size_t i = 0;
   while (i < summary.size()) {
     const size_t zeros_from = i;
@@ -115,7 +115,7 @@ std::string EncodeDaySummary(std::string_view summary) {
 }
 
 std::optional<std::string> DecodeDaySummary(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   if (!in) return std::nullopt;
   std::string summary;
   summary.reserve(kSummaryDays);
@@ -140,7 +140,7 @@ std::optional<std::string> DecodeDaySummary(std::string_view bytes) {
 
 std::string EncodeCell(const StoredCell& cell) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.Signed(cell.count);
   w.Signed(cell.base);
   w.Varint(cell.revision);
@@ -148,7 +148,7 @@ std::string EncodeCell(const StoredCell& cell) {
 }
 
 std::optional<StoredCell> DecodeCell(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   StoredCell c;
   if (!in || !in->Signed(c.count) || !in->Signed(c.base) || !in->Varint(c.revision) ||
       !in->done()) {
@@ -159,13 +159,13 @@ std::optional<StoredCell> DecodeCell(std::string_view bytes) {
 
 std::string EncodeAsOf(Date as_of) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.Fixed32(static_cast<uint32_t>(as_of.days()));
   return out;
 }
 
 std::optional<Date> DecodeAsOf(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   uint32_t days = 0;
   if (!in || !in->Fixed32(days) || !in->done()) return std::nullopt;
   return Date(static_cast<int32_t>(days));
@@ -178,13 +178,13 @@ int AsOfFormat(std::string_view bytes) {
 
 std::string EncodeOffset(int64_t next_offset) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.Signed(next_offset);
   return out;
 }
 
 std::optional<int64_t> DecodeOffset(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   int64_t offset = 0;
   if (!in || !in->Signed(offset) || !in->done()) return std::nullopt;
   return offset;

@@ -1,4 +1,4 @@
-// Kafka as the runtime sees it: a source of input records (a consumer group member), a sink for
+// Kafka as the runtime sees it: a source of input records (a consumer group member), a producer for
 // produced records, and a reader of single partitions (no group) for reading topics back. Two
 // implementations: rdkafka_bus.h (librdkafka, for `run`) and memory_bus.h (in process, for fast
 // deterministic tests of the commit protocol).
@@ -37,7 +37,7 @@ struct InRecord {
   std::string_view key;
   std::string_view value;
   std::optional<int64_t> timestamp_ms;  // the record's Kafka timestamp (Unix ms)
-  // Filled by Reader only (the group source leaves them out: input records need none).
+  // Filled by PartitionReader only (the group source leaves them out: input records need none).
   std::vector<std::pair<std::string_view, std::string_view>> headers;
 
   std::optional<std::string_view> Header(std::string_view name) const {
@@ -87,9 +87,9 @@ struct Delivered {
 };
 
 // The producer.
-class Sink {
+class Producer {
  public:
-  virtual ~Sink() = default;
+  virtual ~Producer() = default;
   // Queues a message; `partition` -1 lets the client's partitioner choose by key.
   virtual std::expected<void, std::string> Produce(const OutMessage& message,
                                                    int32_t partition = -1) = 0;
@@ -105,9 +105,9 @@ class Sink {
 };
 
 // Reads partitions it is assigned, outside any group.
-class Reader {
+class PartitionReader {
  public:
-  virtual ~Reader() = default;
+  virtual ~PartitionReader() = default;
   // 0 when the topic does not exist (an existing topic has at least one partition).
   virtual std::expected<int32_t, std::string> PartitionCount(const std::string& topic,
                                                              int timeout_ms) = 0;
@@ -123,11 +123,12 @@ class Reader {
 // One instance's clients.
 struct Bus {
   std::unique_ptr<Source> source;
-  std::unique_ptr<Sink> sink;
-  std::unique_ptr<Reader> reader;  // reading back what the sink wrote: dead letters, fencing
+  std::unique_ptr<Producer> producer;
+  std::unique_ptr<PartitionReader>
+      reader;  // reading back what the producer wrote: dead letters, fencing
   // Scaled out only: restoring tasks from the changelog, and reading the cells and output topics.
-  std::unique_ptr<Reader> restore_reader;
-  std::unique_ptr<Reader> global_reader;
+  std::unique_ptr<PartitionReader> restore_reader;
+  std::unique_ptr<PartitionReader> global_reader;
 };
 
 }  // namespace kpi::runtime

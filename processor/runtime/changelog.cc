@@ -9,7 +9,7 @@ namespace kpi::runtime {
 
 std::string EncodeLogRecord(const LogRecord& r) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.U8(static_cast<uint8_t>(r.type));
   w.Varint(r.epoch);
   if (r.type == LogRecord::Type::kClaim) {
@@ -30,7 +30,7 @@ std::string EncodeLogRecord(const LogRecord& r) {
 }
 
 std::optional<LogRecord> DecodeLogRecord(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   LogRecord r;
   uint8_t type = 0;
   if (!in || !in->U8(type) || !in->Varint(r.epoch)) return std::nullopt;

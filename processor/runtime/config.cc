@@ -77,9 +77,9 @@ std::vector<std::string> SplitList(const std::string& text) {
   return out;
 }
 
-class Reader {
+class SettingsReader {
  public:
-  explicit Reader(Settings settings) : settings_(std::move(settings)) {}
+  explicit SettingsReader(Settings settings) : settings_(std::move(settings)) {}
 
   std::optional<std::string> Take(const std::string& name) {
     const auto it = settings_.find(name);
@@ -140,7 +140,7 @@ class Reader {
 namespace {
 
 // http.*: the limits of both endpoints (sinks/http/request_head.h).
-std::expected<void, std::string> ParseHttpLimits(Reader& r, sinks::HttpLimits& limits) {
+std::expected<void, std::string> ParseHttpLimits(SettingsReader& r, sinks::HttpLimits& limits) {
   for (const auto& [name, lo, hi, target] :
        {std::tuple{"http.max_connections", 1, 1000000, &limits.max_connections},
         std::tuple{"http.max_connections_per_client", 1, 1000000,
@@ -166,7 +166,7 @@ std::expected<void, std::string> ParseHttpLimits(Reader& r, sinks::HttpLimits& l
 namespace {
 
 // input.*: topics, formats, start and the record bound.
-std::expected<void, std::string> ParseInput(Reader& r, Config& c) {
+std::expected<void, std::string> ParseInput(SettingsReader& r, Config& c) {
   if (auto v = r.Take("input.topics")) c.input_topics = SplitList(*v);
   if (c.input_topics.empty())
     return std::unexpected<std::string>("input.topics: name at least one topic");
@@ -174,7 +174,7 @@ std::expected<void, std::string> ParseInput(Reader& r, Config& c) {
     return std::unexpected<std::string>(x.error());
   for (auto it = r.rest().begin(); it != r.rest().end();) {
     if (it->first.starts_with("input.formats.")) {
-      auto f = Reader::ParseFormat(it->first, it->second);
+      auto f = SettingsReader::ParseFormat(it->first, it->second);
       if (!f) return std::unexpected<std::string>(f.error());
       c.topic_formats[it->first.substr(14)] = *f;
       it = r.rest().erase(it);
@@ -198,7 +198,7 @@ std::expected<void, std::string> ParseInput(Reader& r, Config& c) {
 }
 
 // output.* and scale.*.
-std::expected<void, std::string> ParseOutputAndScale(Reader& r, Config& c) {
+std::expected<void, std::string> ParseOutputAndScale(SettingsReader& r, Config& c) {
   if (auto v = r.Take("output.topic")) c.output_topic = *v;
   if (auto x = r.FormatSetting("output.format", c.output_format); !x) {
     return std::unexpected<std::string>(x.error());
@@ -225,7 +225,7 @@ std::expected<void, std::string> ParseOutputAndScale(Reader& r, Config& c) {
 }
 
 // state.* and commit.*.
-std::expected<void, std::string> ParseState(Reader& r, Config& c) {
+std::expected<void, std::string> ParseState(SettingsReader& r, Config& c) {
   if (auto v = r.Take("state.path")) c.state_path = *v;
   int cache_mb = static_cast<int>(c.block_cache_mb);
   if (auto x = r.Int("state.block_cache_mb", 1, 1 << 20, cache_mb); !x) {
@@ -258,7 +258,7 @@ std::expected<void, std::string> ParseState(Reader& r, Config& c) {
 }
 
 // calendar.* (closures, bank holidays, limits) and processing.as_of.
-std::expected<void, std::string> ParseCalendar(Reader& r, Config& c) {
+std::expected<void, std::string> ParseCalendar(SettingsReader& r, Config& c) {
   if (auto v = r.Take("calendar.closures")) {
     for (const std::string& d : SplitList(*v)) {
       const auto date = Date::Parse(d);
@@ -299,7 +299,7 @@ std::expected<void, std::string> ParseCalendar(Reader& r, Config& c) {
 }
 
 // metrics.*, http.* and web.*.
-std::expected<void, std::string> ParseEndpoints(Reader& r, Config& c) {
+std::expected<void, std::string> ParseEndpoints(SettingsReader& r, Config& c) {
   for (const auto& [name, target] : {std::pair{"metrics.address", &c.metrics_address},
                                      std::pair{"http.address", &c.http_address}}) {
     const auto v = r.Take(name);
@@ -401,7 +401,7 @@ std::expected<Config, std::string> ParseConfig(const std::string& yaml,
   ApplyEnvironment(env, settings);
 
   Config c;
-  Reader r(std::move(settings));
+  SettingsReader r(std::move(settings));
   for (auto it = r.rest().begin(); it != r.rest().end();) {
     if (it->first.starts_with("kafka.")) {
       c.kafka[it->first.substr(6)] = it->second;

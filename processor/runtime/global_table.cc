@@ -20,7 +20,7 @@ bool CellsRecord::operator==(const CellsRecord& o) const {
 
 std::string EncodeCellsRecord(const CellsRecord& r) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.Varint(r.epoch);
   w.U8(r.snapshot ? 1 : 0);
   w.Varint(r.part);
@@ -40,7 +40,7 @@ std::string EncodeCellsRecord(const CellsRecord& r) {
 }
 
 std::optional<CellsRecord> DecodeCellsRecord(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   CellsRecord r;
   uint8_t snapshot = 0;
   uint64_t part = 0;

@@ -284,10 +284,10 @@ class MemorySource final : public Source {
 
 // ---- sink ----
 
-class MemorySink final : public Sink {
+class MemoryProducer final : public Producer {
  public:
-  explicit MemorySink(std::shared_ptr<MemoryCluster> cluster) : cluster_(std::move(cluster)) {}
-  ~MemorySink() override {
+  explicit MemoryProducer(std::shared_ptr<MemoryCluster> cluster) : cluster_(std::move(cluster)) {}
+  ~MemoryProducer() override {
     std::lock_guard lock(cluster_->mu_);
     if (!cluster_->deliver_queued_on_destroy_) return;
     for (const auto& [m, partition] : queued_) cluster_->AppendLocked(m.topic, partition, m, 0);
@@ -314,7 +314,7 @@ class MemorySink final : public Sink {
 
 // ---- reader ----
 
-class MemoryReader final : public Reader {
+class MemoryReader final : public PartitionReader {
  public:
   explicit MemoryReader(std::shared_ptr<MemoryCluster> cluster) : cluster_(std::move(cluster)) {}
   std::expected<int32_t, std::string> PartitionCount(const std::string& topic, int) override {
@@ -362,10 +362,10 @@ std::unique_ptr<Source> MemoryCluster::NewSource(const std::string& group,
                                                  std::vector<std::string> topics) {
   return std::make_unique<MemorySource>(shared_from_this(), group, std::move(topics));
 }
-std::unique_ptr<Sink> MemoryCluster::NewSink() {
-  return std::make_unique<MemorySink>(shared_from_this());
+std::unique_ptr<Producer> MemoryCluster::NewSink() {
+  return std::make_unique<MemoryProducer>(shared_from_this());
 }
-std::unique_ptr<Reader> MemoryCluster::NewReader() {
+std::unique_ptr<PartitionReader> MemoryCluster::NewReader() {
   return std::make_unique<MemoryReader>(shared_from_this());
 }
 Bus MemoryCluster::NewBus(const std::string& group, std::vector<std::string> topics) {

@@ -46,7 +46,7 @@ class MemoryCluster : public std::enable_shared_from_this<MemoryCluster> {
   std::vector<std::pair<int32_t, StoredRecord>> ReadAll(const std::string& topic);
   // Retention: drops the partition's records before `offset`.
   void DropBefore(const TopicPartition& tp, int64_t offset);
-  // Queued, undelivered messages of a sink destroyed without Flush: delivered (true) or lost.
+  // Queued, undelivered messages of a producer destroyed without Flush: delivered (true) or lost.
   void SetDeliverQueuedOnDestroy(bool deliver);
   // Ends the session of `group`'s member `member` (1-based, in join order): its next Poll
   // revokes everything as lost, and the others are rebalanced.
@@ -57,13 +57,13 @@ class MemoryCluster : public std::enable_shared_from_this<MemoryCluster> {
 
   // Clients. The source joins `group` and subscribes to `topics`.
   std::unique_ptr<Source> NewSource(const std::string& group, std::vector<std::string> topics);
-  std::unique_ptr<Sink> NewSink();
-  std::unique_ptr<Reader> NewReader();
+  std::unique_ptr<Producer> NewSink();
+  std::unique_ptr<PartitionReader> NewReader();
   Bus NewBus(const std::string& group, std::vector<std::string> topics);
 
  private:
   friend class MemorySource;
-  friend class MemorySink;
+  friend class MemoryProducer;
   friend class MemoryReader;
   MemoryCluster() = default;
   struct Partition {

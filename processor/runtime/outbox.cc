@@ -30,7 +30,7 @@ std::optional<uint64_t> EntrySeq(std::string_view key) {
 
 std::string EncodeOutMessage(const OutMessage& m) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.Bytes(m.topic);
   w.Bytes(m.key);
   w.Bytes(m.value);
@@ -47,7 +47,7 @@ std::string EncodeOutMessage(const OutMessage& m) {
 }
 
 std::optional<OutMessage> DecodeOutMessage(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   OutMessage m;
   uint64_t headers = 0;
   if (!in || !in->Bytes(m.topic) || !in->Bytes(m.key) || !in->Bytes(m.value) ||

@@ -148,13 +148,13 @@ std::expected<std::vector<Delivered>, Failure> Publisher::Send(
     const std::vector<const OutMessage*>& batch, std::optional<CommitStep> crash_at,
     const std::vector<OutMessage>& messages) {
   for (const OutMessage* m : batch) {
-    if (auto p = sink_.Produce(*m, m->partition); !p) {
+    if (auto p = producer_.Produce(*m, m->partition); !p) {
       return std::unexpected(Failure{kExitKafka, p.error()});
     }
   }
   if (crash_at && Crash(*crash_at, messages)) return std::unexpected(Injected(*crash_at));
   // A delivery that fails for good leaves the outbox in place for the next start.
-  auto delivered = sink_.Flush(delivery_timeout_ms_);
+  auto delivered = producer_.Flush(delivery_timeout_ms_);
   if (!delivered) {
     return std::unexpected(
         Failure{kExitKafka, delivered.error() + "; it is delivered again at the next start"});

@@ -6,7 +6,7 @@
 // delivered but did not delete (identified by their source topic, partition and offset). Rows are
 // upserts: delivering one twice is harmless.
 //
-// Ownership: borrows the store, the sink and the reader. Thread-safety: the runtime's loop.
+// Ownership: borrows the store, the producer and the reader. Thread-safety: the runtime's loop.
 #pragma once
 
 #include <cstdint>
@@ -41,10 +41,10 @@ inline constexpr const char* kRecordBytes = "record_bytes";
 
 class Publisher {
  public:
-  Publisher(state::StateStore& store, Sink& sink, Reader& reader, std::string dlq_topic,
-            int64_t delivery_timeout_ms)
+  Publisher(state::StateStore& store, Producer& producer, PartitionReader& reader,
+            std::string dlq_topic, int64_t delivery_timeout_ms)
       : store_(store),
-        sink_(sink),
+        producer_(producer),
         reader_(reader),
         dlq_topic_(std::move(dlq_topic)),
         delivery_timeout_ms_(delivery_timeout_ms) {}
@@ -90,8 +90,8 @@ class Publisher {
   std::expected<int64_t, Failure> LastOffset(int32_t task);
 
   state::StateStore& store_;
-  Sink& sink_;
-  Reader& reader_;
+  Producer& producer_;
+  PartitionReader& reader_;
   std::string dlq_topic_;
   int64_t delivery_timeout_ms_;
   Outbox outbox_;

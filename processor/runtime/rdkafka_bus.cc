@@ -335,16 +335,16 @@ class RdSource final : public Source {
   Polled polled_;
 };
 
-class RdSink final : public Sink {
+class RdProducer final : public Producer {
  public:
-  ~RdSink() override {
+  ~RdProducer() override {
     if (rk_ != nullptr) rd_kafka_destroy(rk_);
   }
   void Attach(rd_kafka_t* rk) { rk_ = rk; }
-  // The message's opaque is its number since the sink was made, plus one; reports_ holds those
+  // The message's opaque is its number since the producer was made, plus one; reports_ holds those
   // from base_ on.
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
-    auto* self = static_cast<RdSink*>(opaque);
+    auto* self = static_cast<RdProducer*>(opaque);
     const auto number = reinterpret_cast<uintptr_t>(msg->_private);
     if (number <= self->base_ || number - self->base_ > self->reports_.size()) return;
     const size_t index = number - self->base_;
@@ -450,7 +450,7 @@ class RdSink final : public Sink {
   WaitObserver observer_;
 };
 
-class RdReader final : public Reader {
+class RdReader final : public PartitionReader {
  public:
   ~RdReader() override {
     polled_.Release();
@@ -573,13 +573,13 @@ std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::
         rd_kafka_conf_get(cconf, "group.id", group, &size) == RD_KAFKA_CONF_OK && group[0] != 0;
     SetConf(rconf, "group.id", std::string(has_group ? group : "kpi-processor") + ".reader", error);
   }
-  rd_kafka_conf_set_dr_msg_cb(pconf, RdSink::OnDelivery);
+  rd_kafka_conf_set_dr_msg_cb(pconf, RdProducer::OnDelivery);
   rd_kafka_conf_set_rebalance_cb(cconf, RdSource::Rebalance);
   // Each client's opaque is its wrapper, set before the handle starts its threads.
   Bus bus;
-  auto sink = std::make_unique<RdSink>();
+  auto rd_producer = std::make_unique<RdProducer>();
   auto source = std::make_unique<RdSource>();
-  rd_kafka_conf_set_opaque(pconf, sink.get());
+  rd_kafka_conf_set_opaque(pconf, rd_producer.get());
   rd_kafka_conf_set_opaque(cconf, source.get());
   char errstr[512];
   rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof errstr);
@@ -588,7 +588,7 @@ std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::
     rd_kafka_conf_destroy(rconf);
     return std::unexpected(std::string("kafka producer: ") + errstr);
   }
-  sink->Attach(producer);
+  rd_producer->Attach(producer);
   rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr, sizeof errstr);
   if (consumer == nullptr) {
     rd_kafka_conf_destroy(rconf);
@@ -599,7 +599,8 @@ std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::
     if (const auto it = kafka.find(key); it != kafka.end()) source->SetMechanism(it->second);
   }
   // Each reader is a client of its own (its own assignment).
-  const auto new_reader = [&](std::unique_ptr<Reader>& out) -> std::expected<void, std::string> {
+  const auto new_reader =
+      [&](std::unique_ptr<PartitionReader>& out) -> std::expected<void, std::string> {
     auto r = std::make_unique<RdReader>();
     rd_kafka_conf_t* conf = rd_kafka_conf_dup(rconf);
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
@@ -627,7 +628,7 @@ std::expected<Bus, std::string> OpenRdKafkaBus(const std::map<std::string, std::
     return std::unexpected(std::string("subscribe: ") + rd_kafka_err2str(err));
   }
   bus.source = std::move(source);
-  bus.sink = std::move(sink);
+  bus.producer = std::move(rd_producer);
   if (const std::shared_ptr<spdlog::logger> log = spdlog::get("kafka")) {
     const auto setting = [&](const char* key, const char* fallback) {
       const auto it = kafka.find(key);

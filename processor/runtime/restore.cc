@@ -20,14 +20,14 @@ std::string LogPositionKey(int32_t task) {
 
 std::string EncodeLogPosition(uint64_t epoch, uint64_t seq) {
   std::string out;
-  coding::Writer w(out);
+  coding::ByteWriter w(out);
   w.Varint(epoch);
   w.Varint(seq);
   return out;
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> DecodeLogPosition(std::string_view bytes) {
-  std::optional<coding::Reader> in = coding::Reader::Open(bytes);
+  std::optional<coding::ByteReader> in = coding::ByteReader::Open(bytes);
   uint64_t epoch = 0;
   uint64_t seq = 0;
   if (!in || !in->Varint(epoch) || !in->Varint(seq) || !in->done()) return std::nullopt;
@@ -102,7 +102,7 @@ std::expected<void, std::string> TaskRestore::Apply(state::StateStore& store,
   return {};
 }
 
-std::expected<void, Failure> TaskRestore::Start(Reader& reader, state::StateStore& store) {
+std::expected<void, Failure> TaskRestore::Start(PartitionReader& reader, state::StateStore& store) {
   started_ = true;
   auto marks = reader.Watermarks(tp_, 10000);
   if (!marks) return std::unexpected(KafkaFailure(marks.error()));
@@ -125,7 +125,7 @@ std::expected<void, Failure> TaskRestore::Start(Reader& reader, state::StateStor
   return {};
 }
 
-std::expected<TaskRestore::Phase, Failure> TaskRestore::Step(Reader& reader,
+std::expected<TaskRestore::Phase, Failure> TaskRestore::Step(PartitionReader& reader,
                                                              state::StateStore& store,
                                                              int max_records) {
   if (!started_) {

@@ -55,7 +55,8 @@ class TaskRestore {
   TaskRestore(TopicPartition changelog) : tp_(std::move(changelog)) {}
 
   // Does up to `max_records` records' worth of work; returns the phase reached.
-  std::expected<Phase, Failure> Step(Reader& reader, state::StateStore& store, int max_records);
+  std::expected<Phase, Failure> Step(PartitionReader& reader, state::StateStore& store,
+                                     int max_records);
   // After the claim at `claim_offset` with `epoch` was delivered.
   void Claimed(uint64_t epoch, int64_t claim_offset);
 
@@ -73,7 +74,7 @@ class TaskRestore {
   std::optional<std::pair<uint64_t, uint64_t>> last_commit() const { return last_; }
 
  private:
-  std::expected<void, Failure> Start(Reader& reader, state::StateStore& store);
+  std::expected<void, Failure> Start(PartitionReader& reader, state::StateStore& store);
   std::expected<void, std::string> Apply(state::StateStore& store, const LogReplay::Commit& c);
   std::expected<void, std::string> ClearTask(state::StateStore& store);
 

@@ -131,7 +131,7 @@ TEST(ChangelogTest, ForeignOffsetsAreTheGapsBetweenAWritersRecords) {
 // The changelog's client failing (a leader in flux, as seen on a real cluster) is a Kafka failure,
 // exit 4 and a restart, never a state failure (exit 3).
 TEST_F(RestoreTest, AChangelogReadFailureIsAKafkaFailureNotAStateOne) {
-  struct LeaderInFlux : Reader {
+  struct LeaderInFlux : PartitionReader {
     std::expected<int32_t, std::string> PartitionCount(const std::string&, int) override {
       return 6;
     }

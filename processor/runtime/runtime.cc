@@ -73,7 +73,7 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
   }
   rt->bus_ = std::move(bus);
   // While a commit waits for the cluster, /metrics says so (the loop itself is blocked).
-  rt->bus_.sink->ObserveWaits([probe = &rt->probe_](size_t pending, int64_t waited_ms) {
+  rt->bus_.producer->ObserveWaits([probe = &rt->probe_](size_t pending, int64_t waited_ms) {
     probe->DeliveryWaiting(pending, waited_ms);
   });
   EngineOptions options;
@@ -82,7 +82,7 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
   options.limits = config.limits;
   rt->tasks_ = std::make_unique<TaskSet>(*rt->store_, rt->calendar_, options,
                                          static_cast<size_t>(config.state_memory_mb) << 20);
-  rt->publisher_ = std::make_unique<Publisher>(*rt->store_, *rt->bus_.sink, *rt->bus_.reader,
+  rt->publisher_ = std::make_unique<Publisher>(*rt->store_, *rt->bus_.producer, *rt->bus_.reader,
                                                config.dlq_topic, config.delivery_timeout_ms);
   if (config.scale.enabled) {
     rt->publisher_->SetChangelog(config.scale.changelog_topic);
@@ -450,7 +450,7 @@ std::expected<void, Failure> Runtime::Run() {
       break;
     }
     if (*record && !failure_) Process(**record);
-    bus_.sink->Poll();
+    bus_.producer->Poll();
     if (config_.scale.enabled) {
       StepRestores();
       ReadGlobal();

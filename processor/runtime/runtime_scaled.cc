@@ -82,11 +82,11 @@ void Runtime::ScaledAssign(std::vector<std::pair<TopicPartition, int64_t>>& part
 std::expected<std::vector<Delivered>, Failure> Runtime::ProduceNow(
     const std::vector<OutMessage>& records) {
   for (const OutMessage& m : records) {
-    if (auto p = bus_.sink->Produce(m, m.partition); !p) {
+    if (auto p = bus_.producer->Produce(m, m.partition); !p) {
       return std::unexpected(Failure{kExitKafka, p.error()});
     }
   }
-  auto delivered = bus_.sink->Flush(config_.delivery_timeout_ms);
+  auto delivered = bus_.producer->Flush(config_.delivery_timeout_ms);
   if (!delivered) return std::unexpected(Failure{kExitKafka, delivered.error()});
   return std::move(*delivered);
 }

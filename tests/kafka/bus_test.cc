@@ -41,8 +41,8 @@ TEST(RdKafkaBusTest, SinkOffsetsReaderHeadersAndTheDeadLetterReadBack) {
   ASSERT_TRUE(bus.has_value()) << bus.error();
 
   // Delivery reports: the partition and offset of each message, in the order produced.
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(bus->sink->Produce(DeadLetter(i), 1).has_value());
-  auto delivered = bus->sink->Flush(20000);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(bus->producer->Produce(DeadLetter(i), 1).has_value());
+  auto delivered = bus->producer->Flush(20000);
   ASSERT_TRUE(delivered.has_value()) << delivered.error();
   ASSERT_EQ(delivered->size(), 5u);
   for (int i = 0; i < 5; ++i) {
@@ -73,13 +73,13 @@ TEST(RdKafkaBusTest, SinkOffsetsReaderHeadersAndTheDeadLetterReadBack) {
   // A stored outbox whose first three dead letters a crash had delivered (offsets 0-2 above
   // hold source offsets 0-2): only the other two are delivered again.
   state::MemoryStore store;
-  runtime::Publisher publisher(store, *bus->sink, *bus->reader, "kpi.dlq", 20000);
+  runtime::Publisher publisher(store, *bus->producer, *bus->reader, "kpi.dlq", 20000);
   state::WriteBatch batch;
   const std::vector<OutMessage> outbox = {DeadLetter(0), DeadLetter(1), DeadLetter(2),
                                           DeadLetter(7), DeadLetter(8)};
   publisher.Stage(outbox, batch);
   ASSERT_TRUE(store.Write(batch).has_value());
-  runtime::Publisher restarted(store, *bus->sink, *bus->reader, "kpi.dlq", 20000);
+  runtime::Publisher restarted(store, *bus->producer, *bus->reader, "kpi.dlq", 20000);
   auto stored = restarted.DeliverStored();
   ASSERT_TRUE(stored.has_value()) << stored.error().message;
   std::map<std::string, int> times;
