@@ -175,15 +175,7 @@ class ScaleOutTest : public ::testing::Test {
   // The value of one sample of instance i's /metrics (`series` as printed, labels included), or
   // -1 when it does not answer or has no such sample.
   double Metric(int i, const std::string& series) {
-    const int port = MetricsPort(instances_[i].log);
-    if (port == 0) return -1;
-    const auto [status, body] = HttpGet(port, "/metrics");
-    if (status != 200) return -1;
-    std::istringstream in(body);
-    for (std::string line; std::getline(in, line);) {
-      if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
-    }
-    return -1;
+    return SampleOf(ScrapeMetrics(MetricsPort(instances_[i].log)), series);
   }
   // Restores of instance i whose state came from `source` (local, changelog or rebuild).
   double Restores(int i, const std::string& source) {

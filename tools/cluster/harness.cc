@@ -62,6 +62,35 @@ int LoggedPort(const fs::path& log, std::string_view what) {
   return port == std::string::npos ? 0 : std::atoi(text.c_str() + port + 6);
 }
 
+std::map<std::string, double> ScrapeMetrics(int port) {
+  std::map<std::string, double> samples;
+  if (port == 0) return samples;
+  const auto [status, body] = HttpGet(port, "/metrics");
+  if (status != 200) return samples;
+  std::istringstream in(body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line.front() == '#') continue;
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    samples[line.substr(0, space)] = std::strtod(line.c_str() + space + 1, nullptr);
+  }
+  return samples;
+}
+
+double SampleOf(const std::map<std::string, double>& samples, const std::string& series) {
+  const auto it = samples.find(series);
+  return it == samples.end() ? -1 : it->second;
+}
+
+double FamilySum(const std::map<std::string, double>& samples, std::string_view family) {
+  double sum = 0;
+  for (const auto& [series, value] : samples) {
+    const std::string_view name = std::string_view(series).substr(0, series.find('{'));
+    if (name == family) sum += value;
+  }
+  return sum;
+}
+
 Process::Process(const std::vector<std::string>& argv, const fs::path& log,
                  const std::vector<std::string>& env) {
   std::vector<std::string> entries = env;  // putenv keeps the pointers: copies that outlive exec

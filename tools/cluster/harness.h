@@ -226,6 +226,13 @@ std::string Tail(const fs::path& file, size_t bytes = 3000);
 // A port a processor's last run logged in `log`: `what` "queries on " (/kpi) or "metrics on ",
 // from its line "... on 127.0.0.1:0 (port N)"; 0 when not logged yet.
 int LoggedPort(const fs::path& log, std::string_view what);
+// The samples of the /metrics page at `port` (each series as printed, labels included, to its
+// value); empty when it does not answer.
+std::map<std::string, double> ScrapeMetrics(int port);
+// One series' value in `samples` (-1 when absent), or the sum of a family's samples over every
+// label set (0 when it has none).
+double SampleOf(const std::map<std::string, double>& samples, const std::string& series);
+double FamilySum(const std::map<std::string, double>& samples, std::string_view family);
 fs::path BinaryDir();
 
 }  // namespace kpi::testing
