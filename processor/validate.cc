@@ -509,16 +509,6 @@ std::expected<void, DeadLetterReason> ValidateInto(const events::Event& event, D
   return FillBody(event, check, r);
 }
 
-std::optional<DeadLetterReason> DeadLetterReasonOf(
-    const std::expected<events::Event, DeadLetterReason>& event, std::string_view key,
-    Date processing_date) {
-  if (!event) return event.error();
-  std::expected<ValidEvent, DeadLetterReason> valid = Validate(*event, processing_date);
-  if (!valid) return valid.error();
-  if (valid->child_id != key) return DeadLetterReason::kKeyMismatch;
-  return std::nullopt;
-}
-
 std::expected<ValidEvent, DeadLetterReason> Validate(const events::Event& event,
                                                      Date processing_date) {
   ValidEvent out;

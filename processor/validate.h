@@ -78,13 +78,18 @@ std::expected<ValidEvent, DeadLetterReason> Validate(const events::Event& event,
 // The same into `out`, reusing its strings' buffers.
 std::expected<void, DeadLetterReason> ValidateInto(const events::Event& event, Date processing_date,
                                                    ValidEvent& out);
-// Why an input record keyed `key` is a dead letter at `processing_date`, given its decoded event
-// (or the decode's failure): the decode's reason, the contract's, or `key_mismatch` when the key
-// is not its child. nullopt: the record is valid. (What the runtime decides per record; the tests
-// derive the dead letters they expect with it.)
-std::optional<DeadLetterReason> DeadLetterReasonOf(
-    const std::expected<events::Event, DeadLetterReason>& event, std::string_view key,
-    Date processing_date);
+// One input record, as `run`, `replay` and the tests' expected dead letters all take it.
+struct InputRecord {
+  std::string_view bytes = {};  // the event: JSON text or protobuf bytes
+  bool json = false;
+  // Its size against the bound (run: key and value; replay: the line's whole length, which may
+  // be longer than `bytes` when the line was not held whole). Past max_bytes it is too_large and
+  // never decoded.
+  size_t size = 0;
+  size_t max_bytes = SIZE_MAX;
+  // run: the record's key, which must be its child_id (else key_mismatch); replay: none.
+  std::optional<std::string_view> key = std::nullopt;
+};
 
 // Decodes and validates a stream of events into buffers it reuses (a protobuf arena reset every
 // few thousand events, one ValidEvent), so that a steady stream allocates next to nothing per
@@ -97,6 +102,31 @@ class EventReader {
   std::expected<const events::Event*, DeadLetterReason> DecodeJson(std::string_view text);
   std::expected<const ValidEvent*, DeadLetterReason> Validate(const events::Event& event,
                                                               Date processing_date);
+  // The steps every input record takes: too large (not decoded), decoded in its format,
+  // validated at processing_date(event) (run moves its date by the event's own with
+  // processing.as_of: events), its key checked. `decoded`: the event when it decoded, else
+  // nullptr (run counts records by kind).
+  template <typename DateOf>
+  std::expected<const ValidEvent*, DeadLetterReason> Read(const InputRecord& in,
+                                                          DateOf processing_date,
+                                                          const events::Event** decoded = nullptr) {
+    std::expected<const events::Event*, DeadLetterReason> event =
+        std::unexpected(DeadLetterReason::kTooLarge);
+    if (in.size <= in.max_bytes) event = in.json ? DecodeJson(in.bytes) : DecodeProtobuf(in.bytes);
+    if (decoded != nullptr) *decoded = event ? *event : nullptr;
+    if (!event) return std::unexpected(event.error());
+    std::expected<const ValidEvent*, DeadLetterReason> valid =
+        Validate(**event, processing_date(**event));
+    if (valid && in.key && *in.key != (*valid)->child_id) {
+      return std::unexpected(DeadLetterReason::kKeyMismatch);
+    }
+    return valid;
+  }
+  // Read at a fixed date: why the record is a dead letter, or nullopt when it is valid.
+  std::optional<DeadLetterReason> DeadLetterReasonOf(const InputRecord& in, Date processing_date) {
+    auto valid = Read(in, [processing_date](const events::Event&) { return processing_date; });
+    return valid ? std::nullopt : std::optional(valid.error());
+  }
 
  private:
   events::Event& Fresh();

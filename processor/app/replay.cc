@@ -187,11 +187,10 @@ class Replay {
       const std::string_view text = Trim(whole);
       if (text.empty() && length <= options_.max_record_bytes) continue;
       ++summary_.read;
-      std::expected<const events::Event*, DeadLetterReason> event =
-          std::unexpected(DeadLetterReason::kTooLarge);
-      if (length <= options_.max_record_bytes) event = reader_.DecodeJson(text);
-      std::expected<const ValidEvent*, DeadLetterReason> valid =
-          event ? reader_.Validate(**event, options_.as_of) : std::unexpected(event.error());
+      const InputRecord record{
+          .bytes = text, .json = true, .size = length, .max_bytes = options_.max_record_bytes};
+      const std::expected<const ValidEvent*, DeadLetterReason> valid =
+          reader_.Read(record, [this](const events::Event&) { return options_.as_of; });
       if (!valid) {
         ++summary_.dead_lettered[static_cast<size_t>(valid.error())];
         dlq_.Write(valid.error(), text, length, path + ":" + std::to_string(line_number));

@@ -264,28 +264,28 @@ void Runtime::Process(const InRecord& record) {
     if (expected >= 0 && record.offset < expected) return;
   }
   // A record past the bound is not decoded at all (bounded time and memory per record).
-  std::expected<const events::Event*, DeadLetterReason> event =
-      std::unexpected(DeadLetterReason::kTooLarge);
-  if (record.key.size() + record.value.size() <= config_.max_record_bytes) {
-    event = config_.FormatOf(topic) == Format::kJson ? reader_.DecodeJson(record.value)
-                                                     : reader_.DecodeProtobuf(record.value);
-  }
+  const events::Event* decoded = nullptr;
+  const InputRecord in{.bytes = record.value,
+                       .json = config_.FormatOf(topic) == Format::kJson,
+                       .size = record.key.size() + record.value.size(),
+                       .max_bytes = config_.max_record_bytes,
+                       .key = record.key};
+  if (record.timestamp_ms) event_unix_ms_.push_back(*record.timestamp_ms);
+  const auto processing_date = [&](const events::Event& event) {
+    // The event's own day moves as_of first (processing.as_of: events), so that it is
+    // validated against it.
+    if (event.has_recorded_at()) {
+      today_ = as_of_policy_.OnEvent(event.recorded_at().seconds(), today_);
+    }
+    return today_;
+  };
+  std::expected<const ValidEvent*, DeadLetterReason> valid =
+      reader_.Read(in, processing_date, &decoded);
   // Kinds are the body's oneof field numbers less 9 (record.h).
-  const int body = event ? static_cast<int>((*event)->body_case()) : 0;
+  const int body = decoded != nullptr ? static_cast<int>(decoded->body_case()) : 0;
   probe_.EventConsumed(topic, body >= 10 && body < 10 + kKindCount
                                   ? std::optional(static_cast<Kind>(body - 9))
                                   : std::nullopt);
-  if (record.timestamp_ms) event_unix_ms_.push_back(*record.timestamp_ms);
-  if (event && (*event)->has_recorded_at()) {
-    // The event's own day moves as_of first (processing.as_of: events), so that it is
-    // validated against it.
-    today_ = as_of_policy_.OnEvent((*event)->recorded_at().seconds(), today_);
-  }
-  std::expected<const ValidEvent*, DeadLetterReason> valid =
-      event ? reader_.Validate(**event, today_) : std::unexpected(event.error());
-  if (valid && record.key != (*valid)->child_id) {
-    valid = std::unexpected(DeadLetterReason::kKeyMismatch);
-  }
   if (!valid) {
     DeadLetter(record, valid.error());
   } else {

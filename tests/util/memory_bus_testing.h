@@ -120,10 +120,11 @@ inline std::map<std::string, int> WantedDeadLetters(MemoryCluster& cluster,
                                                     const std::vector<std::string>& topics,
                                                     Date as_of) {
   std::map<std::string, int> want;
+  EventReader reader;
   for (const std::string& topic : topics) {
     for (const auto& [partition, record] : cluster.ReadAll(topic)) {
-      const std::optional<DeadLetterReason> reason =
-          DeadLetterReasonOf(DecodeProtobuf(record.value), record.key, as_of);
+      const std::optional<DeadLetterReason> reason = reader.DeadLetterReasonOf(
+          {.bytes = record.value, .json = false, .key = record.key}, as_of);
       if (!reason) continue;
       ++want[topic + "[" + std::to_string(partition) + "]@" + std::to_string(record.offset) + " " +
              std::string(ReasonCode(*reason))];

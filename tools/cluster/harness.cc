@@ -646,12 +646,12 @@ std::multiset<std::pair<std::string, std::string>> WantedDeadLetters(
     const std::vector<std::string>& lines, const std::map<std::string, bool>& json_topics,
     Date as_of) {
   std::multiset<std::pair<std::string, std::string>> want;
+  EventReader reader;
   for (const std::string& line : lines) {
     const Produced p = Route(line, json_topics, "contacts");
     const auto json = json_topics.find(p.topic);
-    const std::optional<DeadLetterReason> reason = DeadLetterReasonOf(
-        json != json_topics.end() && json->second ? DecodeJson(p.value) : DecodeProtobuf(p.value),
-        p.key, as_of);
+    const std::optional<DeadLetterReason> reason = reader.DeadLetterReasonOf(
+        {.bytes = p.value, .json = json != json_topics.end() && json->second, .key = p.key}, as_of);
     if (reason) want.insert({p.value, std::string(ReasonCode(*reason))});
   }
   return want;
