@@ -2,6 +2,7 @@
 // Thread-safety: implementations are safe to call from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include "processor/date.h"
@@ -27,5 +28,12 @@ class SystemClock final : public Clock {
 
 // The London date of a UTC instant (seconds since the epoch).
 Date LondonDate(int64_t utc_seconds);
+
+// Steady (monotonic) milliseconds, for deadlines and intervals within the process.
+inline int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace kpi::runtime

@@ -10,6 +10,8 @@
 #include <set>
 #include <string_view>
 
+#include "processor/runtime/clock.h"
+
 namespace kpi::runtime {
 namespace {
 
@@ -143,12 +145,6 @@ void LogCallback(const rd_kafka_t*, int level, const char* fac, const char* buf)
 
 void Warn(const std::string& text) {
   if (const std::shared_ptr<spdlog::logger> log = spdlog::get("kafka")) log->warn("{}", text);
-}
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 // Fills `r` from `msg` (views into it); headers only when asked.

@@ -24,7 +24,6 @@ int64_t Millis() {
 // Wall time for event-to-commit latency (Kafka timestamps are Unix ms); steady time for the
 // heartbeat that /healthz compares with its own steady clock.
 int64_t UnixMs() { return Millis<std::chrono::system_clock>(); }
-int64_t SteadyMs() { return Millis<std::chrono::steady_clock>(); }
 
 }  // namespace
 

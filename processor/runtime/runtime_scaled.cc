@@ -124,7 +124,8 @@ void Runtime::StepRestores() {
         return;
       }
       owned.restore->Claimed(owned.epoch, delivered->front().offset);
-      if (auto s = publisher_->SetLastOffset(task, delivered->front().offset); !s) Fail(s.error());
+      if (auto s = publisher_->fence().SetLastOffset(task, delivered->front().offset); !s)
+        Fail(s.error());
       return;
     }
     case TaskRestore::Phase::kDone:
@@ -157,7 +158,7 @@ void Runtime::WriteSnapshot(int32_t task, OwnedTask& owned, bool first) {
     Fail(delivered.error());
     return;
   }
-  auto fenced = publisher_->FenceCheck(task, owned.epoch, *delivered);
+  auto fenced = publisher_->fence().Check(task, owned.epoch, *delivered);
   if (!fenced) {
     Fail(fenced.error());
     return;
@@ -175,7 +176,7 @@ void Runtime::WriteSnapshot(int32_t task, OwnedTask& owned, bool first) {
     Fail(kExitState, "task position: " + w.error().message);
     return;
   }
-  if (auto s = publisher_->SetLastOffset(task, delivered->back().offset); !s) {
+  if (auto s = publisher_->fence().SetLastOffset(task, delivered->back().offset); !s) {
     Fail(s.error());
     return;
   }
