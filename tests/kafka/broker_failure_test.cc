@@ -111,7 +111,7 @@ TEST_F(BrokerFailureTest, LeadersKilledAndTwoBrokersAwayPastTheDeliveryTimeoutLo
   // acks=all, and waits out the outage).
   std::atomic<bool> produced_all{false};
   std::atomic<bool> produce_failed{false};
-  std::thread producer([&] {
+  std::jthread producer([&] {
     const size_t chunks = 60;
     for (size_t c = 0; c < chunks; ++c) {
       Producer out(cluster_->bootstraps());

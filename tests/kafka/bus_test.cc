@@ -28,7 +28,7 @@ OutMessage DeadLetter(int64_t source_offset) {
            {"reason", "malformed"}}};
 }
 
-TEST(RdKafkaBusTest, SinkOffsetsReaderHeadersAndTheDeadLetterReadBack) {
+TEST(RdKafkaBusTest, ProducerOffsetsReaderHeadersAndTheDeadLetterReadBack) {
   const fs::path dir = fs::temp_directory_path() / ("kpi_bus_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);

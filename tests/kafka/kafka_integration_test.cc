@@ -251,7 +251,7 @@ TEST_F(KafkaIntegrationTest, KillNineAtRandomMomentsStillGivesTheExactTable) {
   // Produce in paced chunks while the processor is killed and restarted, so that kills land in
   // the middle of consuming, applying, producing and committing.
   std::atomic<bool> producing{true};
-  std::thread producer([&] {
+  std::jthread producer([&] {  // joined even when an assertion returns early
     const size_t chunks = 40;
     for (size_t c = 0; c < chunks; ++c) {
       Produce(lines, lines.size() * c / chunks, lines.size() * (c + 1) / chunks);
@@ -353,7 +353,7 @@ TEST_F(KafkaIntegrationTest, BrokersDownAndProduceErrorsStillGiveTheExactTable) 
   // Every broker down for 5 s while input keeps arriving (a real broker: killed -9, and
   // started again, which takes longer).
   ASSERT_TRUE(cluster_->AllDown()) << cluster_->Logs();
-  std::thread producer([&] { Produce(lines, third, 2 * third); });
+  std::jthread producer([&] { Produce(lines, third, 2 * third); });  // joined on an early return
   std::this_thread::sleep_for(std::chrono::milliseconds(5000));
   ASSERT_TRUE(cluster_->AllUp()) << cluster_->Logs();
   producer.join();

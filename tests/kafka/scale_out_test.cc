@@ -235,7 +235,7 @@ TEST_F(ScaleOutTest, ThreeInstancesOneKilledFiveTimesUnderASupervisor) {
   const std::vector<std::string> lines = Generate(300, 8);
   const Table expected = ReplayTable(lines, as_of_);
   std::atomic<bool> producing{true};
-  std::thread producer([&] {
+  std::jthread producer([&] {
     const size_t chunks = 30;
     for (size_t c = 0; c < chunks; ++c) {
       Produce(lines, lines.size() * c / chunks, lines.size() * (c + 1) / chunks);
@@ -291,7 +291,7 @@ TEST_F(ScaleOutTest, AnInstanceStoppedPastItsSessionIsFencedAndChangesNothing) {
   std::this_thread::sleep_for(std::chrono::milliseconds(8000));
   // Instance 1 freezes (a long GC pause, a VM stall) past its 6 s session while input arrives.
   instances_[1].process->Signal(SIGSTOP);
-  std::thread producer([&] { Produce(lines, n / 2, n); });
+  std::jthread producer([&] { Produce(lines, n / 2, n); });
   std::this_thread::sleep_for(std::chrono::milliseconds(14000));
   producer.join();
   instances_[1].process->Signal(SIGCONT);
