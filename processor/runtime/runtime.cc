@@ -170,20 +170,9 @@ void Runtime::OnAssign(std::vector<std::pair<TopicPartition, int64_t>>& parts) {
       Fail(kExitState, "state of " + engine.error());
       return;
     }
-    auto stored = store_->Get(keys::OffsetKey(static_cast<uint16_t>(tp.partition), tp.topic));
-    if (!stored) {
-      Fail(kExitState, "stored offset: " + stored.error().message);
-      return;
-    }
-    offset = config_.input_start_latest ? kOffsetEnd : kOffsetBeginning;
-    if (*stored) {
-      const std::optional<int64_t> next = DecodeOffset(**stored);
-      if (!next) {
-        Fail(kExitState, "stored offset: undecodable value (state corruption)");
-        return;
-      }
-      offset = *next;
-    }
+    const std::optional<int64_t> stored = StoredOffset(tp);
+    if (!stored) return;
+    offset = *stored;
     positions_[tp] = offset >= 0 ? offset : -1;
     log_->info("assigned {} [{}] from offset {}", tp.topic, tp.partition, offset);
   }
@@ -339,12 +328,7 @@ void Runtime::Commit() {
   const std::string as_of = today_.ToString();
   std::vector<OutMessage> outbox = std::move(dead_letters_);
   dead_letters_.clear();
-  for (const Row& total : *totals) {
-    OutMessage message{config_.output_topic, RowKey(total), {}, {}};
-    message.value =
-        config_.output_format == Format::kJson ? RowToJson(total, as_of) : RowToProto(total, as_of);
-    outbox.push_back(std::move(message));
-  }
+  for (const Row& total : *totals) outbox.push_back(RowMessage(total, as_of));
   // 3. State changes, consumed offsets and the outbox, in one atomic batch; 4. delivered.
   state::WriteBatch batch = tasks_->TakeBatch();
   for (const auto& [tp, offset] : next_offsets_) {
@@ -352,16 +336,39 @@ void Runtime::Commit() {
         {keys::OffsetKey(static_cast<uint16_t>(tp.partition), tp.topic), EncodeOffset(offset)});
   }
   if (!WriteAndDeliver(std::move(batch), outbox)) return;
+  TrimHeapAfterEvictions();
+  probe_.Committed(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+      event_unix_ms_, UnixMs(), *totals, today_);
+  event_unix_ms_.clear();
+}
+
+std::optional<int64_t> Runtime::StoredOffset(const TopicPartition& tp) {
+  auto stored = store_->Get(keys::OffsetKey(static_cast<uint16_t>(tp.partition), tp.topic));
+  if (!stored) {
+    Fail(kExitState, "stored offset: " + stored.error().message);
+    return std::nullopt;
+  }
+  if (!*stored) return config_.input_start_latest ? kOffsetEnd : kOffsetBeginning;
+  const std::optional<int64_t> next = DecodeOffset(**stored);
+  if (!next) Fail(kExitState, "stored offset: undecodable value (state corruption)");
+  return next;
+}
+
+OutMessage Runtime::RowMessage(const Row& row, const std::string& as_of) const {
+  OutMessage message{config_.output_topic, RowKey(row), {}, {}};
+  message.value =
+      config_.output_format == Format::kJson ? RowToJson(row, as_of) : RowToProto(row, as_of);
+  return message;
+}
+
+void Runtime::TrimHeapAfterEvictions() {
   // Evictions leave free heap spread over the arenas: after a commit that followed some, give it
   // back to the system, so that the resident set follows state.memory_mb rather than the churn.
   if (const uint64_t evicted = tasks_->Evictions(); evicted != evicted_at_trim_) {
     evicted_at_trim_ = evicted;
     malloc_trim(0);
   }
-  probe_.Committed(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-      event_unix_ms_, UnixMs(), *totals, today_);
-  event_unix_ms_.clear();
 }
 
 std::optional<std::set<int32_t>> Runtime::WriteAndDeliver(state::WriteBatch batch,

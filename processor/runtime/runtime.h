@@ -84,6 +84,12 @@ class Runtime final : private Source::Listener {
   // failure (latched).
   std::optional<std::set<int32_t>> WriteAndDeliver(state::WriteBatch batch,
                                                    const std::vector<OutMessage>& outbox);
+  // Shared by both commits: the next input offset stored for `tp` (input.start when none; a
+  // failure on a read error or corruption), an output row as its message, and the heap given
+  // back after evictions.
+  std::optional<int64_t> StoredOffset(const TopicPartition& tp);
+  OutMessage RowMessage(const Row& row, const std::string& as_of) const;
+  void TrimHeapAfterEvictions();
   // Lags, store sizes and the heartbeat, to the probe.
   void ReportStatus();
   void Fail(int exit_code, std::string message);

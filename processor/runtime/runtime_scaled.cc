@@ -210,20 +210,9 @@ void Runtime::Serve(int32_t task, OwnedTask& owned) {
   if (failure_) return;
   std::vector<std::pair<TopicPartition, int64_t>> resume;
   for (const TopicPartition& tp : owned.partitions) {
-    auto stored = store_->Get(keys::OffsetKey(static_cast<uint16_t>(task), tp.topic));
-    if (!stored) {
-      Fail(kExitState, "stored offset: " + stored.error().message);
-      return;
-    }
-    int64_t offset = config_.input_start_latest ? kOffsetEnd : kOffsetBeginning;
-    if (*stored) {
-      const std::optional<int64_t> next = DecodeOffset(**stored);
-      if (!next) {
-        Fail(kExitState, "stored offset: undecodable value (state corruption)");
-        return;
-      }
-      offset = *next;
-    }
+    const std::optional<int64_t> stored = StoredOffset(tp);
+    if (!stored) return;
+    const int64_t offset = *stored;
     positions_[tp] = offset >= 0 ? offset : -1;
     resume.emplace_back(tp, offset);
   }
@@ -365,9 +354,8 @@ void Runtime::Emit(const std::vector<Row>& rows) {
   std::vector<OutMessage> messages;
   messages.reserve(rows.size());
   for (const Row& row : rows) {
-    OutMessage m{config_.output_topic, RowKey(row), {}, {{kEmitterHeader, emitter_id_}}};
-    m.value =
-        config_.output_format == Format::kJson ? RowToJson(row, as_of) : RowToProto(row, as_of);
+    OutMessage m = RowMessage(row, as_of);
+    m.headers.emplace_back(kEmitterHeader, emitter_id_);
     messages.push_back(std::move(m));
   }
   if (auto d = ProduceNow(messages); !d) Fail(d.error());
@@ -402,6 +390,7 @@ void Runtime::CommitScaled() {
       if (failure_) return;
     }
   }
+  TrimHeapAfterEvictions();
   probe_.Committed(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
       event_unix_ms_,
