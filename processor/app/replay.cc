@@ -206,17 +206,7 @@ class Replay {
   std::expected<ReplaySummary, std::string> Finish() {
     if (auto c = Commit(); !c) return std::unexpected(c.error());
     progress_.Done();
-    const EngineStats stats = tasks_.Stats();
-    summary_.applied = stats.applied;
-    summary_.stale = stats.stale;
-    summary_.live_missing_marks = stats.live_missing_marks;
-    summary_.hot_children = stats.hot_children;
-    summary_.hot_bytes = stats.hot_bytes;
-    summary_.children_loaded = stats.children_loaded;
-    summary_.children_evicted = stats.children_evicted;
-    summary_.hot_cells = stats.hot_cells;
-    summary_.cells_loaded = stats.cells_loaded;
-    summary_.cells_evicted = stats.cells_evicted;
+    summary_.engine = tasks_.Stats();
     if (auto written = WriteTable(); !written) return std::unexpected(written.error());
     if (auto closed = dlq_.Close(); !closed) return std::unexpected(closed.error());
     return summary_;
@@ -308,10 +298,10 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
 std::string FormatSummary(const ReplaySummary& s) {
   std::string out;
   char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "events read     %llu\napplied         %llu\nstale           %llu\n",
-                static_cast<unsigned long long>(s.read), static_cast<unsigned long long>(s.applied),
-                static_cast<unsigned long long>(s.stale));
+  std::snprintf(
+      buf, sizeof buf, "events read     %llu\napplied         %llu\nstale           %llu\n",
+      static_cast<unsigned long long>(s.read), static_cast<unsigned long long>(s.engine.applied),
+      static_cast<unsigned long long>(s.engine.stale));
   out += buf;
   uint64_t dead = 0;
   for (const uint64_t n : s.dead_lettered) dead += n;
@@ -327,24 +317,24 @@ std::string FormatSummary(const ReplaySummary& s) {
   std::snprintf(buf, sizeof buf,
                 "missing marks   %lld (live marks with code '-' or empty)\nrows written    "
                 "%llu\nelapsed         %.3f s\nthroughput      %.0f events/s\n",
-                static_cast<long long>(s.live_missing_marks),
+                static_cast<long long>(s.engine.live_missing_marks),
                 static_cast<unsigned long long>(s.rows), s.seconds,
                 s.seconds > 0 ? static_cast<double>(s.read) / s.seconds : 0.0);
   out += buf;
-  if (s.hot_children > 0) {
+  if (s.engine.hot_children > 0) {
     std::snprintf(buf, sizeof buf,
                   "hot state       %llu children, ~%llu MiB; %llu read back, %llu evicted\n",
-                  static_cast<unsigned long long>(s.hot_children),
-                  static_cast<unsigned long long>(s.hot_bytes >> 20),
-                  static_cast<unsigned long long>(s.children_loaded),
-                  static_cast<unsigned long long>(s.children_evicted));
+                  static_cast<unsigned long long>(s.engine.hot_children),
+                  static_cast<unsigned long long>(s.engine.hot_bytes >> 20),
+                  static_cast<unsigned long long>(s.engine.children_loaded),
+                  static_cast<unsigned long long>(s.engine.children_evicted));
     out += buf;
   }
-  if (s.cells_evicted > 0) {
+  if (s.engine.cells_evicted > 0) {
     std::snprintf(buf, sizeof buf, "KPI cells       %llu in memory; %llu read back, %llu evicted\n",
-                  static_cast<unsigned long long>(s.hot_cells),
-                  static_cast<unsigned long long>(s.cells_loaded),
-                  static_cast<unsigned long long>(s.cells_evicted));
+                  static_cast<unsigned long long>(s.engine.hot_cells),
+                  static_cast<unsigned long long>(s.engine.cells_loaded),
+                  static_cast<unsigned long long>(s.engine.cells_evicted));
     out += buf;
   }
   return out;

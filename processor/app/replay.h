@@ -43,19 +43,11 @@ struct ReplayOptions {
 
 struct ReplaySummary {
   uint64_t read = 0;
-  uint64_t applied = 0;
-  uint64_t stale = 0;
   std::array<uint64_t, kDeadLetterReasonCount> dead_lettered{};
   uint64_t rows = 0;
-  int64_t live_missing_marks = 0;
-  // With --state: the hot state at the end, and its traffic with the store.
-  uint64_t hot_children = 0;
-  uint64_t hot_bytes = 0;
-  uint64_t children_loaded = 0;
-  uint64_t children_evicted = 0;
-  uint64_t hot_cells = 0;  // KPI cells in memory at the end
-  uint64_t cells_loaded = 0;
-  uint64_t cells_evicted = 0;
+  // The engines' figures at the end, summed over the tasks: applied, stale, live missing marks;
+  // with --state, the hot state and its traffic with the store.
+  EngineStats engine;
   double seconds = 0;
 };
 
