@@ -33,7 +33,10 @@ Runtime::Runtime(const Config& config, const Clock& clock, std::shared_ptr<spdlo
       as_of_policy_(config.fixed_as_of, config.as_of_from_events, clock),
       log_(std::move(log)),
       calendar_(config.closures, config.official_holidays),
-      probe_(config.input_topics) {}
+      probe_(config.input_topics),
+      failure_([this] {
+        return bus_.source != nullptr ? bus_.source->Refused() : std::optional<std::string>();
+      }) {}
 
 Runtime::~Runtime() = default;
 
@@ -45,16 +48,8 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
 }
 
 std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
-    const Config& given, const Clock& clock, std::shared_ptr<spdlog::logger> log, Bus bus,
+    const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log, Bus bus,
     const StoreWrapper& wrap_store) {
-  Config config = given;
-  if (config.scale.enabled && config.scale.instance_id.empty()) {
-    char host[256] = {};
-    config.scale.instance_id = ::gethostname(host, sizeof host - 1) == 0 ? host : "kpi-processor";
-  }
-  if (config.scale.enabled && (bus.restore_reader == nullptr || bus.global_reader == nullptr)) {
-    return std::unexpected(Failure{kExitConfig, "scale.enabled: the bus lacks its readers"});
-  }
   std::unique_ptr<Runtime> rt(new Runtime(config, clock, std::move(log)));
   state::RocksDbOptions db;
   db.path = config.state_path;
@@ -83,43 +78,28 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
                                          static_cast<size_t>(config.state_memory_mb) << 20);
   rt->publisher_ = std::make_unique<Publisher>(*rt->store_, *rt->bus_.producer, *rt->bus_.reader,
                                                config.dlq_topic, config.delivery_timeout_ms);
-  if (config.scale.enabled) {
-    rt->publisher_->SetChangelog(config.scale.changelog_topic);
-    rt->probe_.SetKpiGauges(false);  // until this instance emits
-  }
+  rt->positions_ = std::make_unique<InputPositions>(*rt->store_, config.input_start_latest);
+  auto topology = MakeTopology({rt->config_, *rt->log_, *rt->store_, rt->bus_, *rt->tasks_,
+                                *rt->publisher_, rt->probe_, *rt->positions_, rt->failure_});
+  if (!topology) return std::unexpected(topology.error());
+  rt->topology_ = std::move(*topology);
   return rt;
 }
 
 void Runtime::SetFaultHook(FaultHook hook) { publisher_->SetFaultHook(std::move(hook)); }
 
-void Runtime::Fail(int exit_code, std::string message) {
-  if (failure_) return;
-  // A Kafka failure whose cause is a broker refusing our credentials or TLS is a configuration
-  // error: say so, and let the supervisor not restart into the same refusal.
-  if (exit_code == kExitKafka) {
-    if (std::optional<std::string> refused = bus_.source->Refused()) {
-      failure_ = Failure{kExitConfig, std::move(*refused)};
-      return;
-    }
-  }
-  failure_ = Failure{exit_code, std::move(message)};
-}
-
 std::expected<void, Failure> Runtime::CheckTopics() {
   std::vector<std::string> topics = config_.input_topics;
   topics.push_back(config_.output_topic);
   topics.push_back(config_.dlq_topic);
-  if (config_.scale.enabled) {
-    topics.push_back(config_.scale.changelog_topic);
-    topics.push_back(config_.scale.cells_topic);
-  }
-  input_partitions_ = 0;
+  for (std::string& topic : topology_->Topics()) topics.push_back(std::move(topic));
+  size_t input_partitions = 0;
   for (const std::string& topic : topics) {
     auto n = bus_.reader->PartitionCount(topic, 10000);
     if (!n) return std::unexpected(Failure{kExitKafka, n.error()});
     if (std::find(config_.input_topics.begin(), config_.input_topics.end(), topic) !=
         config_.input_topics.end()) {
-      input_partitions_ += static_cast<size_t>(*n);
+      input_partitions += static_cast<size_t>(*n);
     }
     if (*n == 0) {
       return std::unexpected(Failure{
@@ -128,8 +108,7 @@ std::expected<void, Failure> Runtime::CheckTopics() {
                            "\"Running against Kafka\", gives each topic's configuration)"});
     }
   }
-  if (config_.scale.enabled) return CheckScaledTopics();
-  return {};
+  return topology_->Start(input_partitions);
 }
 
 Date Runtime::Today() {
@@ -139,50 +118,7 @@ Date Runtime::Today() {
 }
 
 void Runtime::OnAssign(std::vector<std::pair<TopicPartition, int64_t>>& parts) {
-  if (config_.scale.enabled) {
-    ScaledAssign(parts);
-    return;
-  }
-  // A partial assignment: another member is in the group. Its rows would be sums over some of
-  // the tasks, and a row published so stays the output's last value until its cells change
-  // again (seen on a real broker: a killed instance's member, whose session had not yet expired,
-  // was given half the partitions of its successor). Process nothing until a rebalance gives
-  // this instance every partition; the eager protocol hands over whole assignments.
-  partial_assignment_ = parts.size() < input_partitions_;
-  if (partial_assignment_) {
-    std::vector<TopicPartition> paused;
-    for (const auto& [tp, offset] : parts) paused.push_back(tp);
-    bus_.source->Pause(paused);
-    log_->warn(
-        "given {} of the {} input partitions: another member is in the group (an instance "
-        "stopped less than session.timeout.ms ago, or a second one without scale.enabled); "
-        "without scale.enabled one instance must own them all, so nothing is processed until "
-        "a rebalance gives it every partition",
-        parts.size(), input_partitions_);
-    return;
-  }
-  // The hot-state budget is shared by the tasks owned after this assignment.
-  std::set<int32_t> owned = tasks_->owned();
-  for (const auto& [tp, offset] : parts) owned.insert(tp.partition);
-  tasks_->Budget(owned);
-  for (auto& [tp, offset] : parts) {
-    if (auto engine = tasks_->Get(tp.partition, today_); !engine) {
-      Fail(kExitState, "state of " + engine.error());
-      return;
-    }
-    const std::optional<int64_t> stored = StoredOffset(tp);
-    if (!stored) return;
-    offset = *stored;
-    positions_[tp] = offset >= 0 ? offset : -1;
-    log_->info("assigned {} [{}] from offset {}", tp.topic, tp.partition, offset);
-  }
-  // Restored: the committed table of the tasks now owned is what /kpi and the gauges show.
-  auto table = tasks_->Table();
-  if (!table) {
-    Fail(kExitState, table.error());
-    return;
-  }
-  probe_.Assigned(std::move(*table), today_);
+  topology_->Assign(parts, today_);
 }
 
 void Runtime::OnRevoke(const std::vector<TopicPartition>& parts, bool lost) {
@@ -191,16 +127,10 @@ void Runtime::OnRevoke(const std::vector<TopicPartition>& parts, bool lost) {
   std::set<int32_t> revoked;
   for (const TopicPartition& tp : parts) {
     revoked.insert(tp.partition);
-    positions_.erase(tp);
+    positions_->Drop(tp);
   }
-  for (const int32_t task : revoked) {
-    tasks_->Drop(task);
-    owned_.erase(task);
-    if (task == 0 && emitter_ != Emitter::kNo) {
-      emitter_ = Emitter::kNo;
-      probe_.SetKpiGauges(false);
-    }
-  }
+  for (const int32_t task : revoked) tasks_->Drop(task);
+  topology_->Revoke(revoked);
   log_->info("revoked {} partition(s)", parts.size());
   // The group session expired (the brokers were out of reach for longer than
   // session.timeout.ms). Rejoining in process has shown intermittent stalls of some partitions;
@@ -229,28 +159,16 @@ void Runtime::DeadLetter(const InRecord& record, DeadLetterReason reason) {
     out.key = record.key;
     out.value = record.value;
   }
-  if (config_.scale.enabled) out.task = record.partition;  // published only if not fenced
+  out.task = record.partition;  // published only if its task was not fenced (scaled out)
   dead_letters_.push_back(std::move(out));
 }
 
 void Runtime::Process(const InRecord& record) {
-  if (partial_assignment_) return;  // paused; a record fetched before the pause is read again
+  // Not served here yet (another member has some partitions, or its task is being restored), or
+  // fetched before a seek: read again from where the task resumes.
+  if (!topology_->Accepts(record)) return;
   const TopicPartition tp{std::string(record.topic), record.partition};
   const std::string& topic = tp.topic;
-  if (config_.scale.enabled) {
-    // A task being restored: its partitions are paused, and a record fetched before the pause is
-    // read again from the restored offset.
-    const auto owned = owned_.find(record.partition);
-    if (owned == owned_.end() || !owned->second.ready()) return;
-    // A record fetched before the seek to the restored offset (librdkafka drops those itself;
-    // this does not depend on it).
-    const auto next = next_offsets_.find(tp);
-    const auto position = positions_.find(tp);
-    const int64_t expected = next != next_offsets_.end()    ? next->second
-                             : position != positions_.end() ? position->second
-                                                            : -1;
-    if (expected >= 0 && record.offset < expected) return;
-  }
   // A record past the bound is not decoded at all (bounded time and memory per record).
   const events::Event* decoded = nullptr;
   const InputRecord in{.bytes = record.value,
@@ -294,7 +212,7 @@ void Runtime::Process(const InRecord& record) {
       probe_.EventStale();
     }
   }
-  next_offsets_[tp] = record.offset + 1;
+  positions_->Consumed(tp, record.offset);
   ++pending_;
 }
 
@@ -312,54 +230,25 @@ void Runtime::RollAsOf() {
 }
 
 void Runtime::Commit() {
-  if (failure_) return;
-  if (config_.scale.enabled) {
-    CommitScaled();
-    return;
-  }
+  if (failure_.failed()) return;
   const auto started = std::chrono::steady_clock::now();
-  // 1. Derived state, and the global rows of the cells that changed.
-  auto totals = tasks_->ChangedTotals();
-  if (!totals) {
-    Fail(kExitState, totals.error());
-    return;
-  }
-  // 2. The outbox: those rows and the dead letters of this interval.
-  const std::string as_of = today_.ToString();
+  state::WriteBatch batch;
   std::vector<OutMessage> outbox = std::move(dead_letters_);
   dead_letters_.clear();
-  for (const Row& total : *totals) outbox.push_back(RowMessage(total, as_of));
-  // 3. State changes, consumed offsets and the outbox, in one atomic batch; 4. delivered.
-  state::WriteBatch batch = tasks_->TakeBatch();
-  for (const auto& [tp, offset] : next_offsets_) {
-    batch.push_back(
-        {keys::OffsetKey(static_cast<uint16_t>(tp.partition), tp.topic), EncodeOffset(offset)});
+  const std::expected<std::vector<Row>, Failure> rows = topology_->Stage(today_, batch, outbox);
+  if (!rows) {
+    Fail(rows.error());
+    return;
   }
-  if (!WriteAndDeliver(std::move(batch), outbox)) return;
+  const std::optional<std::set<int32_t>> fenced = WriteAndDeliver(std::move(batch), outbox);
+  if (!fenced) return;
+  topology_->Committed(*fenced);
+  if (failure_.failed()) return;
   TrimHeapAfterEvictions();
   probe_.Committed(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-      event_unix_ms_, UnixMs(), *totals, today_);
+      event_unix_ms_, UnixMs(), *rows, topology_->TableAsOf(today_));
   event_unix_ms_.clear();
-}
-
-std::optional<int64_t> Runtime::StoredOffset(const TopicPartition& tp) {
-  auto stored = store_->Get(keys::OffsetKey(static_cast<uint16_t>(tp.partition), tp.topic));
-  if (!stored) {
-    Fail(kExitState, "stored offset: " + stored.error().message);
-    return std::nullopt;
-  }
-  if (!*stored) return config_.input_start_latest ? kOffsetEnd : kOffsetBeginning;
-  const std::optional<int64_t> next = DecodeOffset(**stored);
-  if (!next) Fail(kExitState, "stored offset: undecodable value (state corruption)");
-  return next;
-}
-
-OutMessage Runtime::RowMessage(const Row& row, const std::string& as_of) const {
-  OutMessage message{config_.output_topic, RowKey(row), {}, {}};
-  message.value =
-      config_.output_format == Format::kJson ? RowToJson(row, as_of) : RowToProto(row, as_of);
-  return message;
 }
 
 void Runtime::TrimHeapAfterEvictions() {
@@ -386,8 +275,7 @@ std::optional<std::set<int32_t>> Runtime::WriteAndDeliver(state::WriteBatch batc
       return std::nullopt;
     }
   }
-  for (const auto& [tp, offset] : next_offsets_) positions_[tp] = offset;
-  next_offsets_.clear();
+  positions_->Committed();
   pending_ = 0;
   last_commit_ms_ = clock_.NowMs();
   if (!outbox.empty()) {
@@ -403,22 +291,35 @@ std::optional<std::set<int32_t>> Runtime::WriteAndDeliver(state::WriteBatch batc
 
 void Runtime::ReportStatus() {
   sinks::StatusReport report;
-  for (const auto& [tp, committed] : positions_) {
+  positions_->ForEach([&](const TopicPartition& tp, int64_t position) {
     sinks::PartitionStatus p{tp.topic, tp.partition, -1};
-    const auto pending = next_offsets_.find(tp);
-    const int64_t position = pending != next_offsets_.end() ? pending->second : committed;
     // Watermarks as last seen by the fetcher: no broker round trip.
     if (const auto marks = bus_.source->CachedWatermarks(tp)) {
       p.lag = std::max<int64_t>(0, marks->second - (position >= 0 ? position : marks->first));
     }
     report.partitions.push_back(std::move(p));
-  }
+  });
   report.state_sst_bytes = rocksdb_->TotalSstBytes();
   report.state_live_bytes = rocksdb_->EstimatedLiveBytes();
   report.block_cache_usage_bytes = rocksdb_->BlockCacheUsage();
   report.block_cache_capacity_bytes = config_.block_cache_mb << 20;
-  if (config_.scale.enabled) report.scale = ScaleReport();
+  report.scale = topology_->Report();
   probe_.Status(std::move(report), SteadyMs());
+}
+
+void Runtime::DeliverStored() {
+  auto d = publisher_->DeliverStored();
+  if (!d) {
+    Fail(d.error());
+  } else if (!d->empty()) {
+    // Claimed by another instance while we were down: that commit is not in the valid history
+    // (our local copy is restored again if we regain the task), and its output stays unpublished.
+    topology_->FencedAtStart(d->size());
+    log_->warn(
+        "{} task(s) of the output a crash left were claimed by another instance meanwhile; "
+        "their output was not published",
+        d->size());
+  }
 }
 
 std::expected<void, Failure> Runtime::Run() {
@@ -429,22 +330,8 @@ std::expected<void, Failure> Runtime::Run() {
   probe_.Started(UnixMs());
   ReportStatus();
   if (auto t = CheckTopics(); !t) Fail(t.error());
-  // Whatever a crash left in the outbox, before anything new.
-  if (!failure_) {
-    auto d = publisher_->DeliverStored();
-    if (!d) {
-      Fail(d.error());
-    } else if (!d->empty()) {
-      // Claimed by another instance while we were down: that commit is not in the valid history
-      // (our local copy is restored again if we regain the task), and its output stays unpublished.
-      fencings_ += d->size();
-      log_->warn(
-          "{} task(s) of the output a crash left were claimed by another instance meanwhile; "
-          "their output was not published",
-          d->size());
-    }
-  }
-  while (!stop_.load() && !failure_) {
+  if (!failure_.failed()) DeliverStored();
+  while (!stop_.load() && !failure_.failed()) {
     // librdkafka retries a refused connection for ever; the refusal is a configuration error.
     if (std::optional<std::string> refused = bus_.source->Refused()) {
       Fail(kExitConfig, std::move(*refused));
@@ -455,12 +342,9 @@ std::expected<void, Failure> Runtime::Run() {
       Fail(kExitKafka, record.error());
       break;
     }
-    if (*record && !failure_) Process(**record);
+    if (*record && !failure_.failed()) Process(**record);
     bus_.producer->Poll();
-    if (config_.scale.enabled) {
-      StepRestores();
-      ReadGlobal();
-    }
+    topology_->Step(today_);
     RollAsOf();
     const bool due = clock_.NowMs() - last_commit_ms_ >= config_.commit_interval_ms;
     if (pending_ >= static_cast<uint64_t>(config_.commit_max_events) || (due && pending_ > 0) ||
@@ -475,8 +359,8 @@ std::expected<void, Failure> Runtime::Run() {
     }
   }
   probe_.Revoked();
-  if (!failure_) Commit();              // the final commit
-  if (!failure_) bus_.source->Close();  // leaves the group
+  if (!failure_.failed()) Commit();              // the final commit
+  if (!failure_.failed()) bus_.source->Close();  // leaves the group
   const sinks::ProbeSnapshot s = probe_.Snapshot();
   uint64_t consumed = 0;
   for (const auto& kinds : s.consumed) {
@@ -486,7 +370,7 @@ std::expected<void, Failure> Runtime::Run() {
   for (const uint64_t n : s.dead_letters) dead_lettered += n;
   log_->info("stopped: {} consumed, {} dead-lettered, {} commits", consumed, dead_lettered,
              s.commits);
-  if (failure_) return std::unexpected(*failure_);
+  if (failure_.failed()) return std::unexpected(*failure_.failure());
   return {};
 }
 

@@ -325,7 +325,7 @@ TEST_F(KafkaIntegrationTest, KillNineAtRandomMomentsStillGivesTheExactTable) {
   EXPECT_GE(resumed, 6) << "restarts that found stored offsets (of the 10, three follow a run "
                            "killed while it joined)";
   // How often a run was first given only some partitions (a killed run's member still in the
-  // group): processed nothing until it had them all (runtime.cc, OnAssign). Reported, not
+  // group): processed nothing until it had them all (one_instance.cc, Assign). Reported, not
   // required: whether it happens depends on the broker's timing.
   size_t partial = 0;
   for (int run = 0; run < kills; ++run) {
