@@ -124,7 +124,16 @@ struct ReplayArgs {
   std::string bank_holidays_file;
   std::vector<std::string> limits;
   std::string partitioner = "consistent_random";
+  std::string output_format = "ndjson";
 };
+
+// "ndjson" or "csv" (an error message names `option` otherwise).
+std::optional<kpi::app::TableFormat> ParseTableFormat(const std::string& text, const char* option) {
+  if (text == "ndjson") return kpi::app::TableFormat::kNdjson;
+  if (text == "csv") return kpi::app::TableFormat::kCsv;
+  std::fprintf(stderr, "kpi-processor: %s must be ndjson or csv, got '%s'\n", option, text.c_str());
+  return std::nullopt;
+}
 
 CLI::App* AddReplay(CLI::App& app, ReplayArgs& args) {
   auto* cmd = app.add_subcommand(
@@ -139,6 +148,11 @@ CLI::App* AddReplay(CLI::App& app, ReplayArgs& args) {
       ->required();
   cmd->add_option("--output", args.options.output, "where to write the KPI table (NDJSON)")
       ->required();
+  cmd->add_option("--output-format", args.output_format,
+                  "ndjson, or csv: a header row (kpi, week_start, dimension, count, base, "
+                  "dimension_kind, dimension_value, as_of), then the same rows, for PostgreSQL's "
+                  "COPY ... WITH (FORMAT csv, HEADER)")
+      ->capture_default_str();
   cmd->add_option("--dlq", args.options.dlq, "where to write dead-lettered records (NDJSON)");
   cmd->add_option("--closure", args.closures,
                   "extra non-working date YYYY-MM-DD (repeatable), e.g. a local closure day");
@@ -190,6 +204,9 @@ int Replay(ReplayArgs& args) {
   const auto d = ParseDateArg(args.as_of, "--as-of");
   if (!d) return 2;
   args.options.as_of = *d;
+  const auto format = ParseTableFormat(args.output_format, "--output-format");
+  if (!format) return 2;
+  args.options.output_format = *format;
   const auto p = kpi::app::PartitionerFromName(args.partitioner);
   if (!p) {
     std::fprintf(stderr,
@@ -281,6 +298,17 @@ int Main(int argc, char** argv) {
         ->add_option("--path", state_path, "state directory")
         ->required();
   }
+  std::string export_format = "csv";
+  std::string export_output = "-";
+  auto* state_export = state->add_subcommand(
+      "export",
+      "write the KPI table of a state directory (every task, summed; zero rows left out) as "
+      "replay writes it, for a warehouse's first load; safe while the processor runs");
+  state_export->add_option("--path", state_path, "state directory")->required();
+  state_export->add_option("--format", export_format, "csv (with a header row) or ndjson")
+      ->capture_default_str();
+  state_export->add_option("--output", export_output, "file to write; - for standard output")
+      ->capture_default_str();
 
   int cost = 10;
   auto* hash = app.add_subcommand(
@@ -298,6 +326,11 @@ int Main(int argc, char** argv) {
   if (state->parsed()) {
     if (state->got_subcommand("offsets")) return kpi::app::StateOffsets(state_path);
     if (state->got_subcommand("rows")) return kpi::app::StateRows(state_path);
+    if (state_export->parsed()) {
+      const auto format = ParseTableFormat(export_format, "--format");
+      if (!format) return 2;
+      return kpi::app::StateExport(state_path, *format, export_output);
+    }
     return kpi::app::StateSize(state_path);
   }
 

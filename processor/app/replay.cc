@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include "processor/engine.h"
 #include "processor/output.h"
+#include "processor/row_formats.h"
 #include "processor/task_set.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
@@ -239,22 +241,12 @@ class Replay {
     return {};
   }
 
-  // In the table's order (by KPI name, then week and dimension), a KPI at a time, so that a long
-  // history's table is never in memory whole.
   std::expected<void, std::string> WriteTable() {
     std::ofstream out(options_.output, std::ios::binary | std::ios::trunc);
     if (!out) return std::unexpected("cannot write output " + options_.output);
-    std::vector<Kpi> kpis(AllKpis().begin(), AllKpis().end());
-    std::ranges::sort(kpis, [](Kpi x, Kpi y) { return KpiName(x) < KpiName(y); });
-    for (const Kpi kpi : kpis) {
-      auto table = tasks_.Table(kpi);
-      if (!table) return std::unexpected("state error: " + table.error());
-      for (const Row& row : *table) {
-        const std::string line = RowToJson(row);
-        out.write(line.data(), static_cast<std::streamsize>(line.size()));
-        ++summary_.rows;
-      }
-    }
+    auto rows = app::WriteTable(tasks_, options_.output_format, options_.as_of, out);
+    if (!rows) return std::unexpected(rows.error());
+    summary_.rows = *rows;
     out.flush();
     if (!out) return std::unexpected("write error on output " + options_.output);
     return {};
@@ -293,6 +285,26 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
   return summary;
+}
+
+std::expected<uint64_t, std::string> WriteTable(TaskSet& tasks, TableFormat format, Date as_of,
+                                                std::ostream& out) {
+  const std::string as_of_text = as_of.ToString();
+  if (format == TableFormat::kCsv) out << CsvHeader();
+  std::vector<Kpi> kpis(AllKpis().begin(), AllKpis().end());
+  std::ranges::sort(kpis, [](Kpi x, Kpi y) { return KpiName(x) < KpiName(y); });
+  uint64_t rows = 0;
+  for (const Kpi kpi : kpis) {
+    auto table = tasks.Table(kpi);
+    if (!table) return std::unexpected("state error: " + table.error());
+    for (const Row& row : *table) {
+      const std::string line =
+          format == TableFormat::kCsv ? RowToCsv(row, as_of_text) : RowToJson(row);
+      out.write(line.data(), static_cast<std::streamsize>(line.size()));
+      ++rows;
+    }
+  }
+  return rows;
 }
 
 std::string FormatSummary(const ReplaySummary& s) {

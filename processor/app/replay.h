@@ -6,20 +6,26 @@
 #include <array>
 #include <cstdint>
 #include <expected>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "processor/app/partitioner.h"
 #include "processor/date.h"
 #include "processor/engine.h"
+#include "processor/task_set.h"
 #include "processor/validate.h"
 
 namespace kpi::app {
+
+// The table's file format: NDJSON (the default) or CSV with a header row (row_formats.h).
+enum class TableFormat { kNdjson, kCsv };
 
 struct ReplayOptions {
   std::vector<std::string> inputs;
   Date as_of;
   std::string output;
+  TableFormat output_format = TableFormat::kNdjson;
   std::string dlq;  // empty: dead letters are counted, not written
   std::vector<Date> closures;
   std::vector<Date> official_holidays;  // from --bank-holidays-file: replace the rules' years
@@ -55,5 +61,11 @@ struct ReplaySummary {
 // the state committed: with state_dir, a later `replay --state` or `run` continues from it.
 std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options);
 std::string FormatSummary(const ReplaySummary& summary);
+
+// The table of `tasks` in the replay table's order (KPI name, then week and dimension; rows
+// whose count and base are both 0 left out) to `out`, a KPI at a time, so that a long history's
+// table is never in memory whole. Returns the rows written; errors name the state.
+std::expected<uint64_t, std::string> WriteTable(TaskSet& tasks, TableFormat format, Date as_of,
+                                                std::ostream& out);
 
 }  // namespace kpi::app

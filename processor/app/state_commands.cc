@@ -1,10 +1,16 @@
 #include "processor/app/state_commands.h"
 
 #include <cstdio>
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <memory>
+#include <set>
+#include <sstream>
 
+#include "processor/calendar.h"
 #include "processor/keys.h"
+#include "processor/task_set.h"
 #include "processor/values.h"
 #include "state/rocksdb/rocksdb_store.h"
 
@@ -108,6 +114,55 @@ int StateSize(const std::string& path) {
   std::printf("estimated live data  %llu bytes\nsst files            %llu bytes\n",
               static_cast<unsigned long long>(store->EstimatedLiveBytes()),
               static_cast<unsigned long long>(store->TotalSstBytes()));
+  return 0;
+}
+
+namespace {
+
+// One attempt of StateExport: the table into `text`; an error message on failure.
+std::expected<uint64_t, std::string> ExportOnce(const std::string& path, TableFormat format,
+                                                std::string& text) {
+  auto store = OpenReadOnly(path);
+  if (!store) return std::unexpected(std::string("cannot open the state directory"));
+  std::set<int> tasks;
+  if (!ForEachTask(*store, keys::kAsOf,
+                   [&](int task, std::string_view, std::string_view) { tasks.insert(task); })) {
+    return std::unexpected(std::string("cannot read the state directory"));
+  }
+  const Calendar calendar({}, {});
+  TaskSet set(*store, calendar, EngineOptions{}, 64 << 20);
+  for (const int task : tasks) {
+    if (auto engine = set.Get(task, Date()); !engine) return std::unexpected(engine.error());
+  }
+  std::ostringstream out;
+  auto rows = WriteTable(set, format, set.LatestAsOf(), out);
+  if (rows) text = std::move(out).str();
+  return rows;
+}
+
+}  // namespace
+
+int StateExport(const std::string& path, TableFormat format, const std::string& output) {
+  std::string text;
+  std::expected<uint64_t, std::string> rows = std::unexpected(std::string());
+  for (int attempt = 0; attempt < 5 && !rows; ++attempt) rows = ExportOnce(path, format, text);
+  if (!rows) {
+    std::fprintf(stderr, "kpi-processor state export: %s\n", rows.error().c_str());
+    return 3;
+  }
+  if (output == "-") {
+    std::cout << text << std::flush;
+    return std::cout ? 0 : 1;
+  }
+  std::ofstream out(output, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) {
+    std::fprintf(stderr, "kpi-processor state export: cannot write %s\n", output.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "kpi-processor state export: %llu rows to %s\n",
+               static_cast<unsigned long long>(*rows), output.c_str());
   return 0;
 }
 

@@ -16,6 +16,12 @@ class Clock {
   virtual Date Today() const = 0;
   // Monotonic milliseconds, for intervals.
   virtual int64_t NowMs() const = 0;
+  // Wall time, Unix ms: when an output row was produced (emitted_at).
+  virtual int64_t UnixMs() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
 };
 
 // The system clock. Europe/London by rule: UTC+1 from 01:00 UTC on the last Sunday of March to

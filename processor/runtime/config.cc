@@ -200,7 +200,26 @@ std::expected<void, std::string> ParseInput(SettingsReader& r, Config& c) {
 // output.* and scale.*.
 std::expected<void, std::string> ParseOutputAndScale(SettingsReader& r, Config& c) {
   if (auto v = r.Take("output.topic")) c.output_topic = *v;
-  if (auto x = r.FormatSetting("output.format", c.output_format); !x) {
+  if (auto v = r.Take("output.format")) {
+    if (*v == "protobuf") {
+      c.output_format = ValueFormat::kProtobuf;
+    } else if (*v == "json") {
+      c.output_format = ValueFormat::kJson;
+    } else if (*v == "connect_json") {
+      c.output_format = ValueFormat::kConnectJson;
+    } else {
+      return std::unexpected<std::string>(
+          "output.format: expected protobuf, json or connect_json, got '" + *v + "'");
+    }
+  }
+  if (auto v = r.Take("output.key_format")) {
+    if (*v != "string" && *v != "connect_json") {
+      return std::unexpected<std::string>(
+          "output.key_format: expected string or connect_json, got '" + *v + "'");
+    }
+    c.output_key_format = *v == "string" ? KeyFormat::kString : KeyFormat::kConnectJson;
+  }
+  if (auto x = r.Bool("output.tombstones", c.output_tombstones); !x) {
     return std::unexpected<std::string>(x.error());
   }
   if (auto v = r.Take("output.dlq_topic")) c.dlq_topic = *v;

@@ -17,6 +17,7 @@
 
 #include "processor/date.h"
 #include "processor/kpis.h"
+#include "processor/row_formats.h"
 #include "processor/validate.h"
 #include "sinks/http/request_head.h"
 #include "sinks/web/web_config.h"
@@ -51,7 +52,11 @@ struct Config {
   // without being decoded. At most the producer's message.max.bytes less 1 KiB (headers).
   size_t max_record_bytes = kDefaultMaxRecordBytes;
   std::string output_topic = "kpi.results";
-  Format output_format = Format::kProtobuf;
+  // output.format, output.key_format (processor/row_formats.h) and output.tombstones: a row whose
+  // count and base fall to 0 is published as a tombstone (its key, no value) instead of a zero row.
+  ValueFormat output_format = ValueFormat::kProtobuf;
+  KeyFormat output_key_format = KeyFormat::kString;
+  bool output_tombstones = false;
   std::string dlq_topic = "kpi.dlq";
   ScaleConfig scale;
   std::string state_path = "/var/lib/kpi-processor";

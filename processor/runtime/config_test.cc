@@ -71,6 +71,31 @@ TEST(ConfigTest, DefaultsFromTheSpec) {
   EXPECT_EQ(c->kafka.at("group.id"), "kpi-processor");
   EXPECT_EQ(c->state_memory_mb, 256);
   EXPECT_FALSE(c->input_start_latest);
+  // The output existing consumers read: protobuf values, string keys, zero rows.
+  EXPECT_EQ(c->output_format, ValueFormat::kProtobuf);
+  EXPECT_EQ(c->output_key_format, KeyFormat::kString);
+  EXPECT_FALSE(c->output_tombstones);
+}
+
+TEST(ConfigTest, TheWarehouseOutputIsChosenInTheConfigurationOrTheEnvironment) {
+  const auto c = ParseConfig(std::string(kMinimal) +
+                                 "output:\n  format: connect_json\n  key_format: connect_json\n"
+                                 "  tombstones: true\n",
+                             {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->output_format, ValueFormat::kConnectJson);
+  EXPECT_EQ(c->output_key_format, KeyFormat::kConnectJson);
+  EXPECT_TRUE(c->output_tombstones);
+  const auto e = ParseConfig(kMinimal, {"KPI_OUTPUT_FORMAT=json", "KPI_OUTPUT_KEY_FORMAT=string",
+                                        "KPI_OUTPUT_TOMBSTONES=false"});
+  ASSERT_TRUE(e.has_value()) << e.error();
+  EXPECT_EQ(e->output_format, ValueFormat::kJson);
+  EXPECT_EQ(e->output_key_format, KeyFormat::kString);
+  EXPECT_FALSE(e->output_tombstones);
+  EXPECT_EQ(ParseConfig(std::string(kMinimal) + "output:\n  key_format: avro\n", {}).error(),
+            "output.key_format: expected string or connect_json, got 'avro'");
+  EXPECT_EQ(ParseConfig(std::string(kMinimal) + "output:\n  tombstones: sometimes\n", {}).error(),
+            "output.tombstones: expected true or false, got 'sometimes'");
 }
 
 // KPIS-2.md section 6: every limit has the spec's default and its calendar.<name> setting.
@@ -206,7 +231,7 @@ TEST(ConfigTest, MistakesAreClearErrors) {
             std::string::npos);
   EXPECT_NE(ParseConfig(std::string(kMinimal) + "output:\n  format: xml\n", {})
                 .error()
-                .find("expected protobuf or json"),
+                .find("output.format: expected protobuf, json or connect_json, got 'xml'"),
             std::string::npos);
   EXPECT_NE(ParseConfig("kafka: [unclosed", {}).error().find("not valid YAML"), std::string::npos);
   EXPECT_NE(ParseConfig(std::string(kMinimal) + "calendar:\n  closures: [2026-13-01]\n", {})

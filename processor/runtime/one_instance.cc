@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "processor/output.h"
+#include "processor/row_formats.h"
 #include "processor/runtime/scaled_out.h"
 
 namespace kpi::runtime {
@@ -59,7 +59,10 @@ std::expected<std::vector<Row>, Failure> OneInstance::Stage(Date today, state::W
   auto totals = parts_.tasks.ChangedTotals();
   if (!totals) return std::unexpected(Failure{kExitState, totals.error()});
   const std::string as_of = today.ToString();
-  for (const Row& total : *totals) outbox.push_back(RowMessage(parts_.config, total, as_of));
+  const int64_t emitted = parts_.clock.UnixMs();
+  for (const Row& total : *totals) {
+    outbox.push_back(RowMessage(parts_.config, total, as_of, emitted));
+  }
   state::WriteBatch ops = parts_.tasks.TakeBatch();
   if (batch.empty()) {
     batch = std::move(ops);
@@ -70,10 +73,14 @@ std::expected<std::vector<Row>, Failure> OneInstance::Stage(Date today, state::W
   return std::move(*totals);
 }
 
-OutMessage RowMessage(const Config& config, const Row& row, const std::string& as_of) {
-  OutMessage message{config.output_topic, RowKey(row), {}, {}};
-  message.value =
-      config.output_format == Format::kJson ? RowToJson(row, as_of) : RowToProto(row, as_of);
+OutMessage RowMessage(const Config& config, const Row& row, const std::string& as_of,
+                      int64_t emitted_unix_ms) {
+  OutMessage message{config.output_topic, RowKeyIn(row, config.output_key_format), {}, {}};
+  if (config.output_tombstones && row.count == 0 && row.base == 0) {
+    message.tombstone = true;
+  } else {
+    message.value = RowValue(row, config.output_format, as_of, emitted_unix_ms);
+  }
   return message;
 }
 

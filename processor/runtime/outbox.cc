@@ -39,9 +39,10 @@ std::string EncodeOutMessage(const OutMessage& m) {
     w.Bytes(name);
     w.Bytes(value);
   }
-  if (m.partition != -1 || m.task != -1) {
+  if (m.partition != -1 || m.task != -1 || m.tombstone) {
     w.Signed(m.partition);
     w.Signed(m.task);
+    if (m.tombstone) w.Varint(1);
   }
   return out;
 }
@@ -61,11 +62,15 @@ std::optional<OutMessage> DecodeOutMessage(std::string_view bytes) {
   if (!in->done()) {
     int64_t partition = 0;
     int64_t task = 0;
-    if (!in->Signed(partition) || !in->Signed(task) || !in->done() || partition < -1 ||
-        partition > INT32_MAX || task < -1 || task > UINT16_MAX ||
-        (partition == -1 && task == -1)) {  // the encoder leaves that default out
+    uint64_t tombstone = 0;
+    if (!in->Signed(partition) || !in->Signed(task) || partition < -1 || partition > INT32_MAX ||
+        task < -1 || task > UINT16_MAX) {
       return std::nullopt;
     }
+    if (!in->done() && (!in->Varint(tombstone) || tombstone != 1)) return std::nullopt;
+    // The encoder leaves the defaults out.
+    if (!in->done() || (partition == -1 && task == -1 && tombstone == 0)) return std::nullopt;
+    m.tombstone = tombstone == 1;
     m.partition = static_cast<int32_t>(partition);
     m.task = static_cast<int32_t>(task);
   }

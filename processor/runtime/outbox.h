@@ -27,12 +27,16 @@ struct OutMessage {
   // Scaled out: the task whose changelog records must be found valid (not fenced) before this
   // message is published; -1: none.
   int32_t task = -1;
+  // A tombstone: the key with no value (null, not empty), which a compacted topic and a sink's
+  // delete mode take as the key's deletion (output.tombstones).
+  bool tombstone = false;
   bool operator==(const OutMessage&) const = default;
 };
 
 // An outbox entry (coding.h): topic, key, value, then the header count and each header's name and
-// value, then (when either is set) the partition and the task, zigzag. Entries written before
-// the last two fields existed decode with both -1. nullopt: not an entry this codec wrote
+// value, then (when either is set, or a tombstone) the partition and the task, zigzag, then (a
+// tombstone only) the flag 1. Entries written before those fields existed decode with -1, -1 and
+// no tombstone. nullopt: not an entry this codec wrote
 // (corruption).
 std::string EncodeOutMessage(const OutMessage& m);
 std::optional<OutMessage> DecodeOutMessage(std::string_view bytes);

@@ -73,5 +73,20 @@ TEST(OutboxTest, PartitionAndTaskRoundTripAndOlderEntriesHaveNeither) {
   EXPECT_FALSE(DecodeOutMessage(EncodeOutMessage(m)).has_value());
 }
 
+TEST(OutboxTest, ATombstoneStaysATombstoneThroughACrash) {
+  OutMessage m{"kpi.results", "contacts|2026-03-02|all", "", {}};
+  m.tombstone = true;
+  const std::optional<OutMessage> alone = DecodeOutMessage(EncodeOutMessage(m));
+  ASSERT_TRUE(alone.has_value());
+  EXPECT_TRUE(alone->tombstone);
+  EXPECT_EQ(alone->partition, -1);
+  m.task = 3;
+  EXPECT_EQ(DecodeOutMessage(EncodeOutMessage(m)), m);
+  m.tombstone = false;
+  EXPECT_FALSE(DecodeOutMessage(EncodeOutMessage(m))->tombstone);
+  // A flag this codec does not write is corruption.
+  EXPECT_FALSE(DecodeOutMessage(EncodeOutMessage(m) + std::string("\x02", 1)).has_value());
+}
+
 }  // namespace
 }  // namespace kpi::runtime

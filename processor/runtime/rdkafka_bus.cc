@@ -363,13 +363,14 @@ class RdProducer final : public Producer {
     reports_.push_back({});
     const auto opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(base_ + reports_.size()));
     while (true) {
-      const rd_kafka_resp_err_t err =
-          rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
-                            RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
-                            RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
-                            RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
-                            RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
+          RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
+          RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+          RD_KAFKA_V_VALUE(m.tombstone ? nullptr : const_cast<char*>(m.value.data()),
+                           m.tombstone ? 0 : m.value.size()),
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(rk_, 10);
         continue;

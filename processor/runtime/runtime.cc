@@ -79,8 +79,9 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
   rt->publisher_ = std::make_unique<Publisher>(*rt->store_, *rt->bus_.producer, *rt->bus_.reader,
                                                config.dlq_topic, config.delivery_timeout_ms);
   rt->positions_ = std::make_unique<InputPositions>(*rt->store_, config.input_start_latest);
-  auto topology = MakeTopology({rt->config_, *rt->log_, *rt->store_, rt->bus_, *rt->tasks_,
-                                *rt->publisher_, rt->probe_, *rt->positions_, rt->failure_});
+  auto topology =
+      MakeTopology({rt->config_, rt->clock_, *rt->log_, *rt->store_, rt->bus_, *rt->tasks_,
+                    *rt->publisher_, rt->probe_, *rt->positions_, rt->failure_});
   if (!topology) return std::unexpected(topology.error());
   rt->topology_ = std::move(*topology);
   return rt;

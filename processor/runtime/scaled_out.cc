@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "processor/keys.h"
-#include "processor/output.h"
+#include "processor/row_formats.h"
 #include "processor/values.h"
 
 namespace kpi::runtime {
@@ -374,7 +374,9 @@ void ScaledOut::ReadGlobal() {
       global_positions_[{std::string(rec.topic), rec.partition}] = rec.offset + 1;
     } else if (rec.topic == config.output_topic && rec.Header(kEmitterHeader) != emitter_id_) {
       // Another instance (an emitter before us, still running) wrote a row: ours wins again.
-      global_.Touch(std::string(rec.key));
+      if (std::optional<std::string> key = StringKeyOf(rec.key, config.output_key_format)) {
+        global_.Touch(*key);
+      }
     }
   }
   std::vector<Row> changed = global_.TakeChanged();
@@ -423,10 +425,11 @@ void ScaledOut::StartEmitting() {
 
 void ScaledOut::Emit(const std::vector<Row>& rows) {
   const std::string as_of = global_.as_of().value_or(today_).ToString();
+  const int64_t emitted = parts_.clock.UnixMs();
   std::vector<OutMessage> messages;
   messages.reserve(rows.size());
   for (const Row& row : rows) {
-    OutMessage m = RowMessage(parts_.config, row, as_of);
+    OutMessage m = RowMessage(parts_.config, row, as_of, emitted);
     m.headers.emplace_back(kEmitterHeader, emitter_id_);
     messages.push_back(std::move(m));
   }

@@ -22,6 +22,7 @@
 
 #include "processor/calendar.h"
 #include "processor/runtime/bus.h"
+#include "processor/runtime/clock.h"
 #include "processor/runtime/config.h"
 #include "processor/runtime/failure.h"
 #include "processor/runtime/input_positions.h"
@@ -40,6 +41,7 @@ namespace kpi::runtime {
 // The runtime's parts a topology works with.
 struct RuntimeParts {
   const Config& config;
+  const Clock& clock;
   spdlog::logger& log;
   state::StateStore& store;
   Bus& bus;
@@ -80,8 +82,10 @@ class Topology {
   virtual std::optional<sinks::ScaleStatus> Report() const { return std::nullopt; }
 };
 
-// An output row as its message (an emitter adds its header).
-OutMessage RowMessage(const Config& config, const Row& row, const std::string& as_of);
+// An output row as its message, produced at `emitted_unix_ms` (an emitter adds its header): in
+// output.format and output.key_format, and a tombstone for a zero row with output.tombstones.
+OutMessage RowMessage(const Config& config, const Row& row, const std::string& as_of,
+                      int64_t emitted_unix_ms);
 
 // The topology `config` asks for (scale.enabled: ScaledOut); a configuration error when the bus
 // lacks what it needs.

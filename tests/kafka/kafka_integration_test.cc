@@ -2,6 +2,8 @@
 // Apache Kafka: harness.h, TestCluster), run as separate processes over TCP:
 // rows and dead letters on the output topics, restart from stored offsets, kill -9 crashes and
 // broker faults. The reference is always the replay table of the same input.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -65,7 +67,30 @@ class KafkaIntegrationTest : public ::testing::Test {
     cfg << "state:\n  path: " << (dir_ / "state").string() << "\n  block_cache_mb: 16\n"
         << "commit:\n  interval_ms: 100\n  delivery_timeout_ms: 60000\n"
         << "processing:\n  as_of: " << as_of_.ToString() << "\n"
-        << "metrics:\n  address: 127.0.0.1:0\nhttp:\n  address: 127.0.0.1:0\n";
+        << "metrics:\n  address: 127.0.0.1:0\nhttp:\n  address: 127.0.0.1:0\n"
+        << output_yaml_;
+  }
+
+  // Deletions of every contact in `lines` (recorded the same day, at 23:59:59), so that the
+  // contacts rows fall to 0.
+  static std::vector<std::string> DeleteEveryContact(const std::vector<std::string>& lines) {
+    std::vector<std::string> deletes;
+    for (const std::string& line : lines) {
+      google::protobuf::Struct e;
+      if (!google::protobuf::util::JsonStringToMessage(line, &e).ok() ||
+          !e.fields().contains("contact") || e.fields().contains("deleted") ||
+          !e.fields().contains("childId") || !e.fields().contains("eventId") ||
+          !e.fields().contains("recordedAt") ||
+          e.fields().at("recordedAt").string_value().size() < 10) {
+        continue;
+      }
+      const std::string recorded = e.fields().at("recordedAt").string_value();  // checked above
+      deletes.push_back(R"({"eventId":")" + e.fields().at("eventId").string_value() +
+                        R"(","childId":")" + e.fields().at("childId").string_value() +
+                        R"(","recordedAt":")" + recorded.substr(0, 10) +
+                        R"(T23:59:59Z","deleted":true,"contact":{}})");
+    }
+    return deletes;
   }
 
   void StartProcessor() {
@@ -172,6 +197,7 @@ class KafkaIntegrationTest : public ::testing::Test {
   int restarts_ = 0;
   int session_timeout_ms_ = 3000;      // short: the mock rebalances in session - 1 s
   std::string log_ = "processor.log";  // the running processor's log, in dir_
+  std::string output_yaml_;            // an output section for the configuration
   std::unique_ptr<TestCluster> cluster_;
   std::unique_ptr<Process> processor_;
 };
@@ -199,6 +225,45 @@ TEST_F(KafkaIntegrationTest, BothFormatsBecomeTheReplayTableAndBadRecordsAreDead
   }
   EXPECT_EQ(got, want);
   EXPECT_EQ(StopProcessor(), 0) << Tail(dir_ / "processor.log");
+}
+
+// The warehouse's output (README "For data warehouse teams"): Kafka Connect JSON keys and values,
+// and tombstones for rows that fall to 0, through a restart and an as_of move.
+TEST_F(KafkaIntegrationTest, ConnectJsonAndTombstonesFollowTheReplayTable) {
+  std::vector<std::string> lines = Generate(150, 6);
+  output_yaml_ =
+      "output:\n  format: connect_json\n  key_format: connect_json\n  tombstones: true\n";
+  StartProcessor();
+  Produce(lines, 0, lines.size());
+  ASSERT_TRUE(WaitForConsumed(static_cast<int64_t>(lines.size()), 120000)) << Tail(dir_ / log_);
+  // Every contact deleted: the contacts rows fall to 0 and are published as tombstones. Then a
+  // restart at a later as_of.
+  const std::vector<std::string> deletes = DeleteEveryContact(lines);
+  ASSERT_GT(deletes.size(), 20u);
+  Produce(deletes, 0, deletes.size());
+  lines.insert(lines.end(), deletes.begin(), deletes.end());
+  ASSERT_TRUE(WaitForConsumed(static_cast<int64_t>(lines.size()), 120000)) << Tail(dir_ / log_);
+  EXPECT_EQ(StopProcessor(), 0);
+  as_of_ = as_of_ + 9;
+  StartProcessor();
+  const Table expected = ReplayTable(lines, as_of_);
+  OutputRows out;
+  for (const int64_t deadline = NowMs() + 60000; NowMs() < deadline;) {
+    out = LastOutputRows(cluster_->bootstraps(), "kpi.results", ValueFormat::kConnectJson,
+                         KeyFormat::kConnectJson);
+    if (TableOf(out) == expected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(TableOf(out), expected)
+      << "rows " << out.rows.size() << ", expected " << expected.size() << "\n"
+      << Tail(dir_ / log_);
+  EXPECT_EQ(out.undecodable, 0u);
+  EXPECT_EQ(out.zero_rows, 0u) << "a row at 0/0 was published as a value, not a tombstone";
+  EXPECT_GT(out.tombstones, 10u);
+  for (const auto& [key, row] : expected) {
+    EXPECT_FALSE(key.starts_with("contacts|")) << key;  // all deleted
+  }
+  EXPECT_EQ(StopProcessor(), 0);
 }
 
 TEST_F(KafkaIntegrationTest, RecordKeyedByAnotherChildIsDeadLettered) {

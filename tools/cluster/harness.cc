@@ -538,7 +538,8 @@ std::vector<Consumed> ReadTopic(const std::string& bootstraps, const std::string
       c.partition = m->partition;
       c.offset = m->offset;
       c.key.assign(static_cast<const char*>(m->key), m->key_len);
-      c.value.assign(static_cast<const char*>(m->payload), m->len);
+      c.tombstone = m->payload == nullptr;
+      if (!c.tombstone) c.value.assign(static_cast<const char*>(m->payload), m->len);
       rd_kafka_headers_t* hdrs = nullptr;
       if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char* name = nullptr;
@@ -639,6 +640,72 @@ Table LastValueTable(const std::string& bootstraps, const std::string& topic) {
       table[c.key] = {row.count(), row.base()};
     }
   }
+  return table;
+}
+
+namespace {
+
+// A row value in `format`; nullopt when it is not one.
+std::optional<OutputRow> ParseOutputValue(const std::string& value, ValueFormat format) {
+  if (format == ValueFormat::kProtobuf) {
+    output::KpiRow row;
+    if (!row.ParseFromString(value) || row.kpi().empty()) return std::nullopt;
+    return OutputRow{row.count(), row.base(), row.revision()};
+  }
+  google::protobuf::Struct doc;
+  if (!google::protobuf::util::JsonStringToMessage(value, &doc).ok()) return std::nullopt;
+  const google::protobuf::Struct* fields = &doc;
+  if (format == ValueFormat::kConnectJson) {
+    const auto payload = doc.fields().find("payload");
+    if (payload == doc.fields().end() || !payload->second.has_struct_value()) return std::nullopt;
+    fields = &payload->second.struct_value();
+  }
+  const auto number = [&](const char* name) -> std::optional<double> {
+    const auto it = fields->fields().find(name);
+    if (it == fields->fields().end() || !it->second.has_number_value()) return std::nullopt;
+    return it->second.number_value();
+  };
+  const auto count = number("count");
+  const auto base = number("base");
+  const auto revision = number("revision");
+  if (!count || !base || !revision) return std::nullopt;
+  return OutputRow{static_cast<int64_t>(*count), static_cast<int64_t>(*base),
+                   static_cast<uint64_t>(*revision)};
+}
+
+}  // namespace
+
+OutputRows LastOutputRows(const std::string& bootstraps, const std::string& topic,
+                          ValueFormat value, KeyFormat key) {
+  OutputRows out;
+  // A key always goes to one partition, and ReadTopic keeps each partition's order.
+  for (const Consumed& c : ReadTopic(bootstraps, topic)) {
+    const std::optional<std::string> row_key = StringKeyOf(c.key, key);
+    if (!row_key) {
+      ++out.undecodable;
+      continue;
+    }
+    if (c.tombstone) {
+      ++out.tombstones;
+      out.rows.erase(*row_key);
+      continue;
+    }
+    const std::optional<OutputRow> row = ParseOutputValue(c.value, value);
+    if (!row) {
+      ++out.undecodable;
+    } else if (row->count == 0 && row->base == 0) {
+      ++out.zero_rows;
+      out.rows.erase(*row_key);
+    } else {
+      out.rows[*row_key] = *row;
+    }
+  }
+  return out;
+}
+
+Table TableOf(const OutputRows& rows) {
+  Table table;
+  for (const auto& [key, row] : rows.rows) table[key] = {row.count, row.base};
   return table;
 }
 

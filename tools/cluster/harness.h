@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "processor/engine.h"
+#include "processor/row_formats.h"
 
 namespace kpi::testing {
 
@@ -188,6 +189,7 @@ struct Consumed {
   std::string key;
   std::string value;
   std::map<std::string, std::string> headers;
+  bool tombstone = false;  // a null value (not an empty one)
 };
 std::vector<Consumed> ReadTopic(const std::string& bootstraps, const std::string& topic);
 
@@ -198,6 +200,26 @@ Table ReplayTable(const std::vector<std::string>& lines, Date as_of);
 // The last value per key of the output topic, as a compacted topic's consumer sees it; zero
 // rows dropped.
 Table LastValueTable(const std::string& bootstraps, const std::string& topic);
+// An output row as a sink that follows the topic keeps it.
+struct OutputRow {
+  int64_t count = 0;
+  int64_t base = 0;
+  uint64_t revision = 0;
+  bool operator==(const OutputRow&) const = default;
+};
+struct OutputRows {
+  std::map<std::string, OutputRow> rows;  // by string key (kpi|week|dimension)
+  size_t tombstones = 0;                  // records with a null value
+  size_t zero_rows = 0;                   // records whose count and base are 0
+  size_t undecodable = 0;                 // records that are not rows of these formats
+};
+// The last record per row of an output topic written in `value` and `key` formats: a tombstone
+// or a zero row drops the row (as a sink with deletes and a compacted topic do).
+OutputRows LastOutputRows(const std::string& bootstraps, const std::string& topic,
+                          ValueFormat value, KeyFormat key);
+// The (count, base) of each row.
+Table TableOf(const OutputRows& rows);
+
 // Every record of `key` on the output topic, one line each: partition, offset, count/base,
 // revision and as_of (for a failure's message).
 std::string KeyHistory(const std::string& bootstraps, const std::string& topic,
