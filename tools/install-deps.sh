@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package the build and the tests need, the Apache Kafka jars (Maven) and
-# a SCRAM-capable librdkafka for one test (pip). Idempotent: when everything is already there it
-# does nothing (no apt-get update, no network).
+# Installs every Debian package the build and the tests need, the Apache Kafka and Kafka Connect
+# jars (Maven) and a SCRAM-capable librdkafka for one test (pip). Idempotent: when everything is
+# already there it does nothing (no apt-get update, no network).
 set -euo pipefail
 
 packages=(
@@ -25,6 +25,7 @@ packages=(
   rocksdb-tools           # db_bench: the limit beside kpi-state-bench
   openjdk-17-jdk-headless maven  # Apache Kafka 4.4 for the real-broker tests (tools/kafka)
   python3-pip             # pip download: a librdkafka that speaks SCRAM to Kafka 4 (below)
+  postgresql              # the warehouse test's database (tools/warehouse/postgres.sh)
 )
 
 missing=()
@@ -54,6 +55,23 @@ if [ ! -f "$KPI_KAFKA_LIB/.complete" ]; then
   touch "$KPI_KAFKA_LIB.tmp/.complete"
   rm -rf "$KPI_KAFKA_LIB"
   mv "$KPI_KAFKA_LIB.tmp" "$KPI_KAFKA_LIB"
+fi
+
+# Kafka Connect 4.4 (standalone worker) and Debezium's JDBC sink connector with its PostgreSQL
+# driver, for the warehouse test and deploy/connect/ (cache: tools/warehouse/env.sh).
+# shellcheck source=tools/warehouse/env.sh
+source "$here/warehouse/env.sh"
+if [ ! -f "$KPI_CONNECT_HOME/.complete" ]; then
+  echo "install-deps: fetching Kafka Connect $KPI_CONNECT_VERSION and Debezium's JDBC sink $KPI_DEBEZIUM_VERSION into $KPI_CONNECT_HOME" >&2
+  rm -rf "$KPI_CONNECT_HOME.tmp"
+  mkdir -p "$KPI_CONNECT_HOME.tmp"
+  mvn -q -B -f "$here/warehouse/worker-pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$KPI_CONNECT_HOME.tmp/lib" >&2
+  mvn -q -B -f "$here/warehouse/jdbc-sink-pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$KPI_CONNECT_HOME.tmp/plugins/${KPI_CONNECT_JDBC_PLUGIN##*/}" >&2
+  touch "$KPI_CONNECT_HOME.tmp/.complete"
+  rm -rf "$KPI_CONNECT_HOME"
+  mv "$KPI_CONNECT_HOME.tmp" "$KPI_CONNECT_HOME"
 fi
 
 # Debian 12's librdkafka (2.0.2) cannot authenticate with SCRAM to Kafka 4 brokers
