@@ -77,6 +77,12 @@ constexpr std::array<KpiInfo, kKpiCount> kKpis = {{
     {Kpi::kCpVisitsInTimescale, "cp_visits_in_timescale"},
     {Kpi::kClaVisitsInTimescale, "cla_visits_in_timescale"},
     {Kpi::kAssessmentsInTimescaleFromReferral, "assessments_in_timescale_from_referral"},
+    {Kpi::kReferralsRepeat12m, "referrals_repeat_12m"},
+    {Kpi::kReferralsNfa, "referrals_nfa"},
+    {Kpi::kAssessmentsDueSoon, "assessments_due_soon"},
+    {Kpi::kS47IcpcDueSoon, "s47_icpc_due_soon"},
+    {Kpi::kEhcDecisionsDueSoon, "ehc_decisions_due_soon"},
+    {Kpi::kEhcPlansDueSoon, "ehc_plans_due_soon"},
 }};
 
 constexpr std::array<std::string_view, 17> kYearLabels = {"unknown", "EY", "R",  "1",  "2", "3",
@@ -247,6 +253,31 @@ std::string_view SenLabel(uint8_t sen) {
     default:
       return "unknown";
   }
+}
+
+std::optional<std::string> WarningPastItsLimit(const KpiLimits& limits, int assessment_limit,
+                                               int icpc_limit) {
+  const struct {
+    const char* warning;
+    int w;
+    const char* limit;
+    int l;
+  } pairs[] = {
+      {"assessment_warning_days", limits.assessment_warning_days, "assessment_limit",
+       assessment_limit},
+      {"icpc_warning_days", limits.icpc_warning_days, "icpc_limit", icpc_limit},
+      {"ehc_decision_warning_days", limits.ehc_decision_warning_days, "ehc_decision_days",
+       limits.ehc_decision_days},
+      {"ehc_plan_warning_days", limits.ehc_plan_warning_days, "ehc_plan_days",
+       limits.ehc_plan_days},
+  };
+  for (const auto& p : pairs) {
+    if (p.w > p.l) {
+      return std::string(p.warning) + " (" + std::to_string(p.w) + ") is greater than " + p.limit +
+             " (" + std::to_string(p.l) + "): a warning window must fit in its limit";
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace kpi

@@ -81,8 +81,15 @@ enum class Kpi : uint8_t {
   kCpVisitsInTimescale,
   kClaVisitsInTimescale,
   kAssessmentsInTimescaleFromReferral,
+  // Part III (KPIS-3.md), ids 67-72.
+  kReferralsRepeat12m,
+  kReferralsNfa,
+  kAssessmentsDueSoon,
+  kS47IcpcDueSoon,
+  kEhcDecisionsDueSoon,
+  kEhcPlansDueSoon,
 };
-inline constexpr int kKpiCount = 66;
+inline constexpr int kKpiCount = 72;
 inline constexpr int kPartOneKpiCount = 30;  // ids 1-30: KPIS.md
 
 // The configurable limits of KPIS-2.md section 6, with its defaults (the assessment and ICPC
@@ -101,7 +108,17 @@ struct KpiLimits {
   int cp_visit_limit = 10;            // working days: 64
   int cla_first_visit_days = 7;       // 65
   int cla_visit_days = 42;            // 65
+  // The warning windows of KPIS-3.md section 2: a record is due soon when L - w < elapsed <= L.
+  int assessment_warning_days = 5;    // working days: 69
+  int icpc_warning_days = 3;          // working days: 70
+  int ehc_decision_warning_days = 7;  // 71
+  int ehc_plan_warning_days = 14;     // 72
 };
+
+// A warning window greater than its limit (KPIS-3.md section 4: a configuration error): the
+// message names both settings; nullopt when every window fits.
+std::optional<std::string> WarningPastItsLimit(const KpiLimits& limits, int assessment_limit,
+                                               int icpc_limit);
 
 // The limits by their configuration names (KPIS-2.md section 6), for the config file and the
 // replay command line.
@@ -109,8 +126,9 @@ struct KpiLimitField {
   std::string_view name;
   int KpiLimits::*field;
   int max;
+  int min = 1;  // a warning window may be 0 (no rows)
 };
-inline constexpr std::array<KpiLimitField, 13> kKpiLimitFields = {{
+inline constexpr std::array<KpiLimitField, 17> kKpiLimitFields = {{
     {"ehc_decision_days", &KpiLimits::ehc_decision_days, 3660},
     {"ehc_plan_days", &KpiLimits::ehc_plan_days, 3660},
     {"ehc_advice_days", &KpiLimits::ehc_advice_days, 3660},
@@ -124,6 +142,10 @@ inline constexpr std::array<KpiLimitField, 13> kKpiLimitFields = {{
     {"cp_visit_limit", &KpiLimits::cp_visit_limit, 1000},
     {"cla_first_visit_days", &KpiLimits::cla_first_visit_days, 3660},
     {"cla_visit_days", &KpiLimits::cla_visit_days, 3660},
+    {"assessment_warning_days", &KpiLimits::assessment_warning_days, 1000, 0},
+    {"icpc_warning_days", &KpiLimits::icpc_warning_days, 1000, 0},
+    {"ehc_decision_warning_days", &KpiLimits::ehc_decision_warning_days, 3660, 0},
+    {"ehc_plan_warning_days", &KpiLimits::ehc_plan_warning_days, 3660, 0},
 }};
 
 // The extra cut families of KPIS-2.md section 2: one more set of rows of icpc_held (outcome),

@@ -111,6 +111,9 @@ class RuntimeProbe {
   // Whether this instance exports the KPI gauges (one instance per deployment does).
   void SetKpiGauges(bool on) { kpi_gauges_.store(on, std::memory_order_release); }
   bool kpi_gauges() const { return kpi_gauges_.load(std::memory_order_acquire); }
+  // publish.small_count: what /kpi?view=published suppresses (KPIS-3.md section 3).
+  void SetSmallCount(int k) { small_count_.store(k, std::memory_order_relaxed); }
+  int small_count() const { return small_count_.load(std::memory_order_relaxed); }
   // The process started at `now_unix_ms`: the baseline of "time since the last commit" until the
   // first commit, so that a processor that never commits is noticed.
   void Started(int64_t now_unix_ms);
@@ -160,6 +163,7 @@ class RuntimeProbe {
   std::atomic<int64_t> last_commit_unix_ms_{0};
   std::atomic<bool> ready_{false};
   std::atomic<bool> kpi_gauges_{true};
+  std::atomic<int> small_count_{5};
   std::atomic<int64_t> heartbeat_ms_{0};
   mutable std::mutex status_mu_;
   StatusReport status_;

@@ -1,8 +1,10 @@
 #include "sinks/query.h"
 
 #include <algorithm>
+#include <map>
 
 #include "processor/output.h"
+#include "processor/published.h"
 
 namespace kpi::sinks {
 namespace {
@@ -72,6 +74,26 @@ std::optional<std::map<std::string, std::string>> ParseQueryString(std::string_v
   return out;
 }
 
+// Whether each of `rows` is suppressed in the published table: each row's whole (kpi, week)
+// group is read from the view, whatever the query selected of it.
+static std::vector<bool> PublishedFlags(const KpiView& view, const std::vector<Row>& rows,
+                                        int small_count) {
+  std::map<std::pair<Kpi, Date>, std::map<std::string, bool>> groups;
+  for (const Row& row : rows) groups.try_emplace({row.kpi, row.week});
+  for (auto& [key, flags] : groups) {
+    ViewQuery group;
+    group.kpi = key.first;
+    group.week = key.second;
+    const std::vector<Row> members = view.Query(group);
+    const std::vector<bool> s = Suppressed(members, small_count);
+    for (size_t i = 0; i < members.size(); ++i) flags[members[i].dimension] = s[i];
+  }
+  std::vector<bool> out;
+  out.reserve(rows.size());
+  for (const Row& row : rows) out.push_back(groups[{row.kpi, row.week}][row.dimension]);
+  return out;
+}
+
 HttpResponse HandleKpiQuery(const RuntimeProbe& probe, std::string_view query) {
   if (!probe.ready()) return Error(503, "not ready: partitions are not assigned and restored");
   const auto params = ParseQueryString(query);
@@ -79,8 +101,14 @@ HttpResponse HandleKpiQuery(const RuntimeProbe& probe, std::string_view query) {
   const std::optional<Date> as_of = probe.view().as_of();
   if (!as_of) return Error(503, "not ready: no table yet");
   ViewQuery q;
+  bool published = false;
   for (const auto& [name, value] : *params) {
-    if (name == "kpi") {
+    if (name == "view") {
+      if (value != "exact" && value != "published") {
+        return Error(400, "view: expected exact or published");
+      }
+      published = value == "published";
+    } else if (name == "kpi") {
       q.kpi = KpiFromName(value);
       if (!q.kpi) return Error(400, "kpi: unknown KPI '" + Echo(value) + "' (KPIS.md names)");
     } else if (name == "week") {
@@ -105,17 +133,29 @@ HttpResponse HandleKpiQuery(const RuntimeProbe& probe, std::string_view query) {
                      "ethnicity, outcome) or a value like year=7");
       }
     } else {
-      return Error(400, "unknown parameter '" + Echo(name) + "' (kpi, week, dimension)");
+      return Error(400, "unknown parameter '" + Echo(name) + "' (kpi, week, dimension, view)");
     }
   }
   const std::string as_of_text = as_of->ToString();
   HttpResponse r;
   r.body = "{\"as_of\":\"" + as_of_text + "\",\"rows\":[";
   bool first = true;
-  for (const Row& row : probe.view().Query(q)) {
+  const std::vector<Row> rows = probe.view().Query(q);
+  const std::vector<bool> suppressed =
+      published ? PublishedFlags(probe.view(), rows, probe.small_count()) : std::vector<bool>();
+  for (size_t i = 0; i < rows.size(); ++i) {
     if (!first) r.body.push_back(',');
     first = false;
-    r.body += RowToJson(row, as_of_text);
+    if (!published) {
+      r.body += RowToJson(rows[i], as_of_text);
+    } else if (suppressed[i]) {
+      r.body += PublishedRowToJson(rows[i], true);
+      r.body.pop_back();  // newline
+    } else {
+      std::string line = RowToJson(rows[i], as_of_text);
+      line.pop_back();  // '}'
+      r.body += line + ",\"suppressed\":false}";
+    }
   }
   r.body += "]}\n";
   return r;

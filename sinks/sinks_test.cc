@@ -225,6 +225,35 @@ TEST_F(KpiQueryTest, ReturnsTheMatchingRowsAsJson) {
             "{\"as_of\":\"2026-03-04\",\"rows\":[]}\n");
 }
 
+// view=published (KPIS-3.md section 3): the rows asked, in their published form, each judged in
+// its whole (kpi, week) group whatever the query selected of it.
+TEST_F(KpiQueryTest, ThePublishedViewSuppressesSmallValuesAndOneMoreOfAFamily) {
+  probe_.Assigned({R(Kpi::kContacts, kMon, "all", 20), R(Kpi::kContacts, kMon, "year=EY", 2),
+                   R(Kpi::kContacts, kMon, "year=1", 18), R(Kpi::kContacts, kMon, "sen=none", 14),
+                   R(Kpi::kContacts, kMon, "sen=unknown", 6)},
+                  kWed);
+  const HttpResponse r = HandleKpiQuery(probe_, "kpi=contacts&dimension=year&view=published");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body,
+            "{\"as_of\":\"2026-03-04\",\"rows\":["
+            "{\"kpi\":\"contacts\",\"week_start\":\"2026-03-02\",\"dimension\":\"year=1\","
+            "\"suppressed\":true},"
+            "{\"kpi\":\"contacts\",\"week_start\":\"2026-03-02\",\"dimension\":\"year=EY\","
+            "\"suppressed\":true}]}\n");
+  const std::string all = HandleKpiQuery(probe_, "dimension=all&view=published").body;
+  EXPECT_NE(all.find("\"count\":20,\"base\":0,\"as_of\":\"2026-03-04\",\"revision\":1,"
+                     "\"suppressed\":false}"),
+            std::string::npos)
+      << all;
+  // The exact view is unchanged; small_count 0 publishes everything.
+  EXPECT_NE(HandleKpiQuery(probe_, "dimension=year%3DEY").body.find("\"count\":2"),
+            std::string::npos);
+  probe_.SetSmallCount(0);
+  EXPECT_EQ(HandleKpiQuery(probe_, "view=published").body.find("\"suppressed\":true"),
+            std::string::npos);
+  EXPECT_EQ(HandleKpiQuery(probe_, "view=secret").status, 400);
+}
+
 TEST_F(KpiQueryTest, BadParametersAreNamed) {
   Assign();
   const HttpResponse unknown = HandleKpiQuery(probe_, "kpi=contact");

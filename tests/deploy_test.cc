@@ -87,7 +87,7 @@ TEST(DeployTest, AlertRulesNameOnlyExportedMetrics) {
       ++count;
     }
   }
-  EXPECT_EQ(count, 15u);
+  EXPECT_EQ(count, 19u);
 }
 
 TEST(DeployTest, AMisnamedMetricIsCaught) {

@@ -6,15 +6,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "processor/engine.h"
 #include "processor/output.h"
+#include "processor/published.h"
 #include "processor/validate.h"
 #include "state/memory_store.h"
 #include "state/rocksdb/rocksdb_store.h"
@@ -51,15 +54,20 @@ const Input& Generated() {
   return input;
 }
 
-std::string TableOf(Engine& engine) {
+// The exact table, or the published one (KPIS-3.md section 3, publish.small_count 5).
+std::string TableOf(Engine& engine, bool published = false) {
   std::string table;
   const std::vector<Row> rows = engine.Table().value();
-  for (const Row& row : rows) table += RowToJson(row);
+  const std::vector<bool> suppressed = Suppressed(rows, kDefaultSmallCount);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    table += published ? PublishedRowToJson(rows[i], suppressed[i]) : RowToJson(rows[i]);
+  }
   return table;
 }
 
 std::string ReplayOn(state::StateStore& store, const std::vector<const ValidEvent*>& order,
-                     Date as_of, EngineStats* stats = nullptr, size_t memory_bytes = 0) {
+                     Date as_of, EngineStats* stats = nullptr, size_t memory_bytes = 0,
+                     bool published = false) {
   const Calendar calendar;
   EngineOptions options;
   options.as_of = as_of;
@@ -76,13 +84,13 @@ std::string ReplayOn(state::StateStore& store, const std::vector<const ValidEven
   EXPECT_TRUE(engine->PrepareCommit().has_value());
   EXPECT_TRUE(store.Write(engine->TakeBatch()).has_value());
   if (stats != nullptr) *stats = engine->stats();
-  return TableOf(*engine);
+  return TableOf(*engine, published);
 }
 
 std::string Replay(const std::vector<const ValidEvent*>& order, Date as_of,
-                   EngineStats* stats = nullptr) {
+                   EngineStats* stats = nullptr, bool published = false) {
   state::MemoryStore store;
-  return ReplayOn(store, order, as_of, stats);
+  return ReplayOn(store, order, as_of, stats, 0, published);
 }
 
 std::vector<const ValidEvent*> ArrivalOrder() {
@@ -118,6 +126,36 @@ TEST(OrderIndependenceTest, TheTableIsRichEnoughToMeanSomething) {
   EXPECT_EQ(missing, "") << "KPIs the generated input never exercises";
   EXPECT_GT(stats.stale, 0u);
   EXPECT_GT(Generated().events.size(), 50000u);
+}
+
+// The published table (KPIS-3.md section 3) is a function of the table: shuffled input gives the
+// same one, and it suppresses rows by both rules.
+TEST(OrderIndependenceTest, ShuffledInputGivesTheSamePublishedTable) {
+  std::vector<const ValidEvent*> order = ArrivalOrder();
+  const std::string expected = Replay(order, Generated().as_of, nullptr, /*published=*/true);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(9));
+  EXPECT_EQ(Replay(order, Generated().as_of, nullptr, /*published=*/true), expected);
+  size_t suppressed = 0;
+  size_t secondary = 0;  // suppressed with a count and base neither of which is small
+  for (size_t pos = 0; (pos = expected.find("\"suppressed\":true", pos)) != std::string::npos;
+       ++pos) {
+    ++suppressed;
+  }
+  const std::string exact = Replay(ArrivalOrder(), Generated().as_of);
+  std::stringstream published_lines(expected);
+  std::stringstream exact_lines(exact);
+  for (std::string p, e; std::getline(published_lines, p) && std::getline(exact_lines, e);) {
+    if (p.find("\"suppressed\":true") == std::string::npos) continue;
+    const auto value = [&](const char* field) {
+      const size_t at = e.find(field);
+      return std::stoll(e.substr(at + std::strlen(field)));
+    };
+    const int64_t count = value("\"count\":");
+    const int64_t base = value("\"base\":");
+    if (!(count >= 1 && count <= 5) && !(base >= 1 && base <= 5)) ++secondary;
+  }
+  EXPECT_GT(suppressed, 1000u);
+  EXPECT_GT(secondary, 10u);
 }
 
 TEST(OrderIndependenceTest, ShuffledAndReversedOrdersGiveByteIdenticalTables) {

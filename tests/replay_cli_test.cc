@@ -218,6 +218,44 @@ TEST_F(ReplayCliTest, TheCsvTableHasTheNdjsonRowsAndAStateExportsTheSameTable) {
   EXPECT_EQ(Run("state export --path " + (dir_ / "none").string()), 3);
 }
 
+TEST_F(ReplayCliTest, ThePublishedViewHasEveryRowAndHidesTheSmallOnes) {
+  const fs::path events = dir_ / "events.ndjson";
+  ASSERT_EQ(std::system((std::string(KPI_GEN_BIN) + " --children 150 --weeks 8 --seed 5 --output " +
+                         events.string())
+                            .c_str()),
+            0);
+  const std::string args = "replay --input " + events.string() + " --as-of 2025-10-27 --output ";
+  ASSERT_EQ(Run(args + (dir_ / "exact.ndjson").string()), 0) << Stderr();
+  ASSERT_EQ(Run(args + (dir_ / "published.ndjson").string() + " --view published"), 0) << Stderr();
+  ASSERT_EQ(Run(args + (dir_ / "all.ndjson").string() + " --view published --small-count 0"), 0);
+  const std::vector<std::string> exact = Lines(Read(dir_ / "exact.ndjson"));
+  const std::vector<std::string> published = Lines(Read(dir_ / "published.ndjson"));
+  const std::vector<std::string> all = Lines(Read(dir_ / "all.ndjson"));
+  ASSERT_EQ(published.size(), exact.size());
+  ASSERT_EQ(all.size(), exact.size());
+  size_t hidden = 0;
+  for (size_t i = 0; i < exact.size(); ++i) {
+    // --small-count 0: the table's line with "suppressed":false after base.
+    ASSERT_EQ(all[i], exact[i].substr(0, exact[i].size() - 1) + ",\"suppressed\":false}");
+    const bool small = exact[i].find("\"count\":1,") != std::string::npos ||
+                       exact[i].find("\"base\":1}") != std::string::npos;
+    const bool suppressed = published[i].ends_with("\"suppressed\":true}");
+    if (small) {
+      EXPECT_TRUE(suppressed) << exact[i];
+    }
+    if (suppressed) {
+      ++hidden;
+      EXPECT_EQ(published[i].find("\"count\""), std::string::npos) << published[i];
+    } else {
+      EXPECT_EQ(published[i], all[i]);
+    }
+  }
+  EXPECT_GT(hidden, exact.size() / 4);
+  EXPECT_EQ(Run(args + "x --view published --output-format csv"), 2);
+  EXPECT_EQ(Run(args + "x --view everything"), 2);
+  EXPECT_NE(Stderr().find("--view must be exact or published"), std::string::npos) << Stderr();
+}
+
 TEST_F(ReplayCliTest, BadArgumentsFailWithAClearMessage) {
   EXPECT_NE(Run("replay --input x --as-of 15/03/2026 --output y"), 0);
   EXPECT_NE(Stderr().find("--as-of must be YYYY-MM-DD"), std::string::npos) << Stderr();

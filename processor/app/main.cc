@@ -125,6 +125,7 @@ struct ReplayArgs {
   std::vector<std::string> limits;
   std::string partitioner = "consistent_random";
   std::string output_format = "ndjson";
+  std::string view = "exact";
 };
 
 // "ndjson" or "csv" (an error message names `option` otherwise).
@@ -153,6 +154,14 @@ CLI::App* AddReplay(CLI::App& app, ReplayArgs& args) {
                   "dimension_kind, dimension_value, as_of), then the same rows, for PostgreSQL's "
                   "COPY ... WITH (FORMAT csv, HEADER)")
       ->capture_default_str();
+  cmd->add_option("--view", args.view,
+                  "exact (the table), or published: KPIS-3.md section 3's table for sharing, "
+                  "small values suppressed (NDJSON, \"suppressed\":true or false on each row)")
+      ->capture_default_str();
+  cmd->add_option("--small-count", args.options.small_count,
+                  "with --view published: values from 1 to this are small (publish.small_count)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
   cmd->add_option("--dlq", args.options.dlq, "where to write dead-lettered records (NDJSON)");
   cmd->add_option("--closure", args.closures,
                   "extra non-working date YYYY-MM-DD (repeatable), e.g. a local closure day");
@@ -207,6 +216,16 @@ int Replay(ReplayArgs& args) {
   const auto format = ParseTableFormat(args.output_format, "--output-format");
   if (!format) return 2;
   args.options.output_format = *format;
+  if (args.view != "exact" && args.view != "published") {
+    std::fprintf(stderr, "kpi-processor: --view must be exact or published, got '%s'\n",
+                 args.view.c_str());
+    return 2;
+  }
+  args.options.published = args.view == "published";
+  if (args.options.published && *format != kpi::app::TableFormat::kNdjson) {
+    std::fprintf(stderr, "kpi-processor: --view published is written as NDJSON only\n");
+    return 2;
+  }
   const auto p = kpi::app::PartitionerFromName(args.partitioner);
   if (!p) {
     std::fprintf(stderr,
@@ -231,14 +250,20 @@ int Replay(ReplayArgs& args) {
     const auto [end, ec] = digits == nullptr ? std::from_chars(l.data(), l.data(), value)
                                              : std::from_chars(digits, l.data() + l.size(), value);
     if (field == kpi::kKpiLimitFields.end() || digits == nullptr || ec != std::errc() ||
-        end != l.data() + l.size() || value < 1 || value > field->max) {
+        end != l.data() + l.size() || value < field->min || value > field->max) {
       std::fprintf(stderr,
                    "kpi-processor: --limit %s: expected NAME=N with NAME a limit of KPIS-2.md "
-                   "section 6 (ehc_plan_days, cp_visit_limit, ...) and N from 1 to its maximum\n",
+                   "section 6 or KPIS-3.md section 4 (ehc_plan_days, assessment_warning_days, ...) "
+                   "and N from its minimum (1; 0 for a warning) to its maximum\n",
                    l.c_str());
       return 2;
     }
     args.options.limits.*(field->field) = value;
+  }
+  if (auto past = kpi::WarningPastItsLimit(args.options.limits, args.options.assessment_limit,
+                                           args.options.icpc_limit)) {
+    std::fprintf(stderr, "kpi-processor: %s\n", past->c_str());
+    return 2;
   }
   if (!args.bank_holidays_file.empty()) {
     auto dates = kpi::runtime::LoadBankHolidays(args.bank_holidays_file);

@@ -244,7 +244,9 @@ class Replay {
   std::expected<void, std::string> WriteTable() {
     std::ofstream out(options_.output, std::ios::binary | std::ios::trunc);
     if (!out) return std::unexpected("cannot write output " + options_.output);
-    auto rows = app::WriteTable(tasks_, options_.output_format, options_.as_of, out);
+    auto rows = options_.published
+                    ? app::WritePublishedTable(tasks_, options_.small_count, out)
+                    : app::WriteTable(tasks_, options_.output_format, options_.as_of, out);
     if (!rows) return std::unexpected(rows.error());
     summary_.rows = *rows;
     out.flush();
@@ -300,6 +302,24 @@ std::expected<uint64_t, std::string> WriteTable(TaskSet& tasks, TableFormat form
     for (const Row& row : *table) {
       const std::string line =
           format == TableFormat::kCsv ? RowToCsv(row, as_of_text) : RowToJson(row);
+      out.write(line.data(), static_cast<std::streamsize>(line.size()));
+      ++rows;
+    }
+  }
+  return rows;
+}
+
+std::expected<uint64_t, std::string> WritePublishedTable(TaskSet& tasks, int small_count,
+                                                         std::ostream& out) {
+  std::vector<Kpi> kpis(AllKpis().begin(), AllKpis().end());
+  std::ranges::sort(kpis, [](Kpi x, Kpi y) { return KpiName(x) < KpiName(y); });
+  uint64_t rows = 0;
+  for (const Kpi kpi : kpis) {
+    auto table = tasks.Table(kpi);  // whole (kpi, week) groups
+    if (!table) return std::unexpected("state error: " + table.error());
+    const std::vector<bool> suppressed = Suppressed(*table, small_count);
+    for (size_t i = 0; i < table->size(); ++i) {
+      const std::string line = PublishedRowToJson((*table)[i], suppressed[i]);
       out.write(line.data(), static_cast<std::streamsize>(line.size()));
       ++rows;
     }

@@ -13,6 +13,7 @@
 #include "processor/app/partitioner.h"
 #include "processor/date.h"
 #include "processor/engine.h"
+#include "processor/published.h"
 #include "processor/task_set.h"
 #include "processor/validate.h"
 
@@ -26,6 +27,10 @@ struct ReplayOptions {
   Date as_of;
   std::string output;
   TableFormat output_format = TableFormat::kNdjson;
+  // --view published: the published table of KPIS-3.md section 3 (NDJSON only), suppressing
+  // values from 1 to small_count.
+  bool published = false;
+  int small_count = kDefaultSmallCount;
   std::string dlq;  // empty: dead letters are counted, not written
   std::vector<Date> closures;
   std::vector<Date> official_holidays;  // from --bank-holidays-file: replace the rules' years
@@ -67,5 +72,8 @@ std::string FormatSummary(const ReplaySummary& summary);
 // table is never in memory whole. Returns the rows written; errors name the state.
 std::expected<uint64_t, std::string> WriteTable(TaskSet& tasks, TableFormat format, Date as_of,
                                                 std::ostream& out);
+// The published table of `tasks` (KPIS-3.md section 3) as NDJSON, in the same order.
+std::expected<uint64_t, std::string> WritePublishedTable(TaskSet& tasks, int small_count,
+                                                         std::ostream& out);
 
 }  // namespace kpi::app

@@ -50,8 +50,11 @@ void EhcRequest(const Context& ctx, ChildState& child, const RecordVersion& v, i
   // Undecided and not closed at S(W), and older than the decision limit.
   ctx.ForEachSnapshotWeek(
       requested, Earlier(q.decision_date, q.outcome_date), [&](Date week, Date s) {
-        if (s - requested > limits.ehc_decision_days) {
+        const int elapsed = s - requested;
+        if (elapsed > limits.ehc_decision_days) {
           sink.AddRow(Kpi::kEhcDecisionsOverdue, week, ctx.DimsOn(child, s), sign, 0);
+        } else if (elapsed > limits.ehc_decision_days - limits.ehc_decision_warning_days) {
+          sink.AddRow(Kpi::kEhcDecisionsDueSoon, week, ctx.DimsOn(child, s), sign, 0);
         }
         return true;
       });
@@ -65,8 +68,11 @@ void EhcRequest(const Context& ctx, ChildState& child, const RecordVersion& v, i
     const std::optional<Date> refused =
         q.decision == EhcDecision::kNotAssess ? q.decision_date : std::nullopt;
     ctx.ForEachSnapshotWeek(requested, Earlier(refused, q.outcome_date), [&](Date week, Date s) {
-      if (s - requested > limits.ehc_plan_days) {
+      const int elapsed = s - requested;
+      if (elapsed > limits.ehc_plan_days) {
         sink.AddRow(Kpi::kEhcWaitingOver20w, week, ctx.DimsOn(child, s), sign, 0);
+      } else if (elapsed > limits.ehc_plan_days - limits.ehc_plan_warning_days) {
+        sink.AddRow(Kpi::kEhcPlansDueSoon, week, ctx.DimsOn(child, s), sign, 0);
       }
       return true;
     });

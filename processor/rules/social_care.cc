@@ -52,6 +52,18 @@ Dims PlanCuts(const Context& ctx, ChildState& child, const body::CpPlan& plan, D
           dims.Cut(CutFamily::kEthnicity, p ? p->ethnicity : 0)};
 }
 
+// A referral dated `d` is a re-referral when another live referral of the child is dated in
+// [add_months(d, -12), d) (KPIS-3.md section 1; the same day is not before it).
+bool IsReReferral(const ChildState& child, std::string_view id, Date d) {
+  const Date from = AddMonths(d, -12);
+  for (const RecordVersion& v : child.records) {
+    if (v.kind() != Kind::kReferral || v.record.deleted || v.id == id) continue;
+    const Date other = v.record.as<body::Referral>().referral_date;
+    if (from <= other && other < d) return true;
+  }
+  return false;
+}
+
 // The child's records of kind `of` for which wanted(version) holds.
 template <typename Wanted>
 void AddMatching(const ChildState& child, Kind of, Wanted wanted, std::vector<uint32_t>& out) {
@@ -71,8 +83,13 @@ void Contact(const Context& ctx, ChildState& child, const RecordVersion& v, int 
 
 void Referral(const Context& ctx, ChildState& child, const RecordVersion& v, int sign,
               CellSink& sink) {
-  const Date d = v.record.as<body::Referral>().referral_date;
-  sink.AddDistinct(child, Kpi::kReferrals, d, ctx.DimsOn(child, d), sign);
+  const auto& referral = v.record.as<body::Referral>();
+  const Date d = referral.referral_date;
+  const Dims dims = ctx.DimsOn(child, d);
+  sink.AddDistinct(child, Kpi::kReferrals, d, dims, sign);
+  // KPIS-3.md section 1: referral records, not distinct children.
+  sink.AddRow(Kpi::kReferralsNfa, d, dims, referral.nfa ? sign : 0, sign);
+  sink.AddRow(Kpi::kReferralsRepeat12m, d, dims, IsReReferral(child, v.id, d) ? sign : 0, sign);
 }
 
 void Assessment(const Context& ctx, ChildState& child, const RecordVersion& v, int sign,
@@ -103,8 +120,11 @@ void Assessment(const Context& ctx, ChildState& child, const RecordVersion& v, i
   ctx.ForEachSnapshotWeek(as.start_date, as.authorisation_date, [&](Date week, Date s) {
     const Dims dims = ctx.DimsOn(child, s);
     sink.AddRow(Kpi::kAssessmentsOpen, week, dims, sign, 0);
-    if (ctx.calendar.WorkingDays(as.start_date, s) > ctx.assessment_limit) {
+    const int elapsed = ctx.calendar.WorkingDays(as.start_date, s);
+    if (elapsed > ctx.assessment_limit) {
       sink.AddRow(Kpi::kAssessmentsOverdue, week, dims, sign, 0);
+    } else if (elapsed > ctx.assessment_limit - ctx.limits.assessment_warning_days) {
+      sink.AddRow(Kpi::kAssessmentsDueSoon, week, dims, sign, 0);
     }
     return true;
   });
@@ -119,8 +139,11 @@ void S47(const Context& ctx, ChildState& child, const RecordVersion& v, int sign
     if (first_icpc && *first_icpc <= s) return false;  // held by S(W), and by every later S
     const Dims dims = ctx.DimsOn(child, s);
     sink.AddRow(Kpi::kS47AwaitingIcpc, week, dims, sign, 0);
-    if (ctx.calendar.WorkingDays(IcpcAnchor(s47), s) > ctx.icpc_limit) {
+    const int elapsed = ctx.calendar.WorkingDays(IcpcAnchor(s47), s);
+    if (elapsed > ctx.icpc_limit) {
       sink.AddRow(Kpi::kS47IcpcOverdue, week, dims, sign, 0);
+    } else if (elapsed > ctx.icpc_limit - ctx.limits.icpc_warning_days) {
+      sink.AddRow(Kpi::kS47IcpcDueSoon, week, dims, sign, 0);
     }
     return true;
   });
@@ -233,13 +256,28 @@ void IcpcDependents(const ChildState& child, std::string_view, const Record* bef
   }
 }
 
-// Assessments naming this referral: assessments_in_timescale_from_referral.
-void ReferralDependents(const ChildState& child, std::string_view id, const Record*, const Record&,
-                        std::vector<uint32_t>& out) {
+// Assessments naming this referral (assessments_in_timescale_from_referral), and the child's
+// other referrals whose re-referral status its date, before or after the change, can decide: those
+// of the 12 months after it (referrals_repeat_12m), and no more.
+void ReferralDependents(const ChildState& child, std::string_view id, const Record* before,
+                        const Record& after, std::vector<uint32_t>& out) {
   AddMatching(
       child, Kind::kAssessment,
       [&](const RecordVersion& v) {
         return !v.record.deleted && v.record.as<body::Assessment>().referral_id == id;
+      },
+      out);
+  const auto decides = [](const Record* r, Date later) {
+    if (r == nullptr || r->deleted) return false;
+    const Date d = r->as<body::Referral>().referral_date;
+    return d < later && AddMonths(later, -12) <= d;
+  };
+  AddMatching(
+      child, Kind::kReferral,
+      [&](const RecordVersion& v) {
+        if (v.id == id || v.record.deleted) return false;
+        const Date later = v.record.as<body::Referral>().referral_date;
+        return decides(before, later) || decides(&after, later);
       },
       out);
 }

@@ -223,6 +223,9 @@ std::expected<void, std::string> ParseOutputAndScale(SettingsReader& r, Config& 
     return std::unexpected<std::string>(x.error());
   }
   if (auto v = r.Take("output.dlq_topic")) c.dlq_topic = *v;
+  if (auto x = r.Int("publish.small_count", 0, 1000000, c.publish_small_count); !x) {
+    return std::unexpected<std::string>(x.error());
+  }
   if (auto x = r.Bool("scale.enabled", c.scale.enabled); !x)
     return std::unexpected<std::string>(x.error());
   if (auto v = r.Take("scale.changelog_topic")) c.scale.changelog_topic = *v;
@@ -298,12 +301,15 @@ std::expected<void, std::string> ParseCalendar(SettingsReader& r, Config& c) {
   }
   for (const KpiLimitField& limit : kKpiLimitFields) {
     const std::string key = "calendar." + std::string(limit.name);
-    if (auto x = r.Int(key, 1, limit.max, c.limits.*limit.field); !x) {
+    if (auto x = r.Int(key, limit.min, limit.max, c.limits.*limit.field); !x) {
       return std::unexpected<std::string>(x.error());
     }
   }
   if (auto x = r.Int("calendar.icpc_limit", 1, 1000, c.icpc_limit); !x) {
     return std::unexpected<std::string>(x.error());
+  }
+  if (auto past = WarningPastItsLimit(c.limits, c.assessment_limit, c.icpc_limit)) {
+    return std::unexpected<std::string>("calendar: " + *past);
   }
   if (auto v = r.Take("processing.as_of"); v && *v == "events") {
     c.as_of_from_events = true;

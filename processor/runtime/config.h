@@ -57,6 +57,8 @@ struct Config {
   ValueFormat output_format = ValueFormat::kProtobuf;
   KeyFormat output_key_format = KeyFormat::kString;
   bool output_tombstones = false;
+  // publish.small_count (KPIS-3.md section 3): the published view suppresses values 1 to this.
+  int publish_small_count = 5;
   std::string dlq_topic = "kpi.dlq";
   ScaleConfig scale;
   std::string state_path = "/var/lib/kpi-processor";

@@ -66,6 +66,7 @@ std::expected<std::unique_ptr<Runtime>, Failure> Runtime::Create(
     rt->store_ = rt->wrapped_store_.get();
   }
   rt->bus_ = std::move(bus);
+  rt->probe_.SetSmallCount(config.publish_small_count);
   // While a commit waits for the cluster, /metrics says so (the loop itself is blocked).
   rt->bus_.producer->ObserveWaits([probe = &rt->probe_](size_t pending, int64_t waited_ms) {
     probe->DeliveryWaiting(pending, waited_ms);

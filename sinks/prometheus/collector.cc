@@ -54,7 +54,7 @@ struct Backlog {
   Kpi kpi;
   bool not_in_base = false;
 };
-constexpr std::array<Backlog, 14> kBacklogs = {{
+constexpr std::array<Backlog, 18> kBacklogs = {{
     {"assessments_open", Kpi::kAssessmentsOpen},
     {"assessments_overdue", Kpi::kAssessmentsOverdue},
     {"s47_awaiting_icpc", Kpi::kS47AwaitingIcpc},
@@ -69,6 +69,11 @@ constexpr std::array<Backlog, 14> kBacklogs = {{
     {"cla_reviews_overdue", Kpi::kClaReviewsOverdue},
     {"cp_visits_overdue", Kpi::kCpVisitsInTimescale, true},
     {"cla_visits_overdue", Kpi::kClaVisitsInTimescale, true},
+    // KPIS-3.md section 2: the cases about to pass their limit.
+    {"assessments_due_soon", Kpi::kAssessmentsDueSoon},
+    {"s47_icpc_due_soon", Kpi::kS47IcpcDueSoon},
+    {"ehc_decisions_due_soon", Kpi::kEhcDecisionsDueSoon},
+    {"ehc_plans_due_soon", Kpi::kEhcPlansDueSoon},
 }};
 
 }  // namespace

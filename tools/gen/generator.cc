@@ -143,6 +143,7 @@ class ChildBuilder {
   const std::vector<Out>& Build(uint32_t c, MarkPlan* plan, Counts* counts) {
     rng_ = Rng(Seed(p_.seed, c, 1));
     rng2_ = Rng(Seed(p_.seed, c, 2));
+    rng3_ = Rng(Seed(p_.seed, c, 3));
     out_.clear();
     counts_ = counts;
     seq_ = 0;
@@ -272,6 +273,44 @@ class ChildBuilder {
       if (std::string_view(sen) == "EHCP") EhcPlan(child, start - rng2_.R(60, 2000), end);
       if (age <= 20 && rng2_.Chance(school_age ? 0.03 : 0.01)) EhcRequest(child, end);
       if (rng2_.Chance(0.008)) RepeatPlan(child, end);
+    }
+    if (p_.part3 && rng3_.Chance(0.05)) RepeatReferrals(child, end);
+  }
+
+  // ---- the records of KPIS-3.md (rng3_ decides) ----
+  // A referral's versions: with Part III some end in no further action, and some of those (or
+  // of the others) are corrected by a later version.
+  void ReferralVersions(const std::string& child, const std::string& id, Date referral,
+                        int64_t recorded) {
+    const std::string body = "\"referral\":{\"referralDate\":\"" + referral.ToString() + "\"";
+    if (!p_.part3) {
+      Versions(child, id, {body + "}"}, {recorded}, "\"referral\":{}");
+      return;
+    }
+    const bool nfa = rng3_.Chance(0.3);
+    std::vector<std::string> bodies = {body + (nfa ? ",\"nfa\":true}" : "}")};
+    std::vector<int64_t> times = {recorded};
+    if (rng3_.Chance(0.15)) {
+      bodies.push_back(body + (nfa ? "}" : ",\"nfa\":true}"));
+      times.push_back(recorded + 86400 * rng3_.R(1, 20));
+    }
+    Versions(child, id, bodies, times, "\"referral\":{}");
+  }
+
+  // A child referred again: a referral, and another 12 months later give or take a few days (on
+  // either side of the boundary; some from 29 February 2024), or two on one day.
+  void RepeatReferrals(const std::string& child, Date end) {
+    Rng& g = rng3_;
+    const int span = static_cast<int>(end - p_.start);
+    Date first = p_.start + g.R(-400, span - 380);
+    if (g.Chance(0.1)) first = Date::FromYmd(2024, 2, 29);
+    Date second = AddMonths(first, 12) + g.R(-3, 3);
+    if (g.Chance(0.25)) second = first;  // the same day: not re-referrals of each other
+    ReferralVersions(child, child + "-RR1", first, At(first, 41000));
+    ReferralVersions(child, child + "-RR2", second, At(second, 41500));
+    if (g.Chance(0.3)) {  // and a third within the 12 months after the second
+      const Date third = second + g.R(1, 300);
+      ReferralVersions(child, child + "-RR3", third, At(third, 42000));
     }
   }
 
@@ -449,9 +488,7 @@ class ChildBuilder {
                {At(contact, 36000 + R(0, 20000))}, "\"contact\":{}");
       if (!Chance(0.45)) continue;
       const Date referral = contact + R(0, 5);
-      Versions(child, child + "-RF" + std::to_string(k),
-               {"\"referral\":{\"referralDate\":\"" + referral.ToString() + "\"}"},
-               {At(referral, 40000)}, "\"referral\":{}");
+      ReferralVersions(child, child + "-RF" + std::to_string(k), referral, At(referral, 40000));
       if (!Chance(0.7)) continue;
       const Date as_start = referral + R(0, 10);
       const std::string as_id = child + "-AS" + std::to_string(k);
@@ -556,6 +593,7 @@ class ChildBuilder {
   int64_t cutoff_;  // nothing is recorded at or after this moment
   Rng rng_;
   Rng rng2_ = Rng(0);  // the records of KPIS-2.md: rng_ draws the same with or without them
+  Rng rng3_ = Rng(0);  // the records of KPIS-3.md
   std::vector<Out> out_;
   Counts* counts_ = nullptr;
   uint64_t seq_ = 0;

@@ -27,6 +27,11 @@ struct Params {
   // visits; gender and ethnicity; referral ids; C2 marks). Drawn from a stream of their own, so
   // that without them the stream is byte for byte what earlier releases generated.
   bool part2 = true;
+  // The records of KPIS-3.md: referrals ending in no further action (some corrected by a later
+  // version), and children referred again around 12 months after an earlier referral (across
+  // 29 February among them) or twice on one day. Drawn from a stream of their own, so that without
+  // them the stream is byte for byte what earlier releases generated.
+  bool part3 = true;
   // Marks as registers write them: present is '/' in the morning and '\' in the afternoon (JSON
   // "\\"), and the other codes in shares near the national ones (illness most, then unauthorised
   // 'O'; late 'L'; educational visits, sport and work experience). false: the marks earlier

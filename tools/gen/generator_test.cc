@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -203,6 +204,42 @@ TEST(GeneratorTest, WithoutPartTwoTheStreamIsThePartOneStream) {
       EXPECT_TRUE(event->assessment().referral_id().empty());
     }
   }
+}
+
+// Part III (KPIS-3.md): referrals ending in no further action, some corrected by a later version;
+// children referred again around 12 months later (from 29 February 2024 among them) or twice on a
+// day. Without it, none of that.
+TEST(GeneratorTest, PartThreeRecordsExerciseReReferralsAndNoFurtherAction) {
+  Params p = Small(3000, 26);
+  const auto with = Lines(p);
+  p.part3 = false;
+  const auto without = Lines(p);
+  const auto count = [](const std::vector<std::string>& lines, const std::string& what) {
+    return std::count_if(lines.begin(), lines.end(),
+                         [&](const std::string& l) { return l.find(what) != std::string::npos; });
+  };
+  EXPECT_EQ(count(without, "\"nfa\""), 0);
+  EXPECT_EQ(count(without, "-RR"), 0);
+  EXPECT_GT(count(with, "\"nfa\":true"), 50);
+  EXPECT_GT(count(with, "-RR2"), 50);
+  EXPECT_GT(count(with, "\"referralDate\":\"2024-02-29\""), 0);
+  // A referral corrected: one id with versions that differ in nfa; and same-day pairs.
+  std::map<std::string, std::set<bool>> nfa_by_id;
+  std::map<std::string, std::string> rr1;
+  size_t same_day = 0;
+  for (const std::string& line : with) {
+    const auto event = DecodeJson(line);
+    if (!event || !event->has_referral() || event->deleted()) continue;
+    nfa_by_id[event->event_id()].insert(event->referral().nfa());
+    const std::string& id = event->event_id();
+    const std::string date = line.substr(line.find("referralDate") + 15, 10);
+    if (id.ends_with("-RR1")) rr1[id.substr(0, id.size() - 4)] = date;
+    if (id.ends_with("-RR2") && rr1[id.substr(0, id.size() - 4)] == date) ++same_day;
+  }
+  EXPECT_GT(std::count_if(nfa_by_id.begin(), nfa_by_id.end(),
+                          [](const auto& e) { return e.second.size() == 2; }),
+            5);
+  EXPECT_GT(same_day, 5u);
 }
 
 // Register codes: the afternoon's present mark is '\\' (escaped in JSON), the morning's '/', and

@@ -23,6 +23,9 @@ int Main(int argc, char** argv) {
   app.add_flag("!--no-attendance", p.attendance, "leave out attendance marks");
   app.add_flag("!--no-part2", p.part2,
                "leave out the records of KPIS-2.md (the stream of earlier releases)");
+  app.add_flag("!--no-part3", p.part3,
+               "leave out the records of KPIS-3.md (no further action, repeated referrals): the "
+               "stream of the releases before them");
   app.add_flag("!--legacy-marks", p.register_codes,
                "marks as releases before 2026-12 wrote them ('/' in both sessions, fewer codes): "
                "with --no-part2, the streams of earlier releases byte for byte");
