@@ -42,6 +42,24 @@ const std::string& ValueSchema() {
   return schema;
 }
 
+// The published topic's connect_json schema: count and base optional, and suppressed.
+const std::string& PublishedSchema() {
+  static const std::string schema = [] {
+    std::string s = R"({"type":"struct","name":"kpi.PublishedKpiRow","optional":false,"fields":[)";
+    AppendField(s, "kpi", R"("type":"string")", true);
+    AppendField(s, "week_start", kDateType, false);
+    AppendField(s, "dimension", R"("type":"string")", false);
+    s.append(R"(,{"field":"count","type":"int64","optional":true})");
+    s.append(R"(,{"field":"base","type":"int64","optional":true})");
+    AppendField(s, "suppressed", R"("type":"boolean")", false);
+    AppendField(s, "as_of", kDateType, false);
+    AppendField(s, "revision", R"("type":"int64")", false);
+    AppendField(s, "emitted_at", kTimestampType, false);
+    return s + "]}";
+  }();
+  return schema;
+}
+
 const std::string& KeySchema() {
   static const std::string schema = [] {
     std::string s = R"({"type":"struct","name":"kpi.KpiRowKey","optional":false,"fields":[)";
@@ -123,6 +141,60 @@ std::string RowValue(const Row& row, ValueFormat format, std::string_view as_of,
     }
     case ValueFormat::kConnectJson:
       return ConnectValue(row, as_of, emitted_unix_ms);
+  }
+  return {};
+}
+
+std::string PublishedValue(const Row& row, bool suppressed, ValueFormat format,
+                           std::string_view as_of, int64_t emitted_unix_ms) {
+  switch (format) {
+    case ValueFormat::kProtobuf: {
+      output::KpiRow out;
+      out.set_kpi(std::string(KpiName(row.kpi)));
+      out.set_week_start(row.week.ToString());
+      out.set_dimension(row.dimension);
+      if (!suppressed) {
+        out.set_count(row.count);
+        out.set_base(row.base);
+      }
+      out.set_as_of(std::string(as_of));
+      out.set_revision(row.revision);
+      out.set_emitted_at(UtcTimestamp(emitted_unix_ms));
+      out.set_suppressed(suppressed);
+      return out.SerializeAsString();
+    }
+    case ValueFormat::kJson: {
+      std::string line = "{\"kpi\":\"";
+      line.append(KpiName(row.kpi)).append("\",\"week_start\":\"").append(row.week.ToString());
+      line.append("\",\"dimension\":");
+      AppendJsonString(line, row.dimension);
+      if (!suppressed) {
+        line.append(",\"count\":").append(std::to_string(row.count));
+        line.append(",\"base\":").append(std::to_string(row.base));
+      }
+      line.append(",\"suppressed\":").append(suppressed ? "true" : "false");
+      line.append(",\"as_of\":\"").append(as_of).append("\",\"revision\":");
+      line.append(std::to_string(row.revision));
+      line.append(",\"emitted_at\":\"").append(UtcTimestamp(emitted_unix_ms)).append("\"}");
+      return line;
+    }
+    case ValueFormat::kConnectJson: {
+      std::string out = R"({"schema":)";
+      out.append(PublishedSchema());
+      out.append(R"(,"payload":{"kpi":")").append(KpiName(row.kpi));
+      out.append(R"(","week_start":)").append(std::to_string(row.week.days()));
+      out.append(R"(,"dimension":)");
+      AppendJsonString(out, row.dimension);
+      out.append(R"(,"count":)").append(suppressed ? "null" : std::to_string(row.count));
+      out.append(R"(,"base":)").append(suppressed ? "null" : std::to_string(row.base));
+      out.append(R"(,"suppressed":)").append(suppressed ? "true" : "false");
+      const std::optional<Date> as_of_date = Date::Parse(as_of);
+      out.append(R"(,"as_of":)").append(std::to_string(as_of_date ? as_of_date->days() : 0));
+      out.append(R"(,"revision":)").append(std::to_string(row.revision));
+      out.append(R"(,"emitted_at":)").append(std::to_string(emitted_unix_ms));
+      out.append("}}");
+      return out;
+    }
   }
   return {};
 }

@@ -28,6 +28,10 @@ std::string UtcTimestamp(int64_t unix_ms);
 // The row's value on the output topic, produced at `emitted_unix_ms`, reported as of `as_of`.
 std::string RowValue(const Row& row, ValueFormat format, std::string_view as_of,
                      int64_t emitted_unix_ms);
+// The row's value on the published topic (KPIS-3.md section 3): as RowValue, with suppressed
+// (protobuf field 9, JSON "suppressed"); a suppressed row carries neither count nor base.
+std::string PublishedValue(const Row& row, bool suppressed, ValueFormat format,
+                           std::string_view as_of, int64_t emitted_unix_ms);
 // The row's key on the output topic.
 std::string RowKeyIn(const Row& row, KeyFormat format);
 // The string key (RowKey) of the row that an output key in `format` names; nullopt when it is

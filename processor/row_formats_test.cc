@@ -96,6 +96,34 @@ TEST(RowFormatsTest, ConnectJsonKeyIsTheWarehousePrimaryKeyAndMapsBackToTheStrin
             std::nullopt);
 }
 
+TEST(RowFormatsTest, PublishedValuesMarkSuppressedRowsAndDropTheirFigures) {
+  const Row row = MakeRow("school=100002");
+  output::KpiRow hidden;
+  ASSERT_TRUE(hidden.ParseFromString(
+      PublishedValue(row, true, ValueFormat::kProtobuf, "2026-03-04", kEmitted)));
+  EXPECT_TRUE(hidden.suppressed());
+  EXPECT_EQ(hidden.count(), 0);
+  EXPECT_EQ(hidden.base(), 0);
+  EXPECT_EQ(hidden.dimension(), "school=100002");
+  EXPECT_EQ(hidden.revision(), 12U);
+  output::KpiRow shown;
+  ASSERT_TRUE(shown.ParseFromString(
+      PublishedValue(row, false, ValueFormat::kProtobuf, "2026-03-04", kEmitted)));
+  EXPECT_FALSE(shown.suppressed());
+  EXPECT_EQ(shown.count(), 7);
+  EXPECT_EQ(PublishedValue(row, true, ValueFormat::kJson, "2026-03-04", kEmitted),
+            R"({"kpi":"contacts","week_start":"2026-03-02","dimension":"school=100002",)"
+            R"("suppressed":true,"as_of":"2026-03-04","revision":12,)"
+            R"("emitted_at":"2026-12-06T15:21:05.123Z"})");
+  const google::protobuf::Struct doc =
+      ParseJson(PublishedValue(row, true, ValueFormat::kConnectJson, "2026-03-04", kEmitted));
+  const auto& payload = doc.fields().at("payload").struct_value().fields();
+  EXPECT_TRUE(payload.at("count").has_null_value());
+  EXPECT_TRUE(payload.at("suppressed").bool_value());
+  EXPECT_EQ(doc.fields().at("schema").struct_value().fields().at("name").string_value(),
+            "kpi.PublishedKpiRow");
+}
+
 TEST(RowFormatsTest, CsvQuotesWhatPostgresWouldMisreadAndNothingElse) {
   EXPECT_EQ(CsvHeader(),
             "kpi,week_start,dimension,count,base,dimension_kind,dimension_value,as_of\n");

@@ -102,6 +102,13 @@ def render(args):
         f"{b.get('cla_reviews_overdue', 0):.0f} · visits in timescale CP "
         f"{share('cp_visits_in_timescale', now)}, looked after "
         f"{share('cla_visits_in_timescale', now)}")
+    lines.append(
+        f"front door over these weeks: re-referrals within 12 months "
+        f"{share('referrals_repeat_12m', weeks)} of referrals · no further action "
+        f"{share('referrals_nfa', weeks)} · due soon at as_of: assessments "
+        f"{b.get('assessments_due_soon', 0):.0f}, S47s without ICPC "
+        f"{b.get('s47_icpc_due_soon', 0):.0f}, EHC decisions "
+        f"{b.get('ehc_decisions_due_soon', 0):.0f}, EHC plans {b.get('ehc_plans_due_soon', 0):.0f}")
     if not m:
         lines.append("(waiting for the processor's metrics ...)")
     return "\n".join(lines)

@@ -223,6 +223,7 @@ std::expected<void, std::string> ParseOutputAndScale(SettingsReader& r, Config& 
     return std::unexpected<std::string>(x.error());
   }
   if (auto v = r.Take("output.dlq_topic")) c.dlq_topic = *v;
+  if (auto v = r.Take("output.published_topic")) c.published_topic = *v;
   if (auto x = r.Int("publish.small_count", 0, 1000000, c.publish_small_count); !x) {
     return std::unexpected<std::string>(x.error());
   }

@@ -59,6 +59,8 @@ struct Config {
   bool output_tombstones = false;
   // publish.small_count (KPIS-3.md section 3): the published view suppresses values 1 to this.
   int publish_small_count = 5;
+  // output.published_topic: the published table as a topic (published_topic.h); "": off.
+  std::string published_topic;
   std::string dlq_topic = "kpi.dlq";
   ScaleConfig scale;
   std::string state_path = "/var/lib/kpi-processor";

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "processor/row_formats.h"
+#include "processor/runtime/published_topic.h"
 #include "processor/runtime/scaled_out.h"
 
 namespace kpi::runtime {
@@ -62,6 +63,19 @@ std::expected<std::vector<Row>, Failure> OneInstance::Stage(Date today, state::W
   const int64_t emitted = parts_.clock.UnixMs();
   for (const Row& total : *totals) {
     outbox.push_back(RowMessage(parts_.config, total, as_of, emitted));
+  }
+  // The published topic: the groups these rows touch, over the committed table (the probe's
+  // view: it is updated after this commit is delivered).
+  for (OutMessage& m : PublishedMessages(
+           parts_.config, *totals,
+           [this](Kpi kpi, Date week) {
+             sinks::ViewQuery group;
+             group.kpi = kpi;
+             group.week = week;
+             return parts_.probe.view().Query(group);
+           },
+           as_of, emitted)) {
+    outbox.push_back(std::move(m));
   }
   state::WriteBatch ops = parts_.tasks.TakeBatch();
   if (batch.empty()) {

@@ -94,6 +94,7 @@ std::expected<void, Failure> Runtime::CheckTopics() {
   std::vector<std::string> topics = config_.input_topics;
   topics.push_back(config_.output_topic);
   topics.push_back(config_.dlq_topic);
+  if (!config_.published_topic.empty()) topics.push_back(config_.published_topic);
   for (std::string& topic : topology_->Topics()) topics.push_back(std::move(topic));
   size_t input_partitions = 0;
   for (const std::string& topic : topics) {

@@ -15,6 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "kpi.pb.h"
+#include "processor/output.h"
+#include "processor/published.h"
 #include "processor/runtime/runtime.h"
 #include "tests/util/memory_bus_testing.h"
 
@@ -136,7 +139,7 @@ class ScaleTest : public ::testing::Test {
     fs::create_directories(dir_);
     for (const std::string& topic : Config().input_topics)
       cluster_->CreateTopic(topic, kPartitions);
-    for (const char* topic : {"kpi.results", "kpi.changelog", "kpi.cells"}) {
+    for (const char* topic : {"kpi.results", "kpi.changelog", "kpi.cells", "kpi.published"}) {
       cluster_->CreateTopic(topic, kPartitions);
     }
     cluster_->CreateTopic("kpi.dlq", 2);
@@ -249,6 +252,65 @@ TEST_F(ScaleTest, ScalingOneToThreeToOneWhileInputArrives) {
   EXPECT_GE(consumed, n);
   EXPECT_LT(consumed, n + n / 4) << "input read again on handover";
   ExpectTheDeadLetters();
+}
+
+// The published topic (output.published_topic) through handovers: the emitter publishes each
+// changed group, a new emitter every group it knows; the last value per key is the published
+// table of the replay table.
+TEST_F(ScaleTest, ThePublishedTopicIsThePublishedTableThroughHandovers) {
+  // The published table of the replay table: key -> "S" or "count/base".
+  std::vector<Row> rows;
+  for (const auto& [key, cell] : TestStream().table) {
+    const size_t a = key.find('|');
+    const size_t b = key.find('|', a + 1);
+    rows.push_back(Row{*KpiFromName(key.substr(0, a)), *Date::Parse(key.substr(a + 1, b - a - 1)),
+                       key.substr(b + 1), cell.first, cell.second, 0, 0});
+  }
+  const std::vector<bool> suppressed = Suppressed(rows, kDefaultSmallCount);
+  std::map<std::string, std::string> expected;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    expected[RowKey(rows[i])] =
+        suppressed[i] ? "S" : std::to_string(rows[i].count) + "/" + std::to_string(rows[i].base);
+  }
+  const auto published = [&] {
+    std::map<std::string, std::string> out;
+    for (const auto& [partition, record] : cluster_->ReadAll("kpi.published")) {
+      output::KpiRow row;
+      if (record.value.empty()) {
+        out.erase(record.key);  // a tombstone
+      } else if (row.ParseFromString(record.value)) {
+        out[record.key] =
+            row.suppressed() ? "S" : std::to_string(row.count()) + "/" + std::to_string(row.base());
+      }
+    }
+    return out;
+  };
+  const size_t n = TestStream().lines.size();
+  auto a = NewInstance("a");
+  a->config().published_topic = "kpi.published";
+  a->Start();
+  Produce(0, n / 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto b = NewInstance("b");
+  b->config().published_topic = "kpi.published";
+  b->Start();
+  Produce(n / 2, n);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  a->Stop();  // b takes task 0 and the emitter's role
+  ASSERT_TRUE(Converged(60000)) << (b->running() ? "b still running"
+                                                 : "b ended: " + Outcome(b->result()));
+  std::map<std::string, std::string> last;
+  for (int waited = 0; waited < 30000 && (last = published()) != expected; waited += 100) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  size_t differ = 0;
+  for (const auto& [key, value] : expected) {
+    const auto it = last.find(key);
+    differ += it == last.end() || it->second != value;
+  }
+  EXPECT_EQ(last.size(), expected.size());
+  EXPECT_EQ(differ, 0u) << "of " << expected.size() << " published rows";
+  b->Stop();
 }
 
 TEST_F(ScaleTest, EveryInstanceAnswersTheGlobalTable) {

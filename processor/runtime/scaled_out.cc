@@ -7,6 +7,7 @@
 
 #include "processor/keys.h"
 #include "processor/row_formats.h"
+#include "processor/runtime/published_topic.h"
 #include "processor/values.h"
 
 namespace kpi::runtime {
@@ -372,8 +373,11 @@ void ScaledOut::ReadGlobal() {
     if (rec.topic == config.scale.cells_topic) {
       global_.Add(rec.partition, DecodeCellsRecord(rec.value));
       global_positions_[{std::string(rec.topic), rec.partition}] = rec.offset + 1;
-    } else if (rec.topic == config.output_topic && rec.Header(kEmitterHeader) != emitter_id_) {
-      // Another instance (an emitter before us, still running) wrote a row: ours wins again.
+    } else if ((rec.topic == config.output_topic ||
+                (!config.published_topic.empty() && rec.topic == config.published_topic)) &&
+               rec.Header(kEmitterHeader) != emitter_id_) {
+      // Another instance (an emitter before us, still running) wrote a row or its published
+      // form: ours win again (the row and its group are published again).
       if (std::optional<std::string> key = StringKeyOf(rec.key, config.output_key_format)) {
         global_.Touch(*key);
       }
@@ -392,26 +396,30 @@ void ScaledOut::ReadGlobal() {
 }
 
 void ScaledOut::StartEmitting() {
-  // Read our own output topic from here on, then publish every row.
+  // Read our own output (and published) topic from here on, then publish every row.
   std::vector<std::pair<TopicPartition, int64_t>> assign;
   for (const auto& [tp, position] : global_positions_) {
     if (tp.topic == parts_.config.scale.cells_topic) assign.emplace_back(tp, position);
   }
-  auto outputs = parts_.bus.reader->PartitionCount(parts_.config.output_topic, 10000);
-  if (!outputs) {
-    Fail(kExitKafka, outputs.error());
-    return;
-  }
-  // From the ends as they are now (not "the end" when the fetch starts, which could pass over
-  // a row an earlier emitter writes meanwhile).
-  for (int32_t p = 0; p < *outputs; ++p) {
-    const TopicPartition tp{parts_.config.output_topic, p};
-    auto marks = parts_.bus.reader->Watermarks(tp, 10000);
-    if (!marks) {
-      Fail(kExitKafka, marks.error());
+  std::vector<std::string> topics = {parts_.config.output_topic};
+  if (!parts_.config.published_topic.empty()) topics.push_back(parts_.config.published_topic);
+  for (const std::string& topic : topics) {
+    auto outputs = parts_.bus.reader->PartitionCount(topic, 10000);
+    if (!outputs) {
+      Fail(kExitKafka, outputs.error());
       return;
     }
-    assign.emplace_back(tp, marks->second);
+    // From the ends as they are now (not "the end" when the fetch starts, which could pass over
+    // a row an earlier emitter writes meanwhile).
+    for (int32_t p = 0; p < *outputs; ++p) {
+      const TopicPartition tp{topic, p};
+      auto marks = parts_.bus.reader->Watermarks(tp, 10000);
+      if (!marks) {
+        Fail(kExitKafka, marks.error());
+        return;
+      }
+      assign.emplace_back(tp, marks->second);
+    }
   }
   if (auto a = parts_.bus.global_reader->Assign(assign); !a) {
     Fail(kExitKafka, a.error());
@@ -430,6 +438,20 @@ void ScaledOut::Emit(const std::vector<Row>& rows) {
   messages.reserve(rows.size());
   for (const Row& row : rows) {
     OutMessage m = RowMessage(parts_.config, row, as_of, emitted);
+    m.headers.emplace_back(kEmitterHeader, emitter_id_);
+    messages.push_back(std::move(m));
+  }
+  // The published topic: the view already holds these rows (ReadGlobal), so the groups are read
+  // from it as they are now.
+  for (OutMessage& m : PublishedMessages(
+           parts_.config, rows,
+           [this](Kpi kpi, Date week) {
+             sinks::ViewQuery group;
+             group.kpi = kpi;
+             group.week = week;
+             return parts_.probe.view().Query(group);
+           },
+           as_of, emitted)) {
     m.headers.emplace_back(kEmitterHeader, emitter_id_);
     messages.push_back(std::move(m));
   }

@@ -16,6 +16,9 @@
 #include <set>
 #include <thread>
 
+#include "kpi.pb.h"
+#include "processor/output.h"
+#include "processor/published.h"
 #include "processor/validate.h"
 #include "tools/cluster/harness.h"
 #include "tools/gen/generator.h"
@@ -33,8 +36,10 @@ class KafkaIntegrationTest : public ::testing::Test {
     fs::create_directories(dir_);
     // Three mock brokers; one real broker (the shared one: the replication scenarios with three
     // are broker_failure_test's).
-    cluster_ = TestCluster::Start(dir_, TopicSpecs(4, 2),
-                                  {.brokers = TestCluster::RealFromEnvironment() ? 1 : 3});
+    std::vector<std::string> topics = TopicSpecs(4, 2);
+    topics.emplace_back("kpi.published:4");  // output.published_topic, when a test sets it
+    cluster_ =
+        TestCluster::Start(dir_, topics, {.brokers = TestCluster::RealFromEnvironment() ? 1 : 3});
     ASSERT_TRUE(cluster_->ok()) << cluster_->error();
   }
   void TearDown() override {
@@ -263,6 +268,74 @@ TEST_F(KafkaIntegrationTest, ConnectJsonAndTombstonesFollowTheReplayTable) {
   for (const auto& [key, row] : expected) {
     EXPECT_FALSE(key.starts_with("contacts|")) << key;  // all deleted
   }
+  EXPECT_EQ(StopProcessor(), 0);
+}
+
+// The published topic (KPIS-3.md section 3): its last value per key is the published table of
+// the replay table (suppressed rows marked, rows that left the table deleted), through kill -9s.
+TEST_F(KafkaIntegrationTest, ThePublishedTopicIsThePublishedTableThroughKills) {
+  const std::vector<std::string> lines = Generate(200, 6);
+  output_yaml_ = "output:\n  published_topic: kpi.published\n";
+  std::jthread producer([&] {
+    const size_t chunks = 10;
+    for (size_t c = 0; c < chunks; ++c) {
+      Produce(lines, lines.size() * c / chunks, lines.size() * (c + 1) / chunks);
+      std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    }
+  });
+  std::mt19937_64 rng(5);
+  for (int run = 0; run < 3; ++run) {
+    log_ = "processor-" + std::to_string(run) + ".log";
+    StartProcessor();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500 + rng() % 2500));
+    processor_->Signal(SIGKILL);
+    processor_->Wait(10000);
+    processor_.reset();
+  }
+  producer.join();
+  log_ = "processor.log";
+  StartProcessor();
+  ASSERT_TRUE(WaitForConsumed(static_cast<int64_t>(lines.size()), 120000)) << Tail(dir_ / log_);
+  // The published table of the replay table: "S" for a suppressed row, else "count/base".
+  std::vector<Row> rows;
+  for (const auto& [key, cell] : ReplayTable(lines, as_of_)) {
+    const size_t a = key.find('|');
+    const size_t b = key.find('|', a + 1);
+    rows.push_back(Row{*KpiFromName(key.substr(0, a)), *Date::Parse(key.substr(a + 1, b - a - 1)),
+                       key.substr(b + 1), cell.first, cell.second, 0, 0});
+  }
+  const std::vector<bool> suppressed = Suppressed(rows, kDefaultSmallCount);
+  std::map<std::string, std::string> expected;
+  size_t hidden = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    hidden += suppressed[i];
+    expected[RowKey(rows[i])] =
+        suppressed[i] ? "S" : std::to_string(rows[i].count) + "/" + std::to_string(rows[i].base);
+  }
+  ASSERT_GT(hidden, 100u);
+  ASSERT_LT(hidden, rows.size());
+  std::map<std::string, std::string> published;
+  for (const int64_t deadline = NowMs() + 60000; NowMs() < deadline;) {
+    published.clear();
+    for (const Consumed& c : ReadTopic(cluster_->bootstraps(), "kpi.published")) {
+      output::KpiRow row;
+      if (c.tombstone) {
+        published.erase(c.key);
+      } else if (row.ParseFromString(c.value)) {
+        published[c.key] =
+            row.suppressed() ? "S" : std::to_string(row.count()) + "/" + std::to_string(row.base());
+      }
+    }
+    if (published == expected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  size_t differ = 0;
+  for (const auto& [key, value] : expected) {
+    const auto it = published.find(key);
+    differ += it == published.end() || it->second != value;
+  }
+  EXPECT_EQ(published.size(), expected.size());
+  EXPECT_EQ(differ, 0u) << "of " << expected.size() << " published rows\n" << Tail(dir_ / log_);
   EXPECT_EQ(StopProcessor(), 0);
 }
 

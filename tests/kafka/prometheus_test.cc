@@ -208,7 +208,7 @@ TEST(PrometheusTest, ScrapedKpiAndBacklogSeriesEqualTheReplayTable) {
     backlog_total += value;
   }
   EXPECT_GT(backlog_total, 0);
-  EXPECT_EQ(Query(prometheus_port, "kpi_backlog").size(), 14u);
+  EXPECT_EQ(Query(prometheus_port, "kpi_backlog").size(), 18u);
   EXPECT_EQ(Query(prometheus_port, "kpi_ready").begin()->second, 1);
   EXPECT_FALSE(Query(prometheus_port, "kpi_consumer_lag").empty());
   EXPECT_EQ(Query(prometheus_port, "sum(kpi_consumer_lag)").begin()->second, 0);

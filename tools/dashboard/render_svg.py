@@ -13,7 +13,7 @@ import sys
 import urllib.request
 from html import escape
 
-W, H = 1200, 1180
+W, H = 1200, 1330
 BLUE, ORANGE, GREEN, RED, GREY, INK = "#1d70b8", "#f47738", "#00703c", "#d4351c", "#b1b4b6", "#0b0c0c"
 
 
@@ -209,6 +209,14 @@ def main():
             share_tile("CLA visits in time", "cla_visits_in_timescale", [cur], "children"),
             backlog_tile("CP review overdue", "cp_reviews_overdue", "children"),
             backlog_tile("CLA review overdue", "cla_reviews_overdue", "children"),
+        ]),
+        (f"Front door: re-referrals ({period}) and cases due to pass their limit soon (at {as_of})", [
+            share_tile("Re-referred ≤ 12 months", "referrals_repeat_12m", weeks, "referrals"),
+            share_tile("No further action", "referrals_nfa", weeks, "referrals"),
+            backlog_tile("Assessments due soon", "assessments_due_soon", "≤ 5 working days left"),
+            backlog_tile("S47 ICPC due soon", "s47_icpc_due_soon", "≤ 3 working days left"),
+            backlog_tile("EHC decisions due soon", "ehc_decisions_due_soon", "≤ 7 days left"),
+            backlog_tile("EHC plans due soon", "ehc_plans_due_soon", "≤ 14 days left"),
         ]),
     ]
     ry = by + th + 50
