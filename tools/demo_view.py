@@ -104,7 +104,7 @@ def render(args):
         f"{share('cla_visits_in_timescale', now)}")
     lines.append(
         f"front door over these weeks: re-referrals within 12 months "
-        f"{share('referrals_repeat_12m', weeks)} of referrals · no further action "
+        f"{share('referrals_repeat_12m', weeks)} referrals · no further action "
         f"{share('referrals_nfa', weeks)} · due soon at as_of: assessments "
         f"{b.get('assessments_due_soon', 0):.0f}, S47s without ICPC "
         f"{b.get('s47_icpc_due_soon', 0):.0f}, EHC decisions "
