@@ -252,6 +252,12 @@ TEST_F(ReplayCliTest, ThePublishedViewHasEveryRowAndHidesTheSmallOnes) {
   }
   EXPECT_GT(hidden, exact.size() / 4);
   EXPECT_EQ(Run(args + "x --view published --output-format csv"), 2);
+  // A warning window longer than its limit (KPIS-3.md section 4).
+  EXPECT_EQ(Run(args + "x --limit ehc_decision_warning_days=43"), 2);
+  EXPECT_NE(Stderr().find("ehc_decision_warning_days (43) is greater than ehc_decision_days (42)"),
+            std::string::npos)
+      << Stderr();
+  EXPECT_EQ(Run(args + "x --limit assessment_warning_days=0"), 0) << Stderr();
   EXPECT_EQ(Run(args + "x --view everything"), 2);
   EXPECT_NE(Stderr().find("--view must be exact or published"), std::string::npos) << Stderr();
 }

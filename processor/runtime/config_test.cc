@@ -77,6 +77,31 @@ TEST(ConfigTest, DefaultsFromTheSpec) {
   EXPECT_FALSE(c->output_tombstones);
 }
 
+// KPIS-3.md section 4: the warning windows are calendar settings; 0 turns one off, and a window
+// longer than its limit is refused.
+TEST(ConfigTest, WarningWindowsAreCalendarSettingsThatFitTheirLimits) {
+  const auto c =
+      ParseConfig(std::string(kMinimal) +
+                      "calendar:\n  assessment_warning_days: 0\n  icpc_warning_days: 15\n"
+                      "  ehc_plan_warning_days: 21\npublish:\n  small_count: 10\n",
+                  {});
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_EQ(c->limits.assessment_warning_days, 0);
+  EXPECT_EQ(c->limits.icpc_warning_days, 15);
+  EXPECT_EQ(c->limits.ehc_plan_warning_days, 21);
+  EXPECT_EQ(c->limits.ehc_decision_warning_days, 7);  // the default
+  EXPECT_EQ(c->publish_small_count, 10);
+  EXPECT_EQ(ParseConfig(std::string(kMinimal) + "calendar:\n  icpc_warning_days: 16\n", {}).error(),
+            "calendar: icpc_warning_days (16) is greater than icpc_limit (15): a warning window "
+            "must fit in its limit");
+  EXPECT_NE(ParseConfig(std::string(kMinimal) + "calendar:\n  icpc_limit: 2\n", {})
+                .error()
+                .find("icpc_warning_days (3) is greater than icpc_limit (2)"),
+            std::string::npos);
+  EXPECT_FALSE(ParseConfig(std::string(kMinimal) + "calendar:\n  ehc_plan_warning_days: -1\n", {})
+                   .has_value());
+}
+
 TEST(ConfigTest, TheWarehouseOutputIsChosenInTheConfigurationOrTheEnvironment) {
   const auto c = ParseConfig(std::string(kMinimal) +
                                  "output:\n  format: connect_json\n  key_format: connect_json\n"
