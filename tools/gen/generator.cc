@@ -292,7 +292,7 @@ class ChildBuilder {
     std::vector<int64_t> times = {recorded};
     if (rng3_.Chance(0.15)) {
       bodies.push_back(body + (nfa ? "}" : ",\"nfa\":true}"));
-      times.push_back(recorded + 86400 * rng3_.R(1, 20));
+      times.push_back(recorded + int64_t{86400} * rng3_.R(1, 20));
     }
     Versions(child, id, bodies, times, "\"referral\":{}");
   }
