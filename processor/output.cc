@@ -2,8 +2,6 @@
 
 #include <cstdio>
 
-#include "kpi.pb.h"
-
 namespace kpi {
 
 bool IsValidUtf8(std::string_view s) {
@@ -89,18 +87,6 @@ std::string RowToJson(const Row& row) {
   line.append(std::to_string(row.base));
   line.append("}\n");
   return line;
-}
-
-std::string RowToProto(const Row& row, std::string_view as_of) {
-  output::KpiRow out;
-  out.set_kpi(std::string(KpiName(row.kpi)));
-  out.set_week_start(row.week.ToString());
-  out.set_dimension(row.dimension);
-  out.set_count(row.count);
-  out.set_base(row.base);
-  out.set_as_of(std::string(as_of));
-  out.set_revision(row.revision);
-  return out.SerializeAsString();
 }
 
 std::string RowKey(const Row& row) {

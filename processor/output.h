@@ -1,5 +1,5 @@
 // The output row's encodings, shared by replay (NDJSON files), run (the output topic, JSON or
-// protobuf) and the /kpi endpoint: RowToJson, RowToProto, the topic key RowKey, and the JSON
+// protobuf; row_formats.h) and the /kpi endpoint: RowToJson, the topic key RowKey, and the JSON
 // string writer they and the dead-letter files use. Part of the core, so that the runtime and the
 // sinks need nothing of the application layer.
 // Thread-safety: pure functions.
@@ -22,8 +22,6 @@ bool IsValidUtf8(std::string_view s);
 std::string RowToJson(const Row& row);
 // An output-topic row in JSON (no newline): the same fields plus as_of and revision.
 std::string RowToJson(const Row& row, std::string_view as_of);
-// An output-topic row as a serialized kpi.proto KpiRow.
-std::string RowToProto(const Row& row, std::string_view as_of);
 // The output topic's key: "kpi|week_start|dimension", so a compacted topic keeps each row's last
 // value.
 std::string RowKey(const Row& row);

@@ -66,15 +66,8 @@ std::expected<std::vector<Row>, Failure> OneInstance::Stage(Date today, state::W
   }
   // The published topic: the groups these rows touch, over the committed table (the probe's
   // view: it is updated after this commit is delivered).
-  for (OutMessage& m : PublishedMessages(
-           parts_.config, *totals,
-           [this](Kpi kpi, Date week) {
-             sinks::ViewQuery group;
-             group.kpi = kpi;
-             group.week = week;
-             return parts_.probe.view().Query(group);
-           },
-           as_of, emitted)) {
+  for (OutMessage& m :
+       PublishedMessages(parts_.config, *totals, GroupsOf(parts_.probe.view()), as_of, emitted)) {
     outbox.push_back(std::move(m));
   }
   state::WriteBatch ops = parts_.tasks.TakeBatch();

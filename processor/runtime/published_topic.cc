@@ -9,6 +9,15 @@
 
 namespace kpi::runtime {
 
+GroupRows GroupsOf(const sinks::KpiView& view) {
+  return [&view](Kpi kpi, Date week) {
+    sinks::ViewQuery group;
+    group.kpi = kpi;
+    group.week = week;
+    return view.Query(group);
+  };
+}
+
 std::vector<OutMessage> PublishedMessages(const Config& config, const std::vector<Row>& changed,
                                           const GroupRows& before, const std::string& as_of,
                                           int64_t emitted_unix_ms) {

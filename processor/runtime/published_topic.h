@@ -14,11 +14,15 @@
 
 #include "processor/runtime/config.h"
 #include "processor/runtime/outbox.h"
+#include "sinks/kpi_view.h"
 
 namespace kpi::runtime {
 
 // The rows of the group (kpi, week) as the table held them before `changed`.
 using GroupRows = std::function<std::vector<Row>(Kpi kpi, Date week)>;
+
+// The groups of `view` (the committed global table) as they are now.
+GroupRows GroupsOf(const sinks::KpiView& view);
 
 // The published topic's messages for the groups `changed` touches: each group's rows, `changed`
 // over `before`, in their published form (publish.small_count); none when the topic is off.

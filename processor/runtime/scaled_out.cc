@@ -443,15 +443,8 @@ void ScaledOut::Emit(const std::vector<Row>& rows) {
   }
   // The published topic: the view already holds these rows (ReadGlobal), so the groups are read
   // from it as they are now.
-  for (OutMessage& m : PublishedMessages(
-           parts_.config, rows,
-           [this](Kpi kpi, Date week) {
-             sinks::ViewQuery group;
-             group.kpi = kpi;
-             group.week = week;
-             return parts_.probe.view().Query(group);
-           },
-           as_of, emitted)) {
+  for (OutMessage& m :
+       PublishedMessages(parts_.config, rows, GroupsOf(parts_.probe.view()), as_of, emitted)) {
     m.headers.emplace_back(kEmitterHeader, emitter_id_);
     messages.push_back(std::move(m));
   }
