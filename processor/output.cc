@@ -74,13 +74,18 @@ std::string RowToJson(const Row& row, std::string_view as_of) {
   return line;
 }
 
+void AppendRowKeyJson(std::string& out, const Row& row) {
+  out.append("{\"kpi\":\"");
+  out.append(KpiName(row.kpi));
+  out.append("\",\"week_start\":\"");
+  out.append(row.week.ToString());
+  out.append("\",\"dimension\":");
+  AppendJsonString(out, row.dimension);
+}
+
 std::string RowToJson(const Row& row) {
-  std::string line = "{\"kpi\":\"";
-  line.append(KpiName(row.kpi));
-  line.append("\",\"week_start\":\"");
-  line.append(row.week.ToString());
-  line.append("\",\"dimension\":");
-  AppendJsonString(line, row.dimension);
+  std::string line;
+  AppendRowKeyJson(line, row);
   line.append(",\"count\":");
   line.append(std::to_string(row.count));
   line.append(",\"base\":");

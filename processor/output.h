@@ -17,6 +17,9 @@ namespace kpi {
 void AppendJsonString(std::string& out, std::string_view s);
 bool IsValidUtf8(std::string_view s);
 
+// A row's key fields as the start of a JSON object, left open: {"kpi":..,"week_start":..,
+// "dimension":.. (every JSON form of a row begins so).
+void AppendRowKeyJson(std::string& out, const Row& row);
 // A table row as one NDJSON line (with its newline):
 // {"kpi":..,"week_start":..,"dimension":..,"count":..,"base":..}
 std::string RowToJson(const Row& row);

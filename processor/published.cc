@@ -64,12 +64,8 @@ std::string PublishedRowToJson(const Row& row, bool suppressed) {
     line.append(",\"suppressed\":false}\n");
     return line;
   }
-  std::string line = "{\"kpi\":\"";
-  line.append(KpiName(row.kpi));
-  line.append("\",\"week_start\":\"");
-  line.append(row.week.ToString());
-  line.append("\",\"dimension\":");
-  AppendJsonString(line, row.dimension);
+  std::string line;
+  AppendRowKeyJson(line, row);
   line.append(",\"suppressed\":true}\n");
   return line;
 }

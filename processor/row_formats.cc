@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <initializer_list>
 
 #include "kpi.pb.h"
 #include "processor/output.h"
@@ -19,74 +20,118 @@ constexpr std::string_view kDateType =
 constexpr std::string_view kTimestampType =
     R"("type":"int64","name":"org.apache.kafka.connect.data.Timestamp","version":1)";
 
-void AppendField(std::string& out, std::string_view name, std::string_view type, bool first) {
-  if (!first) out.push_back(',');
-  out.append(R"({"field":")").append(name).append(R"(",)").append(type);
-  out.append(R"(,"optional":false})");
+struct SchemaField {
+  std::string_view name;
+  std::string_view type;  // the field's "type" (and logical name) members
+  bool optional = false;
+};
+
+// A connect_json struct schema of `fields`.
+std::string StructSchema(std::string_view name, std::initializer_list<SchemaField> fields) {
+  std::string s = R"({"type":"struct","name":")";
+  s.append(name).append(R"(","optional":false,"fields":[)");
+  bool first = true;
+  for (const SchemaField& f : fields) {
+    if (!first) s.push_back(',');
+    first = false;
+    s.append(R"({"field":")").append(f.name).append(R"(",)").append(f.type);
+    s.append(f.optional ? R"(,"optional":true})" : R"(,"optional":false})");
+  }
+  return s + "]}";
 }
 
-// The connect_json schemas, built once.
+constexpr std::string_view kString = R"("type":"string")";
+constexpr std::string_view kInt64 = R"("type":"int64")";
+
+// The connect_json schemas, built once: the output row, the published row (count and base
+// optional, and suppressed) and the key.
 const std::string& ValueSchema() {
-  static const std::string schema = [] {
-    std::string s = R"({"type":"struct","name":"kpi.KpiRow","optional":false,"fields":[)";
-    AppendField(s, "kpi", R"("type":"string")", true);
-    AppendField(s, "week_start", kDateType, false);
-    AppendField(s, "dimension", R"("type":"string")", false);
-    AppendField(s, "count", R"("type":"int64")", false);
-    AppendField(s, "base", R"("type":"int64")", false);
-    AppendField(s, "as_of", kDateType, false);
-    AppendField(s, "revision", R"("type":"int64")", false);
-    AppendField(s, "emitted_at", kTimestampType, false);
-    return s + "]}";
-  }();
+  static const std::string schema = StructSchema("kpi.KpiRow", {{"kpi", kString},
+                                                                {"week_start", kDateType},
+                                                                {"dimension", kString},
+                                                                {"count", kInt64},
+                                                                {"base", kInt64},
+                                                                {"as_of", kDateType},
+                                                                {"revision", kInt64},
+                                                                {"emitted_at", kTimestampType}});
   return schema;
 }
 
-// The published topic's connect_json schema: count and base optional, and suppressed.
 const std::string& PublishedSchema() {
-  static const std::string schema = [] {
-    std::string s = R"({"type":"struct","name":"kpi.PublishedKpiRow","optional":false,"fields":[)";
-    AppendField(s, "kpi", R"("type":"string")", true);
-    AppendField(s, "week_start", kDateType, false);
-    AppendField(s, "dimension", R"("type":"string")", false);
-    s.append(R"(,{"field":"count","type":"int64","optional":true})");
-    s.append(R"(,{"field":"base","type":"int64","optional":true})");
-    AppendField(s, "suppressed", R"("type":"boolean")", false);
-    AppendField(s, "as_of", kDateType, false);
-    AppendField(s, "revision", R"("type":"int64")", false);
-    AppendField(s, "emitted_at", kTimestampType, false);
-    return s + "]}";
-  }();
+  static const std::string schema =
+      StructSchema("kpi.PublishedKpiRow", {{"kpi", kString},
+                                           {"week_start", kDateType},
+                                           {"dimension", kString},
+                                           {"count", kInt64, true},
+                                           {"base", kInt64, true},
+                                           {"suppressed", R"("type":"boolean")"},
+                                           {"as_of", kDateType},
+                                           {"revision", kInt64},
+                                           {"emitted_at", kTimestampType}});
   return schema;
 }
 
 const std::string& KeySchema() {
-  static const std::string schema = [] {
-    std::string s = R"({"type":"struct","name":"kpi.KpiRowKey","optional":false,"fields":[)";
-    AppendField(s, "kpi", R"("type":"string")", true);
-    AppendField(s, "week_start", kDateType, false);
-    AppendField(s, "dimension_kind", R"("type":"string")", false);
-    AppendField(s, "dimension_value", R"("type":"string")", false);
-    return s + "]}";
-  }();
+  static const std::string schema = StructSchema("kpi.KpiRowKey", {{"kpi", kString},
+                                                                   {"week_start", kDateType},
+                                                                   {"dimension_kind", kString},
+                                                                   {"dimension_value", kString}});
   return schema;
 }
 
-std::string ConnectValue(const Row& row, std::string_view as_of, int64_t emitted_unix_ms) {
-  std::string out = R"({"schema":)";
-  out.append(ValueSchema());
-  out.append(R"(,"payload":{"kpi":")").append(KpiName(row.kpi));
-  out.append(R"(","week_start":)").append(std::to_string(row.week.days()));
-  out.append(R"(,"dimension":)");
-  AppendJsonString(out, row.dimension);
-  out.append(R"(,"count":)").append(std::to_string(row.count));
-  out.append(R"(,"base":)").append(std::to_string(row.base));
-  const std::optional<Date> as_of_date = Date::Parse(as_of);
-  out.append(R"(,"as_of":)").append(std::to_string(as_of_date ? as_of_date->days() : 0));
-  out.append(R"(,"revision":)").append(std::to_string(row.revision));
-  out.append(R"(,"emitted_at":)").append(std::to_string(emitted_unix_ms));
-  out.append("}}");
-  return out;
+// A row's value in `format`: the output topic's (`suppressed` nullopt) or the published topic's,
+// which adds suppressed and, for a suppressed row, leaves out count and base.
+std::string EncodeValue(const Row& row, ValueFormat format, std::string_view as_of,
+                        int64_t emitted_unix_ms, std::optional<bool> suppressed) {
+  const bool hidden = suppressed.value_or(false);
+  switch (format) {
+    case ValueFormat::kProtobuf: {
+      output::KpiRow out;
+      out.set_kpi(std::string(KpiName(row.kpi)));
+      out.set_week_start(row.week.ToString());
+      out.set_dimension(row.dimension);
+      if (!hidden) {
+        out.set_count(row.count);
+        out.set_base(row.base);
+      }
+      out.set_as_of(std::string(as_of));
+      out.set_revision(row.revision);
+      out.set_emitted_at(UtcTimestamp(emitted_unix_ms));
+      out.set_suppressed(hidden);
+      return out.SerializeAsString();
+    }
+    case ValueFormat::kJson: {
+      std::string line;
+      AppendRowKeyJson(line, row);
+      if (!hidden) {
+        line.append(",\"count\":").append(std::to_string(row.count));
+        line.append(",\"base\":").append(std::to_string(row.base));
+      }
+      if (suppressed) line.append(",\"suppressed\":").append(hidden ? "true" : "false");
+      line.append(",\"as_of\":\"").append(as_of).append("\",\"revision\":");
+      line.append(std::to_string(row.revision));
+      line.append(",\"emitted_at\":\"").append(UtcTimestamp(emitted_unix_ms)).append("\"}");
+      return line;
+    }
+    case ValueFormat::kConnectJson: {
+      std::string out = R"({"schema":)";
+      out.append(suppressed ? PublishedSchema() : ValueSchema());
+      out.append(R"(,"payload":{"kpi":")").append(KpiName(row.kpi));
+      out.append(R"(","week_start":)").append(std::to_string(row.week.days()));
+      out.append(R"(,"dimension":)");
+      AppendJsonString(out, row.dimension);
+      out.append(R"(,"count":)").append(hidden ? "null" : std::to_string(row.count));
+      out.append(R"(,"base":)").append(hidden ? "null" : std::to_string(row.base));
+      if (suppressed) out.append(R"(,"suppressed":)").append(hidden ? "true" : "false");
+      const std::optional<Date> as_of_date = Date::Parse(as_of);
+      out.append(R"(,"as_of":)").append(std::to_string(as_of_date ? as_of_date->days() : 0));
+      out.append(R"(,"revision":)").append(std::to_string(row.revision));
+      out.append(R"(,"emitted_at":)").append(std::to_string(emitted_unix_ms));
+      out.append("}}");
+      return out;
+    }
+  }
+  return {};
 }
 
 // Quoted when it holds a separator, a quote or a line break, and when empty: PostgreSQL's COPY
@@ -120,83 +165,12 @@ std::string UtcTimestamp(int64_t unix_ms) {
 
 std::string RowValue(const Row& row, ValueFormat format, std::string_view as_of,
                      int64_t emitted_unix_ms) {
-  switch (format) {
-    case ValueFormat::kProtobuf: {
-      output::KpiRow out;
-      out.set_kpi(std::string(KpiName(row.kpi)));
-      out.set_week_start(row.week.ToString());
-      out.set_dimension(row.dimension);
-      out.set_count(row.count);
-      out.set_base(row.base);
-      out.set_as_of(std::string(as_of));
-      out.set_revision(row.revision);
-      out.set_emitted_at(UtcTimestamp(emitted_unix_ms));
-      return out.SerializeAsString();
-    }
-    case ValueFormat::kJson: {
-      std::string line = RowToJson(row, as_of);
-      line.pop_back();  // '}'
-      line.append(R"(,"emitted_at":")").append(UtcTimestamp(emitted_unix_ms)).append("\"}");
-      return line;
-    }
-    case ValueFormat::kConnectJson:
-      return ConnectValue(row, as_of, emitted_unix_ms);
-  }
-  return {};
+  return EncodeValue(row, format, as_of, emitted_unix_ms, std::nullopt);
 }
 
 std::string PublishedValue(const Row& row, bool suppressed, ValueFormat format,
                            std::string_view as_of, int64_t emitted_unix_ms) {
-  switch (format) {
-    case ValueFormat::kProtobuf: {
-      output::KpiRow out;
-      out.set_kpi(std::string(KpiName(row.kpi)));
-      out.set_week_start(row.week.ToString());
-      out.set_dimension(row.dimension);
-      if (!suppressed) {
-        out.set_count(row.count);
-        out.set_base(row.base);
-      }
-      out.set_as_of(std::string(as_of));
-      out.set_revision(row.revision);
-      out.set_emitted_at(UtcTimestamp(emitted_unix_ms));
-      out.set_suppressed(suppressed);
-      return out.SerializeAsString();
-    }
-    case ValueFormat::kJson: {
-      std::string line = "{\"kpi\":\"";
-      line.append(KpiName(row.kpi)).append("\",\"week_start\":\"").append(row.week.ToString());
-      line.append("\",\"dimension\":");
-      AppendJsonString(line, row.dimension);
-      if (!suppressed) {
-        line.append(",\"count\":").append(std::to_string(row.count));
-        line.append(",\"base\":").append(std::to_string(row.base));
-      }
-      line.append(",\"suppressed\":").append(suppressed ? "true" : "false");
-      line.append(",\"as_of\":\"").append(as_of).append("\",\"revision\":");
-      line.append(std::to_string(row.revision));
-      line.append(",\"emitted_at\":\"").append(UtcTimestamp(emitted_unix_ms)).append("\"}");
-      return line;
-    }
-    case ValueFormat::kConnectJson: {
-      std::string out = R"({"schema":)";
-      out.append(PublishedSchema());
-      out.append(R"(,"payload":{"kpi":")").append(KpiName(row.kpi));
-      out.append(R"(","week_start":)").append(std::to_string(row.week.days()));
-      out.append(R"(,"dimension":)");
-      AppendJsonString(out, row.dimension);
-      out.append(R"(,"count":)").append(suppressed ? "null" : std::to_string(row.count));
-      out.append(R"(,"base":)").append(suppressed ? "null" : std::to_string(row.base));
-      out.append(R"(,"suppressed":)").append(suppressed ? "true" : "false");
-      const std::optional<Date> as_of_date = Date::Parse(as_of);
-      out.append(R"(,"as_of":)").append(std::to_string(as_of_date ? as_of_date->days() : 0));
-      out.append(R"(,"revision":)").append(std::to_string(row.revision));
-      out.append(R"(,"emitted_at":)").append(std::to_string(emitted_unix_ms));
-      out.append("}}");
-      return out;
-    }
-  }
-  return {};
+  return EncodeValue(row, format, as_of, emitted_unix_ms, suppressed);
 }
 
 std::pair<std::string_view, std::string_view> SplitDimension(std::string_view dimension) {

@@ -289,42 +289,46 @@ std::expected<ReplaySummary, std::string> RunReplay(const ReplayOptions& options
   return summary;
 }
 
-std::expected<uint64_t, std::string> WriteTable(TaskSet& tasks, TableFormat format, Date as_of,
-                                                std::ostream& out) {
-  const std::string as_of_text = as_of.ToString();
-  if (format == TableFormat::kCsv) out << CsvHeader();
-  std::vector<Kpi> kpis(AllKpis().begin(), AllKpis().end());
-  std::ranges::sort(kpis, [](Kpi x, Kpi y) { return KpiName(x) < KpiName(y); });
-  uint64_t rows = 0;
-  for (const Kpi kpi : kpis) {
-    auto table = tasks.Table(kpi);
-    if (!table) return std::unexpected("state error: " + table.error());
-    for (const Row& row : *table) {
-      const std::string line =
-          format == TableFormat::kCsv ? RowToCsv(row, as_of_text) : RowToJson(row);
-      out.write(line.data(), static_cast<std::streamsize>(line.size()));
-      ++rows;
-    }
-  }
-  return rows;
-}
+namespace {
 
-std::expected<uint64_t, std::string> WritePublishedTable(TaskSet& tasks, int small_count,
-                                                         std::ostream& out) {
+// Each KPI's table in the replay table's order (KPI name, then week and dimension), a KPI at a
+// time: `lines(table, write)` writes the lines of one. Returns the rows written.
+template <typename Lines>
+std::expected<uint64_t, std::string> WriteByKpi(TaskSet& tasks, std::ostream& out, Lines lines) {
   std::vector<Kpi> kpis(AllKpis().begin(), AllKpis().end());
   std::ranges::sort(kpis, [](Kpi x, Kpi y) { return KpiName(x) < KpiName(y); });
+  const auto write = [&out](const std::string& line) {
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+  };
   uint64_t rows = 0;
   for (const Kpi kpi : kpis) {
     auto table = tasks.Table(kpi);  // whole (kpi, week) groups
     if (!table) return std::unexpected("state error: " + table.error());
-    const std::vector<bool> suppressed = Suppressed(*table, small_count);
-    for (size_t i = 0; i < table->size(); ++i) {
-      const std::string line = PublishedRowToJson((*table)[i], suppressed[i]);
-      out.write(line.data(), static_cast<std::streamsize>(line.size()));
-      ++rows;
-    }
+    lines(*table, write);
+    rows += table->size();
   }
   return rows;
+}
+
+}  // namespace
+
+std::expected<uint64_t, std::string> WriteTable(TaskSet& tasks, TableFormat format, Date as_of,
+                                                std::ostream& out) {
+  const std::string as_of_text = as_of.ToString();
+  if (format == TableFormat::kCsv) out << CsvHeader();
+  return WriteByKpi(tasks, out, [&](const std::vector<Row>& table, const auto& write) {
+    for (const Row& row : table) {
+      write(format == TableFormat::kCsv ? RowToCsv(row, as_of_text) : RowToJson(row));
+    }
+  });
+}
+
+std::expected<uint64_t, std::string> WritePublishedTable(TaskSet& tasks, int small_count,
+                                                         std::ostream& out) {
+  return WriteByKpi(tasks, out, [&](const std::vector<Row>& table, const auto& write) {
+    const std::vector<bool> suppressed = Suppressed(table, small_count);
+    for (size_t i = 0; i < table.size(); ++i) write(PublishedRowToJson(table[i], suppressed[i]));
+  });
 }
 
 std::string FormatSummary(const ReplaySummary& s) {

@@ -119,9 +119,9 @@ int StateSize(const std::string& path) {
 
 namespace {
 
-// One attempt of StateExport: the table into `text`; an error message on failure.
+// One attempt of StateExport: the table to `out`; an error message on failure.
 std::expected<uint64_t, std::string> ExportOnce(const std::string& path, TableFormat format,
-                                                std::string& text) {
+                                                std::ostream& out) {
   auto store = OpenReadOnly(path);
   if (!store) return std::unexpected(std::string("cannot open the state directory"));
   std::set<int> tasks;
@@ -134,30 +134,40 @@ std::expected<uint64_t, std::string> ExportOnce(const std::string& path, TableFo
   for (const int task : tasks) {
     if (auto engine = set.Get(task, Date()); !engine) return std::unexpected(engine.error());
   }
-  std::ostringstream out;
-  auto rows = WriteTable(set, format, set.LatestAsOf(), out);
-  if (rows) text = std::move(out).str();
-  return rows;
+  return WriteTable(set, format, set.LatestAsOf(), out);
 }
 
 }  // namespace
 
 int StateExport(const std::string& path, TableFormat format, const std::string& output) {
-  std::string text;
+  // A failed attempt leaves part of a table: standard output gets the table from memory once it
+  // is whole; a file is written beside its name and renamed into place, a KPI at a time.
+  const bool to_stdout = output == "-";
+  const std::string partial = output + ".partial";
+  std::ostringstream text;
+  std::ofstream file;
   std::expected<uint64_t, std::string> rows = std::unexpected(std::string());
-  for (int attempt = 0; attempt < 5 && !rows; ++attempt) rows = ExportOnce(path, format, text);
+  for (int attempt = 0; attempt < 5 && !rows; ++attempt) {
+    text.str("");
+    if (!to_stdout) file.open(partial, std::ios::binary | std::ios::trunc);
+    if (!to_stdout && !file) {
+      std::fprintf(stderr, "kpi-processor state export: cannot write %s\n", partial.c_str());
+      return 1;
+    }
+    rows = ExportOnce(path, format, to_stdout ? static_cast<std::ostream&>(text) : file);
+    if (!to_stdout) file.close();
+  }
   if (!rows) {
+    if (!to_stdout) std::remove(partial.c_str());
     std::fprintf(stderr, "kpi-processor state export: %s\n", rows.error().c_str());
     return 3;
   }
-  if (output == "-") {
-    std::cout << text << std::flush;
+  if (to_stdout) {
+    std::cout << text.view() << std::flush;
     return std::cout ? 0 : 1;
   }
-  std::ofstream out(output, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) {
+  if (!file || std::rename(partial.c_str(), output.c_str()) != 0) {
+    std::remove(partial.c_str());
     std::fprintf(stderr, "kpi-processor state export: cannot write %s\n", output.c_str());
     return 1;
   }
