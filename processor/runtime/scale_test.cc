@@ -15,11 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "kpi.pb.h"
-#include "processor/output.h"
-#include "processor/published.h"
 #include "processor/runtime/runtime.h"
 #include "tests/util/memory_bus_testing.h"
+#include "tests/util/published_testing.h"
 
 namespace kpi::runtime {
 namespace {
@@ -258,30 +256,12 @@ TEST_F(ScaleTest, ScalingOneToThreeToOneWhileInputArrives) {
 // changed group, a new emitter every group it knows; the last value per key is the published
 // table of the replay table.
 TEST_F(ScaleTest, ThePublishedTopicIsThePublishedTableThroughHandovers) {
-  // The published table of the replay table: key -> "S" or "count/base".
-  std::vector<Row> rows;
-  for (const auto& [key, cell] : TestStream().table) {
-    const size_t a = key.find('|');
-    const size_t b = key.find('|', a + 1);
-    rows.push_back(Row{*KpiFromName(key.substr(0, a)), *Date::Parse(key.substr(a + 1, b - a - 1)),
-                       key.substr(b + 1), cell.first, cell.second, 0, 0});
-  }
-  const std::vector<bool> suppressed = Suppressed(rows, kDefaultSmallCount);
-  std::map<std::string, std::string> expected;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    expected[RowKey(rows[i])] =
-        suppressed[i] ? "S" : std::to_string(rows[i].count) + "/" + std::to_string(rows[i].base);
-  }
+  const kpi::testing::PublishedTable expected = kpi::testing::PublishedTableOf(TestStream().table);
   const auto published = [&] {
-    std::map<std::string, std::string> out;
+    kpi::testing::PublishedTable out;
     for (const auto& [partition, record] : cluster_->ReadAll("kpi.published")) {
-      output::KpiRow row;
-      if (record.value.empty()) {
-        out.erase(record.key);  // a tombstone
-      } else if (row.ParseFromString(record.value)) {
-        out[record.key] =
-            row.suppressed() ? "S" : std::to_string(row.count()) + "/" + std::to_string(row.base());
-      }
+      // The memory bus keeps a tombstone as an empty value.
+      kpi::testing::ApplyPublished(out, record.key, record.value, record.value.empty());
     }
     return out;
   };
@@ -299,15 +279,11 @@ TEST_F(ScaleTest, ThePublishedTopicIsThePublishedTableThroughHandovers) {
   a->Stop();  // b takes task 0 and the emitter's role
   ASSERT_TRUE(Converged(60000)) << (b->running() ? "b still running"
                                                  : "b ended: " + Outcome(b->result()));
-  std::map<std::string, std::string> last;
+  kpi::testing::PublishedTable last;
   for (int waited = 0; waited < 30000 && (last = published()) != expected; waited += 100) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  size_t differ = 0;
-  for (const auto& [key, value] : expected) {
-    const auto it = last.find(key);
-    differ += it == last.end() || it->second != value;
-  }
+  const size_t differ = kpi::testing::PublishedDifferences(expected, last);
   EXPECT_EQ(last.size(), expected.size());
   EXPECT_EQ(differ, 0u) << "of " << expected.size() << " published rows";
   b->Stop();

@@ -16,10 +16,8 @@
 #include <set>
 #include <thread>
 
-#include "kpi.pb.h"
-#include "processor/output.h"
-#include "processor/published.h"
 #include "processor/validate.h"
+#include "tests/util/published_testing.h"
 #include "tools/cluster/harness.h"
 #include "tools/gen/generator.h"
 
@@ -296,44 +294,21 @@ TEST_F(KafkaIntegrationTest, ThePublishedTopicIsThePublishedTableThroughKills) {
   log_ = "processor.log";
   StartProcessor();
   ASSERT_TRUE(WaitForConsumed(static_cast<int64_t>(lines.size()), 120000)) << Tail(dir_ / log_);
-  // The published table of the replay table: "S" for a suppressed row, else "count/base".
-  std::vector<Row> rows;
-  for (const auto& [key, cell] : ReplayTable(lines, as_of_)) {
-    const size_t a = key.find('|');
-    const size_t b = key.find('|', a + 1);
-    rows.push_back(Row{*KpiFromName(key.substr(0, a)), *Date::Parse(key.substr(a + 1, b - a - 1)),
-                       key.substr(b + 1), cell.first, cell.second, 0, 0});
-  }
-  const std::vector<bool> suppressed = Suppressed(rows, kDefaultSmallCount);
-  std::map<std::string, std::string> expected;
-  size_t hidden = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    hidden += suppressed[i];
-    expected[RowKey(rows[i])] =
-        suppressed[i] ? "S" : std::to_string(rows[i].count) + "/" + std::to_string(rows[i].base);
-  }
+  const PublishedTable expected = PublishedTableOf(ReplayTable(lines, as_of_));
+  const auto hidden = static_cast<size_t>(std::count_if(
+      expected.begin(), expected.end(), [](const auto& e) { return e.second == "S"; }));
   ASSERT_GT(hidden, 100u);
-  ASSERT_LT(hidden, rows.size());
-  std::map<std::string, std::string> published;
+  ASSERT_LT(hidden, expected.size());
+  PublishedTable published;
   for (const int64_t deadline = NowMs() + 60000; NowMs() < deadline;) {
     published.clear();
     for (const Consumed& c : ReadTopic(cluster_->bootstraps(), "kpi.published")) {
-      output::KpiRow row;
-      if (c.tombstone) {
-        published.erase(c.key);
-      } else if (row.ParseFromString(c.value)) {
-        published[c.key] =
-            row.suppressed() ? "S" : std::to_string(row.count()) + "/" + std::to_string(row.base());
-      }
+      ApplyPublished(published, c.key, c.value, c.tombstone);
     }
     if (published == expected) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
-  size_t differ = 0;
-  for (const auto& [key, value] : expected) {
-    const auto it = published.find(key);
-    differ += it == published.end() || it->second != value;
-  }
+  const size_t differ = PublishedDifferences(expected, published);
   EXPECT_EQ(published.size(), expected.size());
   EXPECT_EQ(differ, 0u) << "of " << expected.size() << " published rows\n" << Tail(dir_ / log_);
   EXPECT_EQ(StopProcessor(), 0);
